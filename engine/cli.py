@@ -1,0 +1,255 @@
+"""The `seer` command line. Progress goes to stderr; `--json` puts one document on stdout.
+
+Exit codes: 0 success, 1 the run failed (or was cancelled), 2 invalid input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from engine.flow import FlowError, load_flow, prepare_flow
+from engine.registry import load_registry
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+_ICONS = {
+    "running": "[cyan]▶[/]",
+    "succeeded": "[green]✓[/]",
+    "cached": "[blue]•[/]",
+    "failed": "[red]✗[/]",
+    "skipped": "[yellow]-[/]",
+    "cancelled": "[yellow]■[/]",
+}
+
+
+def _parse_params(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(_usage_error(f"--param takes NAME=VALUE. Got {item!r}."))
+        out[name.strip()] = value
+    return out
+
+
+def _usage_error(message: str) -> int:
+    _err.print(f"[red]error:[/] {escape(message)}")
+    return EXIT_INVALID
+
+
+def _print_problems(err: FlowError) -> None:
+    n = len(err.problems)
+    _err.print(f"[red]{escape(err.source or 'flow')}: {n} problem{'s' if n != 1 else ''}[/]")
+    for p in err.problems:
+        where = f"[bold]{escape(p.node)}[/]: " if p.node else ""
+        _err.print(f"  [red]✗[/] {where}{escape(p.message)}")
+
+
+def _rows_text(rows: dict[str, int] | None) -> str:
+    if not rows:
+        return ""
+    return "  " + ", ".join(f"{port}: {n:,} rows" for port, n in rows.items())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from engine.runner import NodeEvent, Runner, RunOptions
+    from engine.workspace import Workspace
+
+    try:
+        overrides = _parse_params(args.param)
+        flow = load_flow(args.flow)
+        prepared = prepare_flow(flow, load_registry(), overrides, override_base=Path.cwd())
+    except FlowError as err:
+        _print_problems(err)
+        if args.json:
+            print(json.dumps({"run_id": None, "status": "invalid", "nodes": {},
+                              "problems": [p.to_json() for p in err.problems]}))
+        return EXIT_INVALID
+    for nid in [*args.force, *args.from_node, *([args.to] if args.to else [])]:
+        if nid not in prepared.nodes:
+            return _usage_error(f'The flow has no node "{nid}". Its nodes: {", ".join(prepared.order)}.')
+
+    ws = Workspace(args.workspace)
+    start = time.time()
+
+    def progress(ev: NodeEvent) -> None:
+        if ev.kind == "queued":
+            return
+        if ev.kind == "log":
+            _err.print(f"    [dim]{escape(ev.node_id)}: {escape(ev.message or '')}[/]")
+            return
+        icon = _ICONS.get(ev.kind, " ")
+        secs = f"  {ev.seconds:.1f}s" if ev.seconds else ""
+        line = f"{icon} [bold]{escape(ev.node_id)}[/] [dim]({escape(ev.op)})[/] {ev.kind}{secs}"
+        if ev.kind in ("succeeded", "cached"):
+            line += _rows_text(ev.rows)
+        if ev.error and ev.kind != "cancelled":
+            line += f"\n    [red]{escape(ev.error)}[/]" if ev.kind == "failed" else f"  [dim]{escape(ev.error)}[/]"
+        _err.print(line)
+
+    runner = Runner(ws, listeners=[progress])
+    options = RunOptions(master=args.master, force=set(args.force), from_nodes=set(args.from_node),
+                         to_node=args.to)
+    _err.print(f"[bold]{escape(flow.name)}[/] · workspace {escape(str(ws.root))}")
+    handle = runner.start(prepared, options)
+    try:
+        while not handle.done():
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        _err.print("[yellow]Cancelling the run…[/]")
+        handle.cancel()
+    result = handle.wait()
+    counts: dict[str, int] = {}
+    for r in result.nodes.values():
+        counts[r.status] = counts.get(r.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+    colour = {"succeeded": "green", "failed": "red"}.get(result.status, "yellow")
+    _err.print(f"[{colour}]Run {result.run_id} {result.status}[/] in {time.time() - start:.1f}s ({summary})")
+    if result.status == "failed":
+        for nid, r in result.nodes.items():
+            if r.status == "failed":
+                _err.print(f'[red]Node "{escape(nid)}" failed:[/] {escape(r.error or "")}')
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    return EXIT_OK if result.status == "succeeded" else EXIT_FAILED
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    try:
+        overrides = _parse_params(args.param)
+        flow = load_flow(args.flow)
+        prepared = prepare_flow(flow, load_registry(), overrides, override_base=Path.cwd())
+    except FlowError as err:
+        if args.json:
+            print(json.dumps({"valid": False, "problems": [p.to_json() for p in err.problems]}, indent=2))
+        _print_problems(err)
+        return EXIT_INVALID
+    if args.json:
+        print(json.dumps({"valid": True, "problems": [], "nodes": prepared.order}, indent=2))
+    _err.print(f"[green]✓[/] {escape(str(args.flow))} is valid ({len(prepared.nodes)} nodes, "
+               f"{len(flow.links)} links).")
+    return EXIT_OK
+
+
+def cmd_operators(args: argparse.Namespace) -> int:
+    registry = load_registry()
+    ops = registry.all()
+    if args.json:
+        print(json.dumps(
+            [
+                {
+                    "id": op.id,
+                    "title": op.title,
+                    "category": op.category,
+                    "version": op.version,
+                    "description": op.description,
+                    "inputs": [p.to_json() for p in op.inputs],
+                    "outputs": [p.to_json() for p in op.outputs],
+                    "params": [p.to_json() for p in op.params],
+                }
+                for op in ops
+            ],
+            indent=2,
+        ))
+        return EXIT_OK
+    if args.markdown:
+        from engine.docs import operators_markdown
+
+        sys.stdout.write(operators_markdown(ops))
+        return EXIT_OK
+    out = Console(highlight=False)
+    from rich.table import Table
+
+    table = Table("id", "category", "title", "inputs → outputs", box=None)
+    for op in ops:
+        ins = ", ".join(f"{p.name}{'*' if p.multiple else ''}" for p in op.inputs)
+        outs = ", ".join(p.name for p in op.outputs)
+        table.add_row(op.id, op.category, op.title, f"{ins or '-'} → {outs or '-'}")
+    out.print(table)
+    for name, error in registry.load_errors.items():
+        _err.print(f"[yellow]operator {escape(name)} could not be loaded: {escape(error)}[/]")
+    return EXIT_OK
+
+
+def cmd_sample_data(args: argparse.Namespace) -> int:
+    from engine.sampledata import DATASETS, write_sample
+
+    if args.name not in DATASETS:
+        return _usage_error(f"Unknown sample dataset {args.name!r}; available: {', '.join(sorted(DATASETS))}.")
+    if args.rows < 1:
+        return _usage_error(f"--rows must be at least 1. Got {args.rows}.")
+    start = time.time()
+    out = write_sample(args.name, args.rows, args.seed, args.out)
+    _err.print(f"[green]✓[/] wrote {args.rows:,} rows of {args.name} to {escape(str(out))} "
+               f"in {time.time() - start:.1f}s")
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seer", description="Seer: visual machine-learning flows on Spark.")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log engine details to stderr")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a flow file")
+    run.add_argument("flow", help="the flow file (*.flow.json)")
+    run.add_argument("--workspace", help="workspace folder (default ./seer-workspace or $SEER_WORKSPACE)")
+    run.add_argument("--master", help="Spark master URL (default local[*] or $SEER_SPARK_MASTER)")
+    run.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
+    run.add_argument("--from", dest="from_node", action="append", default=[], metavar="NODE",
+                     help="rerun NODE and everything downstream of it")
+    run.add_argument("--force", action="append", default=[], metavar="NODE",
+                     help="rerun NODE even if its cached result is valid")
+    run.add_argument("--to", metavar="NODE", help="run only what NODE needs (run to here)")
+    run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                     help="override a flow parameter")
+    run.set_defaults(func=cmd_run)
+
+    val = sub.add_parser("validate", help="check a flow file without running it")
+    val.add_argument("flow")
+    val.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    val.add_argument("--json", action="store_true", help="print the problems as JSON on stdout")
+    val.set_defaults(func=cmd_validate)
+
+    ops = sub.add_parser("operators", help="list the installed operators")
+    fmt = ops.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--markdown", action="store_true", help="the operator reference (docs/operators.md)")
+    ops.set_defaults(func=cmd_operators)
+
+    sd = sub.add_parser("sample-data", help="write a generated dataset to a CSV or Parquet file")
+    sd.add_argument("name", help="dataset name, e.g. credit_risk")
+    sd.add_argument("--rows", type=int, required=True)
+    sd.add_argument("--out", required=True, help="target file; .parquet for Parquet, else CSV")
+    sd.add_argument("--seed", type=int, default=42)
+    sd.set_defaults(func=cmd_sample_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
+    try:
+        return int(args.func(args) or 0)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
+

@@ -1,0 +1,94 @@
+"""RunContext: what an operator's ``run`` may use while it executes one node."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.atomic import temp_sibling
+
+
+class Cancelled(Exception):
+    """Raised inside a node when its run is cancelled."""
+
+
+class RunContext:
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        node_id: str,
+        op_id: str,
+        node_dir: Path,
+        flow_dir: Path,
+        spark_factory: Callable[[], Any],
+        log: Callable[[str, str], None],
+        cancel_event: threading.Event,
+    ):
+        self.run_id = run_id
+        self.node_id = node_id
+        self.op_id = op_id
+        self.flow_dir = flow_dir
+        self._node_dir = node_dir
+        self._spark_factory = spark_factory
+        self._log = log
+        self._cancel = cancel_event
+        self._temps: list[Path] = []
+        self.artifacts: dict[str, Path] = {}
+        self.lineage: dict[str, dict[str, Any]] = {}
+        self.metrics: dict[str, Any] | None = None
+
+    @property
+    def spark(self) -> Any:
+        """The SparkSession (started on first use), with this run's job tag set."""
+        return self._spark_factory()
+
+    def log(self, message: str, level: str = "info") -> None:
+        """A line for the run log (CLI progress, the studio's log panel, the store)."""
+        self._log(level, message)
+
+    def check_cancelled(self) -> None:
+        """Call between steps of long driver-side work; raises Cancelled when asked to stop."""
+        if self._cancel.is_set():
+            raise Cancelled("cancelled")
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def scratch_dir(self) -> Path:
+        """A private temporary folder for this node, removed when the node ends."""
+        self._node_dir.mkdir(parents=True, exist_ok=True)
+        p = temp_sibling(self._node_dir / "scratch", "tmp")
+        p.mkdir(parents=True)
+        self._temps.append(p)
+        return p
+
+    def artifact_dir(self, port: str) -> Path:
+        """An empty folder to write a model or transform output into; the runner moves it
+        into the run store when the node succeeds (and discards it when it fails)."""
+        if port not in self.artifacts:
+            self._node_dir.mkdir(parents=True, exist_ok=True)
+            p = temp_sibling(self._node_dir / port, "tmp")
+            p.mkdir(parents=True)
+            self.artifacts[port] = p
+            self._temps.append(p)
+        return self.artifacts[port]
+
+    def set_lineage(self, port: str, **info: Any) -> None:
+        """Record what produced an output table's feature columns or scores, e.g.
+        ``set_lineage("out", model={"run_id": ..., "node_id": ...})``."""
+        self.lineage.setdefault(port, {}).update(info)
+
+    def set_metrics(self, metrics: dict[str, Any]) -> None:
+        """The scalar metrics shown for this node (`seer run --json`, the studio)."""
+        self.metrics = metrics
+
+    def cleanup(self) -> None:
+        for p in self._temps:
+            if p.exists():
+                shutil.rmtree(p, ignore_errors=True)
+        self._temps.clear()

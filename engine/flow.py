@@ -1,0 +1,625 @@
+"""Flow files: parsing, validation that collects every problem, and resolution.
+
+A flow file is JSON (format 1, see docs/flow-file.md and schemas/flow-v1.schema.json).
+Loading never executes anything from the file. ``prepare_flow`` turns a parsed flow into
+nodes with fully resolved params (defaults applied, old operator versions migrated, flow
+parameters substituted, relative paths made absolute) or raises ``FlowError`` with every
+problem found.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import graphlib
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from engine.registry import Registry, load_registry
+from engine.spec import MISSING, Operator, param_message
+
+FLOW_FORMAT = 1
+FLOW_SUFFIX = ".flow.json"
+_PARAM_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a flow: a human sentence, the node it concerns, a code."""
+
+    message: str
+    node: str | None = None
+    code: str = "invalid"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"node": self.node, "code": self.code, "message": self.message}
+
+    def __str__(self) -> str:
+        return f'node "{self.node}": {self.message}' if self.node else self.message
+
+
+class FlowError(Exception):
+    def __init__(self, problems: list[Problem], source: str | None = None):
+        self.problems = problems
+        self.source = source
+        head = f"{source}: " if source else ""
+        n = len(problems)
+        lines = [f"{head}{n} problem{'s' if n != 1 else ''} in the flow:"]
+        lines += [f"  - {p}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+@dataclass
+class Node:
+    id: str
+    op: str
+    version: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    ui: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "op": self.op}
+        if self.version is not None:
+            out["version"] = self.version
+        out["params"] = self.params
+        if self.ui:
+            out["ui"] = self.ui
+        return out
+
+
+@dataclass(frozen=True)
+class Link:
+    src: str
+    src_port: str
+    dst: str
+    dst_port: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "from": {"node": self.src, "port": self.src_port},
+            "to": {"node": self.dst, "port": self.dst_port},
+        }
+
+    def __str__(self) -> str:
+        return f"{self.src}.{self.src_port} -> {self.dst}.{self.dst_port}"
+
+
+@dataclass
+class Flow:
+    name: str
+    nodes: list[Node]
+    links: list[Link]
+    params: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+    ui: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+    def node(self, node_id: str) -> Node | None:
+        return next((n for n in self.nodes if n.id == node_id), None)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"seer_flow": FLOW_FORMAT, "name": self.name}
+        if self.description:
+            out["description"] = self.description
+        if self.params:
+            out["params"] = self.params
+        out["nodes"] = [n.to_json() for n in self.nodes]
+        out["links"] = [lk.to_json() for lk in self.links]
+        if self.ui:
+            out["ui"] = self.ui
+        return out
+
+
+# -- parsing ---------------------------------------------------------------------------------
+@cache
+def flow_schema() -> dict[str, Any]:
+    """The JSON Schema of flow files (shipped in the package)."""
+    text = resources.files("engine").joinpath("schemas/flow-v1.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def _schema_problem(err: jsonschema.ValidationError, data: Any) -> Problem:
+    path = list(err.absolute_path)
+    node_id = None
+    where = "the flow"
+    if len(path) >= 2 and path[0] == "nodes" and isinstance(path[1], int):
+        raw = data["nodes"][path[1]]
+        node_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+        where = f"node #{path[1] + 1}"
+        rest = path[2:]
+    elif len(path) >= 2 and path[0] == "links" and isinstance(path[1], int):
+        where = f"link #{path[1] + 1}"
+        rest = path[2:]
+    else:
+        rest = path
+    field_name = ".".join(str(p) for p in rest)
+    msg = err.message
+    if err.validator == "pattern" and rest and rest[-1] == "id":
+        msg = (
+            f"the node id {err.instance!r} may only contain letters, digits, '_' and '-' "
+            "(at most 64 characters)"
+        )
+    elif err.validator == "additionalProperties":
+        msg = f"{msg}; remove it"
+    text = f"In {where}{', field ' + repr(field_name) if field_name else ''}: {msg}."
+    return Problem(text, node_id, "schema")
+
+
+def parse_flow(text: str, path: str | Path | None = None) -> Flow:
+    """Parse flow JSON text; raises FlowError on malformed JSON or a wrong structure."""
+    source = str(path) if path else None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = (
+            f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        )
+        raise FlowError([Problem(msg, None, "json")], source) from None
+    if not isinstance(data, dict):
+        raise FlowError([Problem("A flow file must hold a JSON object.", None, "schema")], source)
+    version = data.get("seer_flow")
+    if isinstance(version, int) and not isinstance(version, bool) and version > FLOW_FORMAT:
+        msg = (
+            f"This flow was saved in flow format {version}, newer than this Seer reads "
+            f"(format {FLOW_FORMAT}). Upgrade Seer to open it."
+        )
+        raise FlowError([Problem(msg, None, "newer-format")], source)
+    validator = jsonschema.Draft202012Validator(flow_schema())
+    problems = [
+        _schema_problem(e, data)
+        for e in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    ]
+    if problems:
+        raise FlowError(problems, source)
+    p = Path(path).resolve() if path else None
+    name = data.get("name") or (p.name.removesuffix(FLOW_SUFFIX).removesuffix(".json") if p else "flow")
+    return Flow(
+        name=name,
+        description=data.get("description", ""),
+        params=dict(data.get("params", {})),
+        nodes=[
+            Node(
+                id=n["id"],
+                op=n["op"],
+                version=n.get("version"),
+                params=dict(n.get("params", {})),
+                ui=dict(n.get("ui", {})),
+            )
+            for n in data["nodes"]
+        ],
+        links=[
+            Link(lk["from"]["node"], lk["from"]["port"], lk["to"]["node"], lk["to"]["port"])
+            for lk in data.get("links", [])
+        ],
+        ui=dict(data.get("ui", {})),
+        path=p,
+    )
+
+
+def load_flow(path: str | Path) -> Flow:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FlowError([Problem(f"No flow file at {p}.", None, "missing-file")], str(p)) from None
+    except UnicodeDecodeError as exc:
+        msg = f"The file is not UTF-8 text (byte {exc.start}); save it as UTF-8 JSON."
+        raise FlowError([Problem(msg, None, "json")], str(p)) from None
+    except OSError as exc:
+        raise FlowError([Problem(f"Cannot read {p}: {exc.strerror}.", None, "io")], str(p)) from None
+    return parse_flow(text, p)
+
+
+def save_flow(flow: Flow, path: str | Path) -> Path:
+    """Write the flow atomically (temporary file, then rename)."""
+    from engine.atomic import atomic_write_text
+
+    p = Path(path)
+    atomic_write_text(p, json.dumps(flow.to_json(), indent=2, ensure_ascii=False) + "\n")
+    return p
+
+
+# -- resolution and semantic validation --------------------------------------------------------
+@dataclass
+class ResolvedNode:
+    id: str
+    op: Operator
+    params: dict[str, Any]
+    # input port -> upstream (node id, output port) pairs, in flow-file order
+    inputs: dict[str, list[tuple[str, str]]]
+    label: str = ""
+
+
+@dataclass
+class PreparedFlow:
+    flow: Flow
+    nodes: dict[str, ResolvedNode]  # in topological order
+    order: list[str]
+    flow_params: dict[str, Any]
+
+    def downstream(self, node_id: str) -> set[str]:
+        """The node and every node that depends on it."""
+        out = {node_id}
+        changed = True
+        while changed:
+            changed = False
+            for n in self.nodes.values():
+                if n.id not in out and any(src in out for ups in n.inputs.values() for src, _ in ups):
+                    out.add(n.id)
+                    changed = True
+        return out
+
+    def upstream(self, node_id: str) -> set[str]:
+        """The node and every node it depends on."""
+        out = {node_id}
+        stack = [node_id]
+        while stack:
+            for ups in self.nodes[stack.pop()].inputs.values():
+                for src, _ in ups:
+                    if src not in out:
+                        out.add(src)
+                        stack.append(src)
+        return out
+
+
+def coerce_override(name: str, text: str, default: Any) -> Any:
+    """A ``--param name=value`` string, read as the type of the declared default."""
+    if isinstance(default, bool):
+        low = text.strip().lower()
+        if low in ("true", "1", "yes"):
+            return True
+        if low in ("false", "0", "no"):
+            return False
+        raise ValueError(f"--param {name} must be true or false. Got {text!r}.")
+    if isinstance(default, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"--param {name} must be an integer. Got {text!r}.") from None
+    if isinstance(default, float):
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"--param {name} must be a number. Got {text!r}.") from None
+    if isinstance(default, (list, dict)):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError(f"--param {name} must be JSON. Got {text!r}.") from None
+    return text
+
+
+class _Substituter:
+    def __init__(self, values: Mapping[str, Any], from_cli: set[str]):
+        self.values = values
+        self.from_cli = from_cli
+        self.missing: set[str] = set()
+
+    def __call__(self, value: Any) -> tuple[Any, bool]:
+        """Returns the substituted value and whether it came whole from a CLI override."""
+        if isinstance(value, str):
+            whole = _PARAM_REF.fullmatch(value)
+            if whole:
+                name = whole.group(1)
+                if name not in self.values:
+                    self.missing.add(name)
+                    return value, False
+                return copy.deepcopy(self.values[name]), name in self.from_cli
+
+            def repl(m: re.Match[str]) -> str:
+                if m.group(1) not in self.values:
+                    self.missing.add(m.group(1))
+                    return m.group(0)
+                return str(self.values[m.group(1)])
+
+            return _PARAM_REF.sub(repl, value), False
+        if isinstance(value, list):
+            return [self(v)[0] for v in value], False
+        if isinstance(value, dict):
+            return {k: self(v)[0] for k, v in value.items()}, False
+        return value, False
+
+
+def _is_url(text: str) -> bool:
+    return "://" in text or text.startswith(("jdbc:", "s3a:", "gs:", "hdfs:", "abfss:"))
+
+
+def resolve_path(value: Any, base: Path) -> Any:
+    if isinstance(value, str) and value and not _is_url(value):
+        p = Path(os.path.expanduser(value))
+        return str(p if p.is_absolute() else (base / p).resolve())
+    if isinstance(value, list):
+        return [resolve_path(v, base) for v in value]
+    return value
+
+
+def _did_you_mean(word: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f' Did you mean "{close[0]}"?' if close else ""
+
+
+def prepare_flow(
+    flow: Flow,
+    registry: Registry | None = None,
+    overrides: Mapping[str, str] | None = None,
+    override_base: Path | None = None,
+) -> PreparedFlow:
+    """Validate a parsed flow and resolve every node's params; raises FlowError."""
+    registry = registry or load_registry()
+    problems: list[Problem] = []
+    overrides = dict(overrides or {})
+
+    # flow params and CLI overrides
+    values = dict(flow.params)
+    for name, text in overrides.items():
+        if name not in flow.params:
+            known = ", ".join(sorted(flow.params)) or "none"
+            problems.append(
+                Problem(
+                    f'The flow has no parameter "{name}" (its parameters: {known}).'
+                    + _did_you_mean(name, flow.params),
+                    None,
+                    "unknown-flow-param",
+                )
+            )
+            continue
+        try:
+            values[name] = coerce_override(name, text, flow.params[name])
+        except ValueError as exc:
+            problems.append(Problem(str(exc), None, "invalid-flow-param"))
+    subst = _Substituter(values, set(overrides))
+
+    # nodes
+    seen: dict[str, Node] = {}
+    resolved: dict[str, ResolvedNode] = {}
+    for node in flow.nodes:
+        if node.id in seen:
+            problems.append(
+                Problem(
+                    f'Two nodes have the id "{node.id}"; node ids must be unique. Rename one.',
+                    node.id,
+                    "duplicate-id",
+                )
+            )
+            continue
+        seen[node.id] = node
+        op = registry.get(node.op)
+        if op is None:
+            problems.append(
+                Problem(
+                    f'Unknown operator "{node.op}".'
+                    + _did_you_mean(node.op, registry.ids())
+                    + " `seer operators` lists the installed ones.",
+                    node.id,
+                    "unknown-op",
+                )
+            )
+            continue
+        raw = dict(node.params)
+        if node.version is not None and node.version > op.version:
+            problems.append(
+                Problem(
+                    f"The node was saved with version {node.version} of {op.id}, newer than "
+                    f"the installed version {op.version}. Upgrade Seer to run this flow.",
+                    node.id,
+                    "newer-op-version",
+                )
+            )
+            continue
+        if node.version is not None and node.version < op.version:
+            try:
+                raw = op.migrate_params(raw, node.version)
+            except Exception as exc:
+                problems.append(
+                    Problem(
+                        f"Params saved with version {node.version} of {op.id} could not be "
+                        f"upgraded to version {op.version}: {exc}",
+                        node.id,
+                        "migration",
+                    )
+                )
+                continue
+        params, node_problems = _resolve_params(op, node.id, raw, subst, flow.base_dir, override_base)
+        problems += node_problems
+        resolved[node.id] = ResolvedNode(
+            node.id, op, params, {p.name: [] for p in op.inputs}, node.ui.get("label", "")
+        )
+    if subst.missing:
+        for name in sorted(subst.missing):
+            users = [n.id for n in flow.nodes if f"${{{name}}}" in json.dumps(n.params)]
+            problems.append(
+                Problem(
+                    f'"${{{name}}}" refers to a flow parameter that is not declared; add '
+                    f'"{name}" to the flow\'s "params".',
+                    users[0] if users else None,
+                    "undefined-flow-param",
+                )
+            )
+
+    # links
+    link_seen: set[Link] = set()
+    for lk in flow.links:
+        ok = True
+        for end, nid in (("comes from", lk.src), ("goes to", lk.dst)):
+            if nid not in seen:
+                problems.append(
+                    Problem(
+                        f'The link {lk} {end} node "{nid}", which is not in the flow.'
+                        + _did_you_mean(nid, seen),
+                        lk.dst if end == "comes from" and lk.dst in seen else
+                        (lk.src if lk.src in seen else None),
+                        "dangling-link",
+                    )
+                )
+                ok = False
+        if not ok or lk.src not in resolved or lk.dst not in resolved:
+            continue
+        src, dst = resolved[lk.src], resolved[lk.dst]
+        out_port = src.op.output_port(lk.src_port)
+        in_port = dst.op.input_port(lk.dst_port)
+        if out_port is None:
+            names = ", ".join(p.name for p in src.op.outputs) or "none"
+            problems.append(
+                Problem(
+                    f'The link {lk} starts at output "{lk.src_port}", but {src.op.id} has no '
+                    f"such output (its outputs: {names}).",
+                    src.id,
+                    "unknown-port",
+                )
+            )
+            continue
+        if in_port is None:
+            names = ", ".join(p.name for p in dst.op.inputs) or "none"
+            problems.append(
+                Problem(
+                    f'The link {lk} ends at input "{lk.dst_port}", but {dst.op.id} has no '
+                    f"such input (its inputs: {names}).",
+                    dst.id,
+                    "unknown-port",
+                )
+            )
+            continue
+        if out_port.type != in_port.type:
+            problems.append(
+                Problem(
+                    f"The link {lk} connects a {out_port.type} output to a {in_port.type} "
+                    f'input; "{in_port.name}" of {dst.op.id} takes a {in_port.type}.',
+                    dst.id,
+                    "port-type",
+                )
+            )
+            continue
+        if lk in link_seen:
+            problems.append(Problem(f"The link {lk} appears twice.", dst.id, "duplicate-link"))
+            continue
+        link_seen.add(lk)
+        dst.inputs[in_port.name].append((lk.src, lk.src_port))
+    for rn in resolved.values():
+        for port in rn.op.inputs:
+            n = len(rn.inputs[port.name])
+            if n == 0 and not port.optional:
+                problems.append(
+                    Problem(
+                        f'Input "{port.name}" ({port.type}) of {rn.op.id} is not connected; '
+                        "link an upstream node's output to it.",
+                        rn.id,
+                        "missing-input",
+                    )
+                )
+            elif n > 1 and not port.multiple:
+                srcs = ", ".join(f"{s}.{p}" for s, p in rn.inputs[port.name])
+                problems.append(
+                    Problem(
+                        f'Input "{port.name}" of {rn.op.id} takes one link but has {n} '
+                        f"({srcs}); remove all but one.",
+                        rn.id,
+                        "too-many-links",
+                    )
+                )
+
+    # cycles
+    graph = {nid: {s for ups in rn.inputs.values() for s, _ in ups} for nid, rn in resolved.items()}
+    order: list[str] = []
+    try:
+        order = list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        cycle = exc.args[1]
+        path = " -> ".join(reversed(cycle))
+        problems.append(
+            Problem(
+                f"The flow has a cycle: {path}. Remove one of these links.",
+                cycle[0],
+                "cycle",
+            )
+        )
+
+    if problems:
+        raise FlowError(problems, str(flow.path) if flow.path else None)
+    return PreparedFlow(flow, {nid: resolved[nid] for nid in order}, order, values)
+
+
+def _where(op: Operator, node_id: str | None) -> str:
+    return f'{op.id} (node "{node_id}")' if node_id else op.id
+
+
+def _resolve_params(
+    op: Operator,
+    node_id: str | None,
+    raw: Mapping[str, Any],
+    subst: _Substituter,
+    base: Path,
+    override_base: Path | None,
+) -> tuple[dict[str, Any], list[Problem]]:
+    problems: list[Problem] = []
+    known = {p.name for p in op.params}
+    params: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in known:
+            problems.append(
+                Problem(
+                    f"{op.id} has no parameter '{name}'."
+                    + _did_you_mean(name, known)
+                    + f" Its parameters: {', '.join(sorted(known)) or 'none'}.",
+                    node_id,
+                    "unknown-param",
+                )
+            )
+            continue
+        before = len(subst.missing)
+        value, from_cli = subst(value)
+        if len(subst.missing) > before:
+            continue  # reported once per missing flow param
+        spec = op.param(name)
+        if spec.widget == "path" and value is not None:
+            value = resolve_path(value, (override_base or Path.cwd()) if from_cli else base)
+        params[name] = value
+    full = op.with_defaults(params)
+    bad: set[str] = set()
+    for spec in op.params:
+        value = full.get(spec.name, MISSING)
+        if value is MISSING:
+            if spec.required:
+                problems.append(
+                    Problem(
+                        f"The '{spec.name}' parameter of {_where(op, node_id)} is required: "
+                        f"{spec.description or spec.describe()}",
+                        node_id,
+                        "missing-param",
+                    )
+                )
+                bad.add(spec.name)
+            continue
+        if spec.name in raw and spec.name not in params:
+            bad.add(spec.name)  # substitution failed; reported already
+            continue
+        if not spec.accepts(value):
+            problems.append(Problem(param_message(op.id, node_id, spec, value), node_id, "invalid-param"))
+            bad.add(spec.name)
+    if not problems:
+        for pname, sentence in op.check_params(full):
+            if pname not in bad:
+                problems.append(Problem(sentence, node_id, "invalid-param"))
+    return full, problems
+
+
+def validate_params(op: Operator, params: Mapping[str, Any], node_id: str | None = None) -> list[str]:
+    """Check one node's params as the flow loader does; returns the messages (empty if valid).
+
+    Used by the studio's inline validation and by the per-operator spec tests.
+    """
+    subst = _Substituter({}, set())
+    _, problems = _resolve_params(op, node_id, params, subst, Path.cwd(), None)
+    return [p.message for p in problems]

@@ -1,0 +1,39 @@
+"""The operator API: everything an operator module may import from the engine.
+
+Operators (this package's and third-party packs) import from here only; the rest of the
+engine is private to it (checked by an import-linter contract).
+"""
+
+from engine.atomic import replace_path
+from engine.context import Cancelled, RunContext
+from engine.files import expand_paths, files_fingerprint
+from engine.sampledata import DATASETS, generate_to_parquet, sample_schema
+from engine.spark import spark_error_message
+from engine.spec import (
+    MISSING,
+    Column,
+    Operator,
+    OperatorError,
+    Param,
+    Port,
+    TableSchema,
+)
+
+__all__ = [
+    "DATASETS",
+    "MISSING",
+    "Cancelled",
+    "Column",
+    "Operator",
+    "OperatorError",
+    "Param",
+    "Port",
+    "RunContext",
+    "TableSchema",
+    "expand_paths",
+    "files_fingerprint",
+    "generate_to_parquet",
+    "replace_path",
+    "sample_schema",
+    "spark_error_message",
+]

@@ -1,0 +1,165 @@
+"""The process's one SparkSession, created lazily and sized from the machine."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MASTER = "local[*]"
+#: JDBC drivers from Debian's packages, put on Spark's class path when present.
+JDBC_JARS = (
+    "/usr/share/java/postgresql.jar",
+    "/usr/share/java/mariadb-java-client.jar",
+    "/usr/share/java/sqlite-jdbc.jar",
+)
+
+_lock = threading.Lock()
+_session: Any = None
+_session_master: str | None = None
+
+
+class SparkConfigError(Exception):
+    pass
+
+
+def requested_master(master: str | None = None) -> str:
+    return master or os.environ.get("SEER_SPARK_MASTER") or DEFAULT_MASTER
+
+
+def _memory_plan() -> tuple[str, str]:
+    """Driver heap and maxResultSize from the machine's memory.
+
+    Half the RAM (at most 16 GB, at least 1 GB) for the driver; a result sent back to the
+    driver may use half of that. SEER_DRIVER_MEMORY overrides (e.g. "4g").
+    """
+    override = os.environ.get("SEER_DRIVER_MEMORY")
+    if override:
+        m = re.fullmatch(r"(\d+)([gm])", override.strip().lower())
+        if not m:
+            raise SparkConfigError(f"SEER_DRIVER_MEMORY must look like 4g or 512m. Got {override!r}.")
+        mb = int(m.group(1)) * (1024 if m.group(2) == "g" else 1)
+    else:
+        total_mb = psutil.virtual_memory().total // (1024 * 1024)
+        mb = max(1024, min(16 * 1024, total_mb // 2))
+    return f"{mb}m", f"{max(256, mb // 2)}m"
+
+
+def spark_conf(master: str, local_dir: Path | None) -> dict[str, str]:
+    driver_mem, max_result = _memory_plan()
+    cores = os.cpu_count() or 2
+    is_local = master.startswith("local")
+    conf = {
+        "spark.app.name": "seer",
+        "spark.master": master,
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": str(max(4, 2 * cores) if is_local else 64),
+        "spark.default.parallelism": str(max(2, cores)) if is_local else "",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.execution.arrow.pyspark.fallback.enabled": "true",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.adaptive.enabled": "true",
+        "spark.driver.memory": driver_mem,
+        "spark.driver.maxResultSize": max_result,
+        # Python workers must run this interpreter, or they miss the project's packages.
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
+        "spark.executorEnv.PYSPARK_PYTHON": sys.executable,
+        "spark.sql.sources.partitionOverwriteMode": "static",
+    }
+    log4j = resources.files("engine").joinpath("log4j2.properties")
+    conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{log4j}"
+    jars = [j for j in JDBC_JARS if Path(j).exists()]
+    if jars:
+        conf["spark.jars"] = ",".join(jars)
+    if local_dir is not None:
+        local_dir.mkdir(parents=True, exist_ok=True)
+        conf["spark.local.dir"] = str(local_dir)
+    for key, value in os.environ.items():  # SEER_SPARK_CONF_spark.x.y=value passes through
+        if key.startswith("SEER_SPARK_CONF_"):
+            conf[key.removeprefix("SEER_SPARK_CONF_")] = value
+    return {k: v for k, v in conf.items() if v != ""}
+
+
+def get_spark(master: str | None = None, local_dir: Path | None = None) -> Any:
+    """The process's SparkSession; started on first use with Seer's configuration."""
+    global _session, _session_master
+    want = requested_master(master)
+    with _lock:
+        if _session is not None:
+            if master and want != _session_master:
+                raise SparkConfigError(
+                    f"This process already runs Spark on {_session_master}; it cannot switch to "
+                    f"{want}. Start a new process (e.g. a new `seer run --master {want}`)."
+                )
+            return _session
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+        os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+        from pyspark.sql import SparkSession
+
+        builder = SparkSession.builder
+        for key, value in spark_conf(want, local_dir).items():
+            builder = builder.config(key, value)
+        log.info("starting Spark (%s)", want)
+        try:
+            _session = builder.getOrCreate()
+        except Exception as exc:
+            raise SparkConfigError(f"Spark could not start with master {want}: {exc}") from exc
+        _session.sparkContext.setLogLevel("ERROR")
+        _session_master = want
+        return _session
+
+
+def spark_started() -> bool:
+    return _session is not None
+
+
+def active_session() -> Any:
+    return _session
+
+
+def stop_spark() -> None:
+    global _session, _session_master
+    with _lock:
+        if _session is not None:
+            _session.stop()
+            _session = None
+            _session_master = None
+
+
+_SQLSTATE = re.compile(r"\s*SQLSTATE: \w+\s*;?")
+
+
+def spark_error_message(exc: BaseException) -> str:
+    """The useful first sentence(s) of a Spark error, without the query plan."""
+    getter = getattr(exc, "getMessage", None)
+    try:
+        text = getter() if callable(getter) else str(exc)
+    except Exception:
+        text = str(exc)
+    text = text or str(exc) or type(exc).__name__
+    head = text.split("\n", 1)[0]
+    head = _SQLSTATE.sub(" ", head).strip()
+    head = re.sub(r";?\s*line \d+ pos \d+;?$", "", head).strip()
+    head = re.sub(r"^\[[A-Z0-9_.]+\]\s*", "", head)
+    return head.rstrip(";").strip()
+
+
+def is_spark_error(exc: BaseException) -> bool:
+    try:
+        from pyspark.errors import PySparkException
+    except ImportError:  # pragma: no cover
+        return False
+    from py4j.protocol import Py4JJavaError
+
+    return isinstance(exc, (PySparkException, Py4JJavaError))

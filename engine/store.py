@@ -1,0 +1,319 @@
+"""The workspace store: runs, node runs, the output cache, logs and lineage.
+
+SQLite (WAL mode, busy timeout) by default — shared safely by the studio, the CLI and the
+scoring service, from several threads and processes — or PostgreSQL given a URL
+(``postgresql://host:port/db``) for a shared server. Every write is one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+_TABLES = [
+    """CREATE TABLE IF NOT EXISTS runs (
+        run_id TEXT PRIMARY KEY,
+        flow_name TEXT NOT NULL,
+        flow_path TEXT,
+        flow_json TEXT NOT NULL,
+        params_json TEXT NOT NULL,
+        master TEXT,
+        status TEXT NOT NULL,
+        started_at DOUBLE PRECISION NOT NULL,
+        finished_at DOUBLE PRECISION,
+        error TEXT
+    )""",
+    """CREATE TABLE IF NOT EXISTS node_runs (
+        run_id TEXT NOT NULL,
+        node_id TEXT NOT NULL,
+        op TEXT NOT NULL,
+        status TEXT NOT NULL,
+        cache_key TEXT,
+        started_at DOUBLE PRECISION,
+        finished_at DOUBLE PRECISION,
+        seconds DOUBLE PRECISION,
+        rows_json TEXT,
+        metrics_json TEXT,
+        error TEXT,
+        traceback TEXT,
+        PRIMARY KEY (run_id, node_id)
+    )""",
+    """CREATE TABLE IF NOT EXISTS node_cache (
+        cache_key TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        node_id TEXT NOT NULL,
+        outputs_json TEXT NOT NULL,
+        external_json TEXT,
+        metrics_json TEXT,
+        created_at DOUBLE PRECISION NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )""",
+]
+_LOGS = {
+    "sqlite": """CREATE TABLE IF NOT EXISTS logs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL, node_id TEXT, ts DOUBLE PRECISION NOT NULL,
+        level TEXT NOT NULL, message TEXT NOT NULL)""",
+    "postgresql": """CREATE TABLE IF NOT EXISTS logs (
+        id BIGSERIAL PRIMARY KEY,
+        run_id TEXT NOT NULL, node_id TEXT, ts DOUBLE PRECISION NOT NULL,
+        level TEXT NOT NULL, message TEXT NOT NULL)""",
+}
+_INDEXES = [
+    "CREATE INDEX IF NOT EXISTS logs_run ON logs (run_id, id)",
+    "CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at)",
+]
+
+_NODE_FIELDS = {
+    "op",
+    "status",
+    "cache_key",
+    "started_at",
+    "finished_at",
+    "seconds",
+    "rows_json",
+    "metrics_json",
+    "error",
+    "traceback",
+}
+
+
+class StoreError(Exception):
+    pass
+
+
+class Store:
+    """A thin layer over SQLite or PostgreSQL; one connection per thread."""
+
+    def __init__(self, target: str | Path):
+        text = str(target)
+        if text.startswith(("postgresql://", "postgres://")):
+            self.dialect = "postgresql"
+            self.url = text
+        else:
+            self.dialect = "sqlite"
+            path = Path(text.removeprefix("sqlite:///"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.url = str(path)
+        self._local = threading.local()
+        self._create_schema()
+
+    # -- connections -------------------------------------------------------------------------
+    def _connect(self) -> Any:
+        if self.dialect == "sqlite":
+            conn = sqlite3.connect(self.url, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            return conn
+        try:
+            import psycopg
+            from psycopg.rows import dict_row
+        except ImportError:  # pragma: no cover - depends on the install
+            raise StoreError(
+                "A PostgreSQL workspace store needs the psycopg package: "
+                "pip install 'seer-studio[postgres]'."
+            ) from None
+        try:
+            return psycopg.connect(self.url, row_factory=dict_row, autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"Cannot connect to the workspace store {self.url}: {exc}") from None
+
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.dialect == "postgresql" else sql
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        conn = self._conn()
+        if self.dialect == "sqlite":
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        else:
+            with conn.transaction():
+                yield conn
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
+        with self.transaction() as conn:
+            conn.execute(self._sql(sql), tuple(args))
+
+    def query(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        conn = self._conn()
+        cur = conn.execute(self._sql(sql), tuple(args))
+        return [dict(r) for r in cur.fetchall()]
+
+    def _create_schema(self) -> None:
+        with self.transaction() as conn:
+            for ddl in [*_TABLES, _LOGS[self.dialect], *_INDEXES]:
+                conn.execute(ddl)
+            conn.execute(
+                self._sql(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT (key) DO NOTHING"
+                ),
+                (str(SCHEMA_VERSION),),
+            )
+        version = int(self.query("SELECT value FROM meta WHERE key = 'schema_version'")[0]["value"])
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"The workspace store was written by a newer Seer (store schema {version}; "
+                f"this Seer knows {SCHEMA_VERSION}). Upgrade Seer."
+            )
+
+    # -- runs --------------------------------------------------------------------------------
+    def create_run(
+        self,
+        run_id: str,
+        flow_name: str,
+        flow_path: str | None,
+        flow_json: dict[str, Any],
+        params: dict[str, Any],
+        master: str | None,
+    ) -> None:
+        self.execute(
+            "INSERT INTO runs (run_id, flow_name, flow_path, flow_json, params_json, master, "
+            "status, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
+            (run_id, flow_name, flow_path, json.dumps(flow_json), json.dumps(params), master, time.time()),
+        )
+
+    def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
+        self.execute(
+            "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE run_id = ?",
+            (status, time.time(), error, run_id),
+        )
+
+    def get_run(self, run_id: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM runs WHERE run_id = ?", (run_id,))
+        return rows[0] if rows else None
+
+    def list_runs(self, limit: int = 50) -> list[dict[str, Any]]:
+        return self.query("SELECT * FROM runs ORDER BY started_at DESC LIMIT ?", (limit,))
+
+    # -- node runs ---------------------------------------------------------------------------
+    def set_node(self, run_id: str, node_id: str, **fields: Any) -> None:
+        unknown = set(fields) - _NODE_FIELDS
+        if unknown:
+            raise ValueError(f"unknown node_runs fields: {unknown}")
+        for key in ("rows_json", "metrics_json"):
+            if key in fields and not isinstance(fields[key], (str, type(None))):
+                fields[key] = json.dumps(fields[key])
+        sets = ", ".join(f"{c} = ?" for c in fields)
+        with self.transaction() as conn:
+            cur = conn.execute(
+                self._sql(f"UPDATE node_runs SET {sets} WHERE run_id = ? AND node_id = ?"),
+                (*fields.values(), run_id, node_id),
+            )
+            if cur.rowcount == 0:
+                cols = ["run_id", "node_id", *fields]
+                conn.execute(
+                    self._sql(
+                        f"INSERT INTO node_runs ({', '.join(cols)}) "
+                        f"VALUES ({', '.join('?' for _ in cols)})"
+                    ),
+                    (run_id, node_id, *fields.values()),
+                )
+
+    def node_runs(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.query("SELECT * FROM node_runs WHERE run_id = ?", (run_id,))
+        for r in rows:
+            r["rows"] = json.loads(r.pop("rows_json") or "{}")
+            r["metrics"] = json.loads(r.pop("metrics_json") or "null")
+        return rows
+
+    # -- cache -------------------------------------------------------------------------------
+    def cache_get(self, cache_key: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM node_cache WHERE cache_key = ?", (cache_key,))
+        if not rows:
+            return None
+        r = rows[0]
+        r["outputs"] = json.loads(r.pop("outputs_json"))
+        r["external"] = json.loads(r.pop("external_json") or "null")
+        r["metrics"] = json.loads(r.pop("metrics_json") or "null")
+        return r
+
+    def cache_put(
+        self,
+        cache_key: str,
+        run_id: str,
+        node_id: str,
+        outputs: dict[str, Any],
+        external: Any,
+        metrics: Any,
+    ) -> None:
+        self.execute(
+            "INSERT INTO node_cache (cache_key, run_id, node_id, outputs_json, external_json, "
+            "metrics_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (cache_key) DO "
+            "UPDATE SET run_id = excluded.run_id, node_id = excluded.node_id, "
+            "outputs_json = excluded.outputs_json, external_json = excluded.external_json, "
+            "metrics_json = excluded.metrics_json, created_at = excluded.created_at",
+            (
+                cache_key,
+                run_id,
+                node_id,
+                json.dumps(outputs),
+                json.dumps(external),
+                json.dumps(metrics),
+                time.time(),
+            ),
+        )
+
+    def cache_delete(self, cache_key: str) -> None:
+        self.execute("DELETE FROM node_cache WHERE cache_key = ?", (cache_key,))
+
+    def outputs_of(self, run_id: str, node_id: str) -> dict[str, Any] | None:
+        """Where a node's outputs of a run live (port -> {type, path, rows, schema, lineage})."""
+        rows = self.query(
+            "SELECT cache_key FROM node_runs WHERE run_id = ? AND node_id = ? "
+            "AND status IN ('succeeded', 'cached')",
+            (run_id, node_id),
+        )
+        if not rows or not rows[0]["cache_key"]:
+            return None
+        entry = self.cache_get(rows[0]["cache_key"])
+        return entry["outputs"] if entry else None
+
+    def lineage(self, run_id: str, node_id: str, port: str) -> dict[str, Any]:
+        """What produced a table's feature columns and scores (transform, model), if anything."""
+        outputs = self.outputs_of(run_id, node_id) or {}
+        return dict(outputs.get(port, {}).get("lineage") or {})
+
+    # -- logs --------------------------------------------------------------------------------
+    def add_log(self, run_id: str, node_id: str | None, level: str, message: str) -> None:
+        self.execute(
+            "INSERT INTO logs (run_id, node_id, ts, level, message) VALUES (?, ?, ?, ?, ?)",
+            (run_id, node_id, time.time(), level, message),
+        )
+
+    def logs(self, run_id: str, after_id: int = 0) -> list[dict[str, Any]]:
+        return self.query(
+            "SELECT * FROM logs WHERE run_id = ? AND id > ? ORDER BY id", (run_id, after_id)
+        )

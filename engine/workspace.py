@@ -1,0 +1,50 @@
+"""The workspace folder: flows/, runs/<id>/, models/, logs/, seer.db (see DESIGN.md)."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from engine.store import Store
+
+DEFAULT_WORKSPACE = "seer-workspace"
+
+
+class Workspace:
+    def __init__(self, root: str | Path | None = None, store_url: str | None = None):
+        root = root or os.environ.get("SEER_WORKSPACE") or DEFAULT_WORKSPACE
+        self.root = Path(root).expanduser().resolve()
+        self._store_url = store_url or os.environ.get("SEER_STORE_URL")
+
+    @property
+    def flows_dir(self) -> Path:
+        return self.root / "flows"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def spark_local_dir(self) -> Path:
+        """Spark's scratch space (shuffle and spill files)."""
+        return self.root / "tmp" / "spark"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.runs_dir / run_id
+
+    @cached_property
+    def store(self) -> Store:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return Store(self._store_url or (self.root / "seer.db"))
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r})"

@@ -1,0 +1,98 @@
+"""split: cut a table in two, by a seeded ratio or by a rule."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from engine.opapi import Operator, OperatorError, Param, Port, RunContext, spark_error_message
+
+#: Rows are placed by a hash of their content mapped to [0, 1) with this many bits.
+_HASH_BITS = 53
+
+
+class Split(Operator):
+    id = "split"
+    version = 1
+    category = "Data"
+    title = "Split"
+    description = (
+        "Cuts a table into `train` and `test`. By ratio: each row goes to `train` when a hash "
+        "of its content and the seed falls below the ratio, so the result is the same on any "
+        "master and any partitioning, and every row lands in exactly one output (identical "
+        "rows land together). With a stratify column the ratio holds within each of its "
+        "values. By rule: rows where a Spark SQL condition is true go to `train`, all others "
+        "(false or null) to `test` — e.g. application_date < '2024-01-01' for out-of-time "
+        "validation."
+    )
+    inputs = (Port("in", "table", "The table to split."),)
+    outputs = (
+        Port("train", "table", "Rows selected by the ratio or the rule."),
+        Port("test", "table", "All other rows."),
+    )
+    params = (
+        Param("mode", "string", "Split by a seeded ratio or by a rule.", default="ratio",
+              enum=("ratio", "rule"), widget="select"),
+        Param("ratio", "number", "Share of rows sent to `train` (ratio mode).", default=0.8,
+              minimum=0, maximum=1, exclusive_minimum=True, exclusive_maximum=True, widget="number"),
+        Param("seed", "integer", "Seed of the row hash (ratio mode).", default=42, minimum=0,
+              maximum=2**31 - 1, widget="number"),
+        Param("stratify", "string", "Keep the ratio within each value of this column (ratio mode).",
+              nullable=True, widget="column"),
+        Param("rule", "string", "Spark SQL condition; matching rows go to `train` (rule mode).",
+              nullable=True, widget="code"),
+    )
+
+    def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        if params.get("mode") == "rule" and not (params.get("rule") or "").strip():
+            return [("rule", "The 'rule' parameter of split is required in rule mode: a Spark SQL "
+                             "condition such as application_date < '2024-01-01'.")]
+        return []
+
+    def run(self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+        from pyspark.sql import Window
+        from pyspark.sql import functions as F
+
+        df = inputs["in"]
+        where = f'split (node "{ctx.node_id}")'
+        if params["mode"] == "rule":
+            try:
+                cond = F.expr(params["rule"])
+                train = df.where(cond)
+                test = df.where(~cond | cond.isNull())
+            except Exception as exc:
+                raise OperatorError(
+                    f"The rule of {where} cannot be used: {spark_error_message(exc)}. "
+                    f"Columns: {', '.join(df.columns)}."
+                ) from exc
+            return {"train": train, "test": test}
+
+        hashable = [
+            F.col(f"`{f.name}`") for f in df.schema.fields if not f.dataType.simpleString().startswith("map<")
+        ]
+        u = F.pmod(F.xxhash64(F.lit(params["seed"]), *hashable), F.lit(2**_HASH_BITS)) / float(2**_HASH_BITS)
+        strat = params.get("stratify")
+        if not strat:
+            marked = df.withColumn("__seer_u", u)
+            train = marked.where(F.col("__seer_u") < params["ratio"]).drop("__seer_u")
+            test = marked.where(F.col("__seer_u") >= params["ratio"]).drop("__seer_u")
+            return {"train": train, "test": test}
+        if strat not in df.columns:
+            raise OperatorError(
+                f"The stratify column '{strat}' of {where} is not in its input. "
+                f"Columns: {', '.join(df.columns)}."
+            )
+        # Exact stratification: within each stratum, the rows with the smallest hashes go to
+        # train, as many as round(ratio * stratum size).
+        w = Window.partitionBy(F.col(f"`{strat}`"))
+        ranked = (
+            df.withColumn("__seer_u", u)
+            .withColumn("__seer_n", F.count(F.lit(1)).over(w))
+            .withColumn("__seer_r", F.row_number().over(w.orderBy("__seer_u")))
+        )
+        in_train = F.col("__seer_r") <= F.round(F.col("__seer_n") * params["ratio"])
+        helpers = ["__seer_u", "__seer_n", "__seer_r"]
+        return {
+            "train": ranked.where(in_train).drop(*helpers),
+            "test": ranked.where(~in_train).drop(*helpers),
+        }

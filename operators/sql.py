@@ -1,0 +1,55 @@
+"""transform.sql: a Spark SQL query over the node's inputs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from engine.opapi import Operator, OperatorError, Param, Port, RunContext, TableSchema, spark_error_message
+
+# Temporary views live in the session; registering, analysing and dropping them under one
+# lock keeps concurrently running nodes from seeing each other's inputs. Once analysed, the
+# query's plan no longer depends on the view names.
+_views_lock = threading.Lock()
+
+
+class TransformSql(Operator):
+    id = "transform.sql"
+    version = 1
+    category = "Transform"
+    title = "SQL"
+    description = (
+        "Runs a Spark SQL query. Each linked input is a view named by its upstream node id "
+        "(`<node>_<port>` when two links come from the same node, e.g. split_train and "
+        "split_test); quote ids that contain '-' with backticks."
+    )
+    inputs = (Port("in", "table", "One or more tables, each a view in the query.", multiple=True),)
+    outputs = (Port("out", "table", "The query's result."),)
+    params = (
+        Param("query", "string", "A Spark SQL SELECT query.", required=True, min_length=1,
+              widget="code"),
+    )
+
+    def infer_schema(self, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, TableSchema | None]:
+        return {"out": None}  # known once the query is analysed by Spark
+
+    def run(self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+        spark = ctx.spark
+        tables: Mapping[str, Any] = inputs["in"]
+        where = f'transform.sql (node "{ctx.node_id}")'
+        with _views_lock:
+            try:
+                for name, df in tables.items():
+                    df.createOrReplaceTempView(f"`{name}`")
+                try:
+                    out = spark.sql(params["query"])
+                except Exception as exc:
+                    raise OperatorError(
+                        f"The query of {where} cannot run: {spark_error_message(exc)}. "
+                        f"Its inputs are the views: {', '.join(tables)}."
+                    ) from exc
+            finally:
+                for name in tables:
+                    spark.catalog.dropTempView(f"`{name}`")
+        return {"out": out}
