@@ -451,6 +451,7 @@ def prepare_flow(
 
     # links
     link_seen: set[Link] = set()
+    attempted: set[tuple[str, str]] = set()  # inputs with a link, valid or not
     for lk in flow.links:
         ok = True
         for end, nid in (("comes from", lk.src), ("goes to", lk.dst)):
@@ -470,6 +471,8 @@ def prepare_flow(
         src, dst = resolved[lk.src], resolved[lk.dst]
         out_port = src.op.output_port(lk.src_port)
         in_port = dst.op.input_port(lk.dst_port)
+        if in_port is not None:
+            attempted.add((dst.id, in_port.name))
         if out_port is None:
             names = ", ".join(p.name for p in src.op.outputs) or "none"
             problems.append(
@@ -492,6 +495,7 @@ def prepare_flow(
                 )
             )
             continue
+        attempted.add((dst.id, in_port.name))
         if out_port.type != in_port.type:
             problems.append(
                 Problem(
@@ -510,7 +514,7 @@ def prepare_flow(
     for rn in resolved.values():
         for port in rn.op.inputs:
             n = len(rn.inputs[port.name])
-            if n == 0 and not port.optional:
+            if n == 0 and not port.optional and (rn.id, port.name) not in attempted:
                 problems.append(
                     Problem(
                         f'Input "{port.name}" ({port.type}) of {rn.op.id} is not connected; '

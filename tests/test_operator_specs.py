@@ -1,0 +1,144 @@
+"""Generated tests over every registered operator's spec: valid defaults are accepted and
+every kind of invalid value is rejected with the one message shape users see."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import pytest
+
+from engine.flow import validate_params
+from engine.registry import load_registry
+from engine.spec import MISSING, PORT_TYPES, Operator, Param
+
+OPS = load_registry().all()
+MESSAGE = re.compile(
+    r"^The '(?P<param>[a-z_]+)' parameter of (?P<op>[a-z.]+) \(node \"(?P<node>[^\"]+)\"\) "
+    r"must be (?P<constraint>.+)\. Got (?P<got>.+)\.$"
+)
+
+
+def valid_value(p: Param) -> Any:
+    if p.default is not MISSING and p.default is not None:
+        return p.default
+    if p.examples:
+        return p.examples[0]
+    if p.enum:
+        return p.enum[0]
+    return {
+        "string": "x",
+        "integer": int(p.minimum) + 1 if p.minimum is not None else 1,
+        "number": 0.5 if p.minimum is None else p.minimum + 0.5,
+        "boolean": True,
+        "array": ["x"],
+        "object": {},
+    }[p.type]
+
+
+def required_params(op: Operator) -> dict[str, Any]:
+    return {p.name: valid_value(p) for p in op.params if p.required}
+
+
+def invalid_values(p: Param) -> list[Any]:
+    """Values that break one constraint each: type, range, enum, emptiness, non-finite."""
+    wrong_type = {
+        "string": 12,
+        "integer": "twelve",
+        "number": "1.5x",
+        "boolean": "yes",
+        "array": "not-a-list",
+        "object": ["not", "an", "object"],
+    }[p.type]
+    out: list[Any] = [wrong_type]
+    if p.type in ("integer", "number"):
+        if p.minimum is not None:
+            out.append(p.minimum if p.exclusive_minimum else p.minimum - 1)
+        if p.maximum is not None:
+            out.append(p.maximum if p.exclusive_maximum else p.maximum + 1)
+        if p.type == "integer":
+            out.append(1.5 if (p.minimum is None or p.minimum < 1.5) else p.minimum + 0.5)
+        else:
+            out.append(math.nan)
+    if p.enum is not None:
+        out.append("no-such-choice")
+    if p.min_length:
+        out.append("" if p.type == "string" else [])
+    if p.type == "array" and (p.items or {}).get("type") == "string":
+        out.append([1, 2])
+    return out
+
+
+CASES = [(op, p, v) for op in OPS for p in op.params for v in invalid_values(p)]
+
+
+def test_every_operator_is_registered_with_a_complete_spec() -> None:
+    ids = {op.id for op in OPS}
+    assert {"import.csv", "import.sample", "split", "transform.sql", "export.csv", "export.parquet"} <= ids
+    for op in OPS:
+        assert op.title and op.category and op.description, op.id
+        assert isinstance(op.version, int) and op.version >= 1
+        for port in (*op.inputs, *op.outputs):
+            assert port.type in PORT_TYPES
+        for p in op.params:
+            assert p.description, f"{op.id}.{p.name} has no help text"
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda o: o.id)
+def test_defaults_are_valid(op: Operator) -> None:
+    assert validate_params(op, required_params(op), "n1") == []
+
+
+@pytest.mark.parametrize("op", [o for o in OPS if any(p.required for p in o.params)], ids=lambda o: o.id)
+def test_missing_required_params_are_named(op: Operator) -> None:
+    messages = validate_params(op, {}, "n1")
+    for p in op.params:
+        if p.required:
+            assert any(m.startswith(f"The '{p.name}' parameter of {op.id} (node \"n1\") is required") for m in messages)
+
+
+@pytest.mark.parametrize(
+    ("op", "param", "value"), CASES, ids=[f"{o.id}.{p.name}={v!r}" for o, p, v in CASES]
+)
+def test_invalid_values_are_rejected_with_one_message_shape(op: Operator, param: Param, value: Any) -> None:
+    params = {**required_params(op), param.name: value}
+    messages = validate_params(op, params, "n1")
+    assert len(messages) == 1, messages
+    m = MESSAGE.match(messages[0])
+    assert m, messages[0]
+    assert m["param"] == param.name and m["op"] == op.id and m["node"] == "n1"
+    assert m["constraint"] == param.describe()
+
+
+def test_the_message_reads_as_designed() -> None:
+    split = load_registry().get("split")
+    assert validate_params(split, {"ratio": 1.5}, "split1") == [
+        "The 'ratio' parameter of split (node \"split1\") must be a number in (0, 1). Got 1.5."
+    ]
+    assert validate_params(split, {"mode": "random"}, "s") == [
+        "The 'mode' parameter of split (node \"s\") must be one of \"ratio\", \"rule\". Got \"random\"."
+    ]
+
+
+def test_unknown_params_suggest_the_closest_name() -> None:
+    split = load_registry().get("split")
+    [msg] = validate_params(split, {"ratoi": 0.5}, "s")
+    assert "split has no parameter 'ratoi'" in msg and 'Did you mean "ratio"?' in msg
+
+
+def test_cross_param_checks_name_the_fix() -> None:
+    split = load_registry().get("split")
+    [msg] = validate_params(split, {"mode": "rule"}, "s")
+    assert "'rule' parameter of split is required in rule mode" in msg
+
+
+def test_operator_reference_doc_is_generated_from_the_specs() -> None:
+    from pathlib import Path
+
+    from engine.docs import operators_markdown
+
+    doc = Path(__file__).resolve().parent.parent / "docs" / "operators.md"
+    assert doc.read_text() == operators_markdown(OPS), (
+        "docs/operators.md is out of date: run `seer operators --markdown > docs/operators.md`"
+    )
