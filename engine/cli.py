@@ -72,12 +72,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     except FlowError as err:
         _print_problems(err)
         if args.json:
-            print(json.dumps({"run_id": None, "status": "invalid", "nodes": {},
-                              "problems": [p.to_json() for p in err.problems]}))
+            print(
+                json.dumps(
+                    {
+                        "run_id": None,
+                        "status": "invalid",
+                        "nodes": {},
+                        "problems": [p.to_json() for p in err.problems],
+                    }
+                )
+            )
         return EXIT_INVALID
     for nid in [*args.force, *args.from_node, *([args.to] if args.to else [])]:
         if nid not in prepared.nodes:
-            return _usage_error(f'The flow has no node "{nid}". Its nodes: {", ".join(prepared.order)}.')
+            return _usage_error(
+                f'The flow has no node "{nid}". Its nodes: {", ".join(prepared.order)}.'
+            )
 
     ws = Workspace(args.workspace)
     start = time.time()
@@ -94,12 +104,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         if ev.kind in ("succeeded", "cached"):
             line += _rows_text(ev.rows)
         if ev.error and ev.kind != "cancelled":
-            line += f"\n    [red]{escape(ev.error)}[/]" if ev.kind == "failed" else f"  [dim]{escape(ev.error)}[/]"
+            line += (
+                f"\n    [red]{escape(ev.error)}[/]"
+                if ev.kind == "failed"
+                else f"  [dim]{escape(ev.error)}[/]"
+            )
         _err.print(line)
 
     runner = Runner(ws, listeners=[progress])
-    options = RunOptions(master=args.master, force=set(args.force), from_nodes=set(args.from_node),
-                         to_node=args.to)
+    options = RunOptions(
+        master=args.master, force=set(args.force), from_nodes=set(args.from_node), to_node=args.to
+    )
     _err.print(f"[bold]{escape(flow.name)}[/] · workspace {escape(str(ws.root))}")
     handle = runner.start(prepared, options)
     try:
@@ -114,7 +129,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         counts[r.status] = counts.get(r.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in counts.items())
     colour = {"succeeded": "green", "failed": "red"}.get(result.status, "yellow")
-    _err.print(f"[{colour}]Run {result.run_id} {result.status}[/] in {time.time() - start:.1f}s ({summary})")
+    _err.print(
+        f"[{colour}]Run {result.run_id} {result.status}[/] in {time.time() - start:.1f}s ({summary})"
+    )
     if result.status == "failed":
         for nid, r in result.nodes.items():
             if r.status == "failed":
@@ -131,13 +148,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
         prepared = prepare_flow(flow, load_registry(), overrides, override_base=Path.cwd())
     except FlowError as err:
         if args.json:
-            print(json.dumps({"valid": False, "problems": [p.to_json() for p in err.problems]}, indent=2))
+            print(
+                json.dumps(
+                    {"valid": False, "problems": [p.to_json() for p in err.problems]}, indent=2
+                )
+            )
         _print_problems(err)
         return EXIT_INVALID
     if args.json:
         print(json.dumps({"valid": True, "problems": [], "nodes": prepared.order}, indent=2))
-    _err.print(f"[green]✓[/] {escape(str(args.flow))} is valid ({len(prepared.nodes)} nodes, "
-               f"{len(flow.links)} links).")
+    _err.print(
+        f"[green]✓[/] {escape(str(args.flow))} is valid ({len(prepared.nodes)} nodes, "
+        f"{len(flow.links)} links)."
+    )
     return EXIT_OK
 
 
@@ -145,22 +168,24 @@ def cmd_operators(args: argparse.Namespace) -> int:
     registry = load_registry()
     ops = registry.all()
     if args.json:
-        print(json.dumps(
-            [
-                {
-                    "id": op.id,
-                    "title": op.title,
-                    "category": op.category,
-                    "version": op.version,
-                    "description": op.description,
-                    "inputs": [p.to_json() for p in op.inputs],
-                    "outputs": [p.to_json() for p in op.outputs],
-                    "params": [p.to_json() for p in op.params],
-                }
-                for op in ops
-            ],
-            indent=2,
-        ))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": op.id,
+                        "title": op.title,
+                        "category": op.category,
+                        "version": op.version,
+                        "description": op.description,
+                        "inputs": [p.to_json() for p in op.inputs],
+                        "outputs": [p.to_json() for p in op.outputs],
+                        "params": [p.to_json() for p in op.params],
+                    }
+                    for op in ops
+                ],
+                indent=2,
+            )
+        )
         return EXIT_OK
     if args.markdown:
         from engine.docs import operators_markdown
@@ -185,33 +210,57 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
     from engine.sampledata import DATASETS, write_sample
 
     if args.name not in DATASETS:
-        return _usage_error(f"Unknown sample dataset {args.name!r}; available: {', '.join(sorted(DATASETS))}.")
+        return _usage_error(
+            f"Unknown sample dataset {args.name!r}; available: {', '.join(sorted(DATASETS))}."
+        )
     if args.rows < 1:
         return _usage_error(f"--rows must be at least 1. Got {args.rows}.")
     start = time.time()
     out = write_sample(args.name, args.rows, args.seed, args.out)
-    _err.print(f"[green]✓[/] wrote {args.rows:,} rows of {args.name} to {escape(str(out))} "
-               f"in {time.time() - start:.1f}s")
+    _err.print(
+        f"[green]✓[/] wrote {args.rows:,} rows of {args.name} to {escape(str(out))} "
+        f"in {time.time() - start:.1f}s"
+    )
     return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="seer", description="Seer: visual machine-learning flows on Spark.")
+    parser = argparse.ArgumentParser(
+        prog="seer", description="Seer: visual machine-learning flows on Spark."
+    )
     parser.add_argument("--verbose", "-v", action="store_true", help="log engine details to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="run a flow file")
     run.add_argument("flow", help="the flow file (*.flow.json)")
-    run.add_argument("--workspace", help="workspace folder (default ./seer-workspace or $SEER_WORKSPACE)")
+    run.add_argument(
+        "--workspace", help="workspace folder (default ./seer-workspace or $SEER_WORKSPACE)"
+    )
     run.add_argument("--master", help="Spark master URL (default local[*] or $SEER_SPARK_MASTER)")
     run.add_argument("--json", action="store_true", help="print the run summary as JSON on stdout")
-    run.add_argument("--from", dest="from_node", action="append", default=[], metavar="NODE",
-                     help="rerun NODE and everything downstream of it")
-    run.add_argument("--force", action="append", default=[], metavar="NODE",
-                     help="rerun NODE even if its cached result is valid")
+    run.add_argument(
+        "--from",
+        dest="from_node",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="rerun NODE and everything downstream of it",
+    )
+    run.add_argument(
+        "--force",
+        action="append",
+        default=[],
+        metavar="NODE",
+        help="rerun NODE even if its cached result is valid",
+    )
     run.add_argument("--to", metavar="NODE", help="run only what NODE needs (run to here)")
-    run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                     help="override a flow parameter")
+    run.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a flow parameter",
+    )
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", help="check a flow file without running it")
@@ -223,7 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     ops = sub.add_parser("operators", help="list the installed operators")
     fmt = ops.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
-    fmt.add_argument("--markdown", action="store_true", help="the operator reference (docs/operators.md)")
+    fmt.add_argument(
+        "--markdown", action="store_true", help="the operator reference (docs/operators.md)"
+    )
     ops.set_defaults(func=cmd_operators)
 
     sd = sub.add_parser("sample-data", help="write a generated dataset to a CSV or Parquet file")
@@ -252,4 +303,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
-

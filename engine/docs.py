@@ -21,15 +21,24 @@ def operators_markdown(ops: Iterable[Operator]) -> str:
         "",
     ]
     for op in ops:
-        lines += [f"## `{op.id}` — {op.title}", "", f"*Category:* {op.category} · *version* {op.version}", ""]
+        lines += [
+            f"## `{op.id}` — {op.title}",
+            "",
+            f"*Category:* {op.category} · *version* {op.version}",
+            "",
+        ]
         if op.description:
             lines += [op.description, ""]
         for label, ports in (("Inputs", op.inputs), ("Outputs", op.outputs)):
             if ports:
-                lines.append(f"**{label}:** " + "; ".join(
-                    f"`{p.name}` ({p.type}{', several links' if p.multiple else ''}"
-                    f"{', optional' if p.optional else ''}){' — ' + p.description if p.description else ''}"
-                    for p in ports))
+                lines.append(
+                    f"**{label}:** "
+                    + "; ".join(
+                        f"`{p.name}` ({p.type}{', several links' if p.multiple else ''}"
+                        f"{', optional' if p.optional else ''}){' — ' + p.description if p.description else ''}"
+                        for p in ports
+                    )
+                )
                 lines.append("")
         if op.params:
             lines += ["| param | type | default | description |", "|---|---|---|---|"]
@@ -40,6 +49,8 @@ def operators_markdown(ops: Iterable[Operator]) -> str:
                     default = f"`{json.dumps(p.default)}`"
                 else:
                     default = "not set"
-                lines.append(f"| `{p.name}` | {_cell(p.describe())} | {_cell(default)} | {_cell(p.description)} |")
+                lines.append(
+                    f"| `{p.name}` | {_cell(p.describe())} | {_cell(default)} | {_cell(p.description)} |"
+                )
             lines.append("")
     return "\n".join(lines)

@@ -27,7 +27,8 @@ def expand_paths(path: str) -> list[Path]:
         return sorted(
             f
             for f in p.rglob("*")
-            if f.is_file() and not any(part.startswith((".", "_")) for part in f.relative_to(p).parts)
+            if f.is_file()
+            and not any(part.startswith((".", "_")) for part in f.relative_to(p).parts)
         )
     return []
 

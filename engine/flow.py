@@ -137,7 +137,9 @@ def _schema_problem(err: jsonschema.ValidationError, data: Any) -> Problem:
     where = "the flow"
     if len(path) >= 2 and path[0] == "nodes" and isinstance(path[1], int):
         raw = data["nodes"][path[1]]
-        node_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+        node_id = (
+            raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+        )
         where = f"node #{path[1] + 1}"
         rest = path[2:]
     elif len(path) >= 2 and path[0] == "links" and isinstance(path[1], int):
@@ -164,9 +166,7 @@ def parse_flow(text: str, path: str | Path | None = None) -> Flow:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        msg = (
-            f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
-        )
+        msg = f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
         raise FlowError([Problem(msg, None, "json")], source) from None
     if not isinstance(data, dict):
         raise FlowError([Problem("A flow file must hold a JSON object.", None, "schema")], source)
@@ -185,7 +185,9 @@ def parse_flow(text: str, path: str | Path | None = None) -> Flow:
     if problems:
         raise FlowError(problems, source)
     p = Path(path).resolve() if path else None
-    name = data.get("name") or (p.name.removesuffix(FLOW_SUFFIX).removesuffix(".json") if p else "flow")
+    name = data.get("name") or (
+        p.name.removesuffix(FLOW_SUFFIX).removesuffix(".json") if p else "flow"
+    )
     return Flow(
         name=name,
         description=data.get("description", ""),
@@ -219,7 +221,9 @@ def load_flow(path: str | Path) -> Flow:
         msg = f"The file is not UTF-8 text (byte {exc.start}); save it as UTF-8 JSON."
         raise FlowError([Problem(msg, None, "json")], str(p)) from None
     except OSError as exc:
-        raise FlowError([Problem(f"Cannot read {p}: {exc.strerror}.", None, "io")], str(p)) from None
+        raise FlowError(
+            [Problem(f"Cannot read {p}: {exc.strerror}.", None, "io")], str(p)
+        ) from None
     return parse_flow(text, p)
 
 
@@ -257,7 +261,9 @@ class PreparedFlow:
         while changed:
             changed = False
             for n in self.nodes.values():
-                if n.id not in out and any(src in out for ups in n.inputs.values() for src, _ in ups):
+                if n.id not in out and any(
+                    src in out for ups in n.inputs.values() for src, _ in ups
+                ):
                     out.add(n.id)
                     changed = True
         return out
@@ -432,7 +438,9 @@ def prepare_flow(
                     )
                 )
                 continue
-        params, node_problems = _resolve_params(op, node.id, raw, subst, flow.base_dir, override_base)
+        params, node_problems = _resolve_params(
+            op, node.id, raw, subst, flow.base_dir, override_base
+        )
         problems += node_problems
         resolved[node.id] = ResolvedNode(
             node.id, op, params, {p.name: [] for p in op.inputs}, node.ui.get("label", "")
@@ -460,8 +468,9 @@ def prepare_flow(
                     Problem(
                         f'The link {lk} {end} node "{nid}", which is not in the flow.'
                         + _did_you_mean(nid, seen),
-                        lk.dst if end == "comes from" and lk.dst in seen else
-                        (lk.src if lk.src in seen else None),
+                        lk.dst
+                        if end == "comes from" and lk.dst in seen
+                        else (lk.src if lk.src in seen else None),
                         "dangling-link",
                     )
                 )
@@ -610,7 +619,9 @@ def _resolve_params(
             bad.add(spec.name)  # substitution failed; reported already
             continue
         if not spec.accepts(value):
-            problems.append(Problem(param_message(op.id, node_id, spec, value), node_id, "invalid-param"))
+            problems.append(
+                Problem(param_message(op.id, node_id, spec, value), node_id, "invalid-param")
+            )
             bad.add(spec.name)
     if not problems:
         for pname, sentence in op.check_params(full):
@@ -619,7 +630,9 @@ def _resolve_params(
     return full, problems
 
 
-def validate_params(op: Operator, params: Mapping[str, Any], node_id: str | None = None) -> list[str]:
+def validate_params(
+    op: Operator, params: Mapping[str, Any], node_id: str | None = None
+) -> list[str]:
     """Check one node's params as the flow loader does; returns the messages (empty if valid).
 
     Used by the studio's inline validation and by the per-operator spec tests.

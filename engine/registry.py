@@ -54,7 +54,9 @@ def load_registry(refresh: bool = False) -> Registry:
                     log.warning("operator %s could not be loaded: %s", ep.name, exc)
                     continue
                 if not isinstance(op, Operator) or op.id != ep.name:
-                    errors[ep.name] = f"entry point {ep.value} is not an Operator with id {ep.name!r}"
+                    errors[ep.name] = (
+                        f"entry point {ep.value} is not an Operator with id {ep.name!r}"
+                    )
                     continue
                 ops[op.id] = op
             _registry = Registry(ops, errors)

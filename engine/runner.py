@@ -112,7 +112,15 @@ def _fingerprint_outputs(paths: Iterable[str]) -> list[Any]:
             out.append([p, st.st_size, st.st_mtime_ns])
         elif path.is_dir():
             files = sorted(f for f in path.rglob("*") if f.is_file())
-            out.append([p, [[str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns] for f in files]])
+            out.append(
+                [
+                    p,
+                    [
+                        [str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns]
+                        for f in files
+                    ],
+                ]
+            )
         else:
             out.append([p, None])
     return out
@@ -179,7 +187,11 @@ class Runner:
         self, prepared: PreparedFlow, options: RunOptions | None = None, background: bool = True
     ) -> RunHandle:
         options = options or RunOptions()
-        for nid in [*options.force, *options.from_nodes, *([options.to_node] if options.to_node else [])]:
+        for nid in [
+            *options.force,
+            *options.from_nodes,
+            *([options.to_node] if options.to_node else []),
+        ]:
             if nid not in prepared.nodes:
                 raise KeyError(f'The flow has no node "{nid}".')
         run_id = new_run_id()
@@ -195,7 +207,10 @@ class Runner:
         )
         if background:
             t = threading.Thread(
-                target=self._execute, args=(handle, prepared, options), name=f"seer-run-{run_id}", daemon=True
+                target=self._execute,
+                args=(handle, prepared, options),
+                name=f"seer-run-{run_id}",
+                daemon=True,
             )
             t.start()
         else:
@@ -273,7 +288,9 @@ class Runner:
             sorter = graphlib.TopologicalSorter(graph)
             sorter.prepare()
             pending: dict[cf.Future[None], str] = {}
-            with cf.ThreadPoolExecutor(max_workers=max(1, options.max_parallel), thread_name_prefix="seer-node") as pool:
+            with cf.ThreadPoolExecutor(
+                max_workers=max(1, options.max_parallel), thread_name_prefix="seer-node"
+            ) as pool:
                 while sorter.is_active():
                     for nid in sorter.get_ready():
                         node = prepared.nodes[nid]
@@ -281,12 +298,17 @@ class Runner:
                         upstream = {src for ups in node.inputs.values() for src, _ in ups}
                         bad = [u for u in upstream if results[u].status not in _DONE_OK]
                         if handle.cancel_event.is_set():
-                            self._finish_node(run_id, node, res, "cancelled", error="The run was cancelled.")
+                            self._finish_node(
+                                run_id, node, res, "cancelled", error="The run was cancelled."
+                            )
                             sorter.done(nid)
                             continue
                         if bad:
                             self._finish_node(
-                                run_id, node, res, "skipped",
+                                run_id,
+                                node,
+                                res,
+                                "skipped",
                                 error=f'Not run: upstream node "{sorted(bad)[0]}" did not succeed.',
                             )
                             sorter.done(nid)
@@ -294,7 +316,11 @@ class Runner:
                         entry = None if nid in forced else self._cache_hit(node, keys[nid])
                         if entry is not None:
                             res.outputs = entry["outputs"]
-                            res.rows = {p: o["rows"] for p, o in entry["outputs"].items() if o.get("rows") is not None}
+                            res.rows = {
+                                p: o["rows"]
+                                for p, o in entry["outputs"].items()
+                                if o.get("rows") is not None
+                            }
                             res.metrics = entry["metrics"]
                             self._finish_node(run_id, node, res, "cached", seconds=0.0)
                             sorter.done(nid)
@@ -355,7 +381,11 @@ class Runner:
             error=error,
             traceback=tb,
         )
-        self._emit(NodeEvent(status, run_id, node.id, node.op.id, seconds=seconds, rows=res.rows, error=error))
+        self._emit(
+            NodeEvent(
+                status, run_id, node.id, node.op.id, seconds=seconds, rows=res.rows, error=error
+            )
+        )
 
     def _run_node(
         self,
@@ -377,7 +407,7 @@ class Runner:
         tagged: list[Any] = []
 
         def spark_factory() -> Any:
-            spark = get_spark(options.master, self.ws.spark_local_dir)
+            spark = get_spark(options.master, self.ws.spark_local_dir, self.ws.logs_dir)
             handle._spark = spark
             if not tagged:
                 spark.sparkContext.addJobTag(_job_tag(run_id))
@@ -410,9 +440,15 @@ class Runner:
             if metrics is None:
                 metrics = next(
                     (
-                        {k: v for k, v in out.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+                        {
+                            k: v
+                            for k, v in out.items()
+                            if isinstance(v, (int, float)) and not isinstance(v, bool)
+                        }
                         for p, out in (outputs or {}).items()
-                        if node.op.output_port(p) and node.op.output_port(p).type == "metrics" and isinstance(out, dict)
+                        if node.op.output_port(p)
+                        and node.op.output_port(p).type == "metrics"
+                        and isinstance(out, dict)
                     ),
                     None,
                 )
@@ -427,11 +463,19 @@ class Runner:
                 remove_path(p)
             seconds = time.time() - started
             if handle.cancel_event.is_set():
-                self._finish_node(run_id, node, res, "cancelled", seconds=seconds, error="The run was cancelled.")
+                self._finish_node(
+                    run_id, node, res, "cancelled", seconds=seconds, error="The run was cancelled."
+                )
             else:
                 message = self._error_message(node, exc)
                 self._finish_node(
-                    run_id, node, res, "failed", seconds=seconds, error=message, tb=traceback.format_exc()
+                    run_id,
+                    node,
+                    res,
+                    "failed",
+                    seconds=seconds,
+                    error=message,
+                    tb=traceback.format_exc(),
                 )
             if not isinstance(exc, Exception):
                 raise
@@ -448,12 +492,18 @@ class Runner:
         if isinstance(exc, OperatorError):
             return str(exc)
         if is_spark_error(exc):
-            return f"Spark could not run {node.op.id}: {spark_error_message(exc)}"
+            message = spark_error_message(exc)
+            hint = node.op.error_hint(message, node.params)
+            return f'{node.op.id} (node "{node.id}") failed in Spark: {message}' + (
+                f" {hint}" if hint else ""
+            )
         if isinstance(exc, MemoryError):
             return f"{node.op.id} ran out of memory on the driver. Sample the data or use a bigger machine."
         return f"Unexpected error in {node.op.id}: {type(exc).__name__}: {exc}"
 
-    def _load_inputs(self, node: ResolvedNode, results: Mapping[str, NodeResult], ctx: RunContext) -> dict[str, Any]:
+    def _load_inputs(
+        self, node: ResolvedNode, results: Mapping[str, NodeResult], ctx: RunContext
+    ) -> dict[str, Any]:
         inputs: dict[str, Any] = {}
         for port in node.op.inputs:
             values: dict[str, Any] = {}
@@ -467,7 +517,11 @@ class Runner:
                     value = json.loads(Path(out["path"]).read_text("utf-8"))
                 else:
                     value = Path(out["path"])
-                name = src if sum(1 for s, _ in node.inputs[port.name] if s == src) == 1 else f"{src}_{sport}"
+                name = (
+                    src
+                    if sum(1 for s, _ in node.inputs[port.name] if s == src) == 1
+                    else f"{src}_{sport}"
+                )
                 values[name] = value
             if port.multiple:
                 inputs[port.name] = values
@@ -490,7 +544,9 @@ class Runner:
         persisted: dict[str, Any] = {}
         unknown = set(outputs) - {p.name for p in node.op.outputs}
         if unknown:
-            raise RuntimeError(f"{node.op.id} returned outputs it does not declare: {sorted(unknown)}")
+            raise RuntimeError(
+                f"{node.op.id} returned outputs it does not declare: {sorted(unknown)}"
+            )
         inherited = self._inherited_lineage(node, results)
         node_dir.mkdir(parents=True, exist_ok=True)
         for port in node.op.outputs:

@@ -21,7 +21,15 @@ from engine.spec import TableSchema
 CHUNK_ROWS = 100_000
 
 _PURPOSES = np.array(
-    ["debt_consolidation", "car", "home_improvement", "education", "medical", "small_business", "other"]
+    [
+        "debt_consolidation",
+        "car",
+        "home_improvement",
+        "education",
+        "medical",
+        "small_business",
+        "other",
+    ]
 )
 _PURPOSE_P = np.array([0.36, 0.14, 0.13, 0.08, 0.07, 0.09, 0.13])
 _HOMES = np.array(["rent", "own", "mortgage", "other"])
@@ -47,7 +55,9 @@ def _credit_risk_chunk(rng: np.random.Generator, start: int, n: int) -> pa.Table
     open_accounts = rng.poisson(6, n).astype(np.int32)
     delinquencies = rng.poisson(np.where(score < 620, 0.9, 0.2), n).astype(np.int32)
     dti = np.round(np.clip(rng.beta(2.2, 5.5, n) + 0.12 * (loan / income), 0, 1.5), 4)
-    rate = np.round(np.clip(24 - 0.02 * (score - 600) + rng.normal(0, 1.5, n) + 1.2 * (term == 60), 3, 36), 2)
+    rate = np.round(
+        np.clip(24 - 0.02 * (score - 600) + rng.normal(0, 1.5, n) + 1.2 * (term == 60), 3, 36), 2
+    )
     region = _REGIONS[rng.integers(0, len(_REGIONS), n)]
     channel = _CHANNELS[rng.choice(len(_CHANNELS), n, p=_CHANNEL_P)]
     days = rng.integers(0, _DAYS, n)

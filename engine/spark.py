@@ -46,7 +46,9 @@ def _memory_plan() -> tuple[str, str]:
     if override:
         m = re.fullmatch(r"(\d+)([gm])", override.strip().lower())
         if not m:
-            raise SparkConfigError(f"SEER_DRIVER_MEMORY must look like 4g or 512m. Got {override!r}.")
+            raise SparkConfigError(
+                f"SEER_DRIVER_MEMORY must look like 4g or 512m. Got {override!r}."
+            )
         mb = int(m.group(1)) * (1024 if m.group(2) == "g" else 1)
     else:
         total_mb = psutil.virtual_memory().total // (1024 * 1024)
@@ -54,7 +56,7 @@ def _memory_plan() -> tuple[str, str]:
     return f"{mb}m", f"{max(256, mb // 2)}m"
 
 
-def spark_conf(master: str, local_dir: Path | None) -> dict[str, str]:
+def spark_conf(master: str, local_dir: Path | None, log_dir: Path | None = None) -> dict[str, str]:
     driver_mem, max_result = _memory_plan()
     cores = os.cpu_count() or 2
     is_local = master.startswith("local")
@@ -78,7 +80,11 @@ def spark_conf(master: str, local_dir: Path | None) -> dict[str, str]:
         "spark.sql.sources.partitionOverwriteMode": "static",
     }
     log4j = resources.files("engine").joinpath("log4j2.properties")
-    conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{log4j}"
+    java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        java_opts += f" -Dseer.log.dir={log_dir}"
+    conf["spark.driver.extraJavaOptions"] = java_opts
     jars = [j for j in JDBC_JARS if Path(j).exists()]
     if jars:
         conf["spark.jars"] = ",".join(jars)
@@ -91,7 +97,9 @@ def spark_conf(master: str, local_dir: Path | None) -> dict[str, str]:
     return {k: v for k, v in conf.items() if v != ""}
 
 
-def get_spark(master: str | None = None, local_dir: Path | None = None) -> Any:
+def get_spark(
+    master: str | None = None, local_dir: Path | None = None, log_dir: Path | None = None
+) -> Any:
     """The process's SparkSession; started on first use with Seer's configuration."""
     global _session, _session_master
     want = requested_master(master)
@@ -108,14 +116,13 @@ def get_spark(master: str | None = None, local_dir: Path | None = None) -> Any:
         from pyspark.sql import SparkSession
 
         builder = SparkSession.builder
-        for key, value in spark_conf(want, local_dir).items():
+        for key, value in spark_conf(want, local_dir, log_dir).items():
             builder = builder.config(key, value)
         log.info("starting Spark (%s)", want)
         try:
             _session = builder.getOrCreate()
         except Exception as exc:
             raise SparkConfigError(f"Spark could not start with master {want}: {exc}") from exc
-        _session.sparkContext.setLogLevel("ERROR")
         _session_master = want
         return _session
 
@@ -140,19 +147,46 @@ def stop_spark() -> None:
 _SQLSTATE = re.compile(r"\s*SQLSTATE: \w+\s*;?")
 
 
+def _java_messages(exc: BaseException) -> list[str]:
+    """Messages along a Py4J Java exception's cause chain, outermost first."""
+    out: list[str] = []
+    jexc = getattr(exc, "java_exception", None)
+    seen = 0
+    while jexc is not None and seen < 20:
+        try:
+            msg = jexc.getMessage()
+            jexc = jexc.getCause()
+        except Exception:
+            break
+        if msg:
+            out.append(str(msg))
+        seen += 1
+    return out
+
+
+def _clean(text: str) -> str:
+    head = text.strip().split("\n", 1)[0]
+    head = _SQLSTATE.sub(" ", head).strip()
+    head = re.sub(r";?\s*line \d+ pos \d+;?$", "", head).strip()
+    head = re.sub(r"^(\w+\.)*\w+(Exception|Error): ", "", head)
+    head = re.sub(r"^\[[A-Z0-9_.]+\]\s*", "", head)
+    return head.rstrip(";").strip()
+
+
 def spark_error_message(exc: BaseException) -> str:
-    """The useful first sentence(s) of a Spark error, without the query plan."""
+    """The useful sentence of a Spark error, without the query plan or the JVM stack."""
+    candidates = _java_messages(exc)
+    if candidates:
+        # Prefer the innermost message that carries one of Spark's error classes.
+        classed = [m for m in candidates if re.search(r"\[[A-Z][A-Z0-9_.]+\]", m)]
+        chosen = classed[-1] if classed else candidates[-1]
+        return _clean(re.sub(r"^.*?(\[[A-Z][A-Z0-9_.]+\])", r"\1", chosen, count=1, flags=re.S))
     getter = getattr(exc, "getMessage", None)
     try:
         text = getter() if callable(getter) else str(exc)
     except Exception:
         text = str(exc)
-    text = text or str(exc) or type(exc).__name__
-    head = text.split("\n", 1)[0]
-    head = _SQLSTATE.sub(" ", head).strip()
-    head = re.sub(r";?\s*line \d+ pos \d+;?$", "", head).strip()
-    head = re.sub(r"^\[[A-Z0-9_.]+\]\s*", "", head)
-    return head.rstrip(";").strip()
+    return _clean(text or str(exc) or type(exc).__name__)
 
 
 def is_spark_error(exc: BaseException) -> bool:

@@ -123,9 +123,8 @@ class Param:
             raise ValueError(f"param {self.name!r}: unknown widget {self.widget!r}")
         if self.required and self.default is not MISSING:
             raise ValueError(f"param {self.name!r}: a required param has no default")
-        if self.default is not MISSING and self.default is not None:
-            if not self.accepts(self.default):
-                raise ValueError(f"param {self.name!r}: default {self.default!r} is invalid")
+        if self.default not in (MISSING, None) and not self.accepts(self.default):
+            raise ValueError(f"param {self.name!r}: default {self.default!r} is invalid")
 
     # -- JSON Schema ---------------------------------------------------------------------
     def json_schema(self) -> dict[str, Any]:
@@ -352,6 +351,10 @@ class Operator(ABC):
 
     def fingerprint(self, params: Mapping[str, Any]) -> Any:
         """Extra cache-key material, e.g. the size and mtime of the files a node reads."""
+        return None
+
+    def error_hint(self, message: str, params: Mapping[str, Any]) -> str | None:
+        """Advice appended to a Spark error raised while this node's output was computed."""
         return None
 
     def external_outputs(self, params: Mapping[str, Any]) -> list[str]:

@@ -112,7 +112,9 @@ class Store:
     # -- connections -------------------------------------------------------------------------
     def _connect(self) -> Any:
         if self.dialect == "sqlite":
-            conn = sqlite3.connect(self.url, timeout=30, isolation_level=None, check_same_thread=False)
+            conn = sqlite3.connect(
+                self.url, timeout=30, isolation_level=None, check_same_thread=False
+            )
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA busy_timeout=30000")
@@ -202,7 +204,15 @@ class Store:
         self.execute(
             "INSERT INTO runs (run_id, flow_name, flow_path, flow_json, params_json, master, "
             "status, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
-            (run_id, flow_name, flow_path, json.dumps(flow_json), json.dumps(params), master, time.time()),
+            (
+                run_id,
+                flow_name,
+                flow_path,
+                json.dumps(flow_json),
+                json.dumps(params),
+                master,
+                time.time(),
+            ),
         )
 
     def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:

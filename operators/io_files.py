@@ -55,29 +55,77 @@ class ImportCsv(Operator):
     )
     outputs = (Port("out", "table", "The rows of the file(s)."),)
     params = (
-        Param("path", "string", f"File, folder or glob to read; {_PATH_HELP}.", required=True,
-              min_length=1, widget="path"),
-        Param("delimiter", "string", "Field separator, e.g. ',', ';' or '\\t'.", default=",",
-              min_length=1, widget="text"),
-        Param("header", "boolean", "The first line holds column names.", default=True,
-              widget="checkbox"),
-        Param("quote", "string", "Quote character around fields that contain the delimiter.",
-              default='"', widget="text"),
-        Param("encoding", "string", "Text encoding of the file(s).", default="UTF-8",
-              min_length=1, widget="text"),
-        Param("null_values", "array", "Field values read as missing.", default=[""],
-              items={"type": "string"}, widget="json"),
-        Param("infer_types", "boolean",
-              "Infer column types from the data (otherwise every column is a string).",
-              default=True, widget="checkbox"),
-        Param("schema", "object",
-              "Explicit column types in file order, e.g. {\"age\": \"int\", \"job\": \"string\"}; "
-              "overrides type inference.", nullable=True, values={"type": "string"},
-              widget="mapping"),
-        Param("bad_rows", "string",
-              "What to do with a row that cannot be parsed: fail the node, keep it with "
-              "missing values, or drop it.", default="fail", enum=("fail", "null", "drop"),
-              widget="select"),
+        Param(
+            "path",
+            "string",
+            f"File, folder or glob to read; {_PATH_HELP}.",
+            required=True,
+            min_length=1,
+            widget="path",
+        ),
+        Param(
+            "delimiter",
+            "string",
+            "Field separator, e.g. ',', ';' or '\\t'.",
+            default=",",
+            min_length=1,
+            widget="text",
+        ),
+        Param(
+            "header",
+            "boolean",
+            "The first line holds column names.",
+            default=True,
+            widget="checkbox",
+        ),
+        Param(
+            "quote",
+            "string",
+            "Quote character around fields that contain the delimiter.",
+            default='"',
+            widget="text",
+        ),
+        Param(
+            "encoding",
+            "string",
+            "Text encoding of the file(s).",
+            default="UTF-8",
+            min_length=1,
+            widget="text",
+        ),
+        Param(
+            "null_values",
+            "array",
+            "Field values read as missing.",
+            default=[""],
+            items={"type": "string"},
+            widget="json",
+        ),
+        Param(
+            "infer_types",
+            "boolean",
+            "Infer column types from the data (otherwise every column is a string).",
+            default=True,
+            widget="checkbox",
+        ),
+        Param(
+            "schema",
+            "object",
+            'Explicit column types in file order, e.g. {"age": "int", "job": "string"}; '
+            "overrides type inference.",
+            nullable=True,
+            values={"type": "string"},
+            widget="mapping",
+        ),
+        Param(
+            "bad_rows",
+            "string",
+            "What to do with a row that cannot be parsed: fail the node, keep it with "
+            "missing values, or drop it.",
+            default="fail",
+            enum=("fail", "null", "drop"),
+            widget="select",
+        ),
     )
 
     def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -85,19 +133,37 @@ class ImportCsv(Operator):
         for col, typ in (params.get("schema") or {}).items():
             if typ not in SIMPLE_TYPES and not _DECIMAL.fullmatch(typ):
                 out.append(
-                    ("schema", f"The 'schema' parameter of {self.id} gives column '{col}' the "
-                               f"unknown type '{typ}'; use one of {', '.join(SIMPLE_TYPES)} or "
-                               "decimal(p,s).")
+                    (
+                        "schema",
+                        f"The 'schema' parameter of {self.id} gives column '{col}' the "
+                        f"unknown type '{typ}'; use one of {', '.join(SIMPLE_TYPES)} or "
+                        "decimal(p,s).",
+                    )
                 )
         if len(params.get("delimiter") or ",") > 1 and params.get("delimiter") != "\\t":
-            out.append(("delimiter", f"The 'delimiter' parameter of {self.id} must be one "
-                                     f"character. Got {params.get('delimiter')!r}."))
+            out.append(
+                (
+                    "delimiter",
+                    f"The 'delimiter' parameter of {self.id} must be one "
+                    f"character. Got {params.get('delimiter')!r}.",
+                )
+            )
         return out
 
     def fingerprint(self, params: Mapping[str, Any]) -> Any:
         return files_fingerprint(params["path"])
 
-    def infer_schema(self, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, TableSchema | None]:
+    def error_hint(self, message: str, params: Mapping[str, Any]) -> str | None:
+        if "malformed" in message.lower():
+            return (
+                "Check 'delimiter', 'quote' and 'schema', or set 'bad_rows' to \"null\" or "
+                '"drop" to keep going past unreadable rows.'
+            )
+        return None
+
+    def infer_schema(
+        self, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> dict[str, TableSchema | None]:
         if params.get("schema"):
             return {"out": TableSchema.of(*params["schema"].items())}
         files = expand_paths(params.get("path") or "")
@@ -105,7 +171,9 @@ class ImportCsv(Operator):
             return {"out": None}
         return {"out": sniff_csv_schema(files[0], params)}
 
-    def run(self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    def run(
+        self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> dict[str, Any]:
         files = _input_files(ctx, self.id, params["path"])
         delimiter = "\t" if params["delimiter"] == "\\t" else params["delimiter"]
         nulls = list(params["null_values"]) or [""]
@@ -116,7 +184,12 @@ class ImportCsv(Operator):
             .option("escape", params["quote"])
             .option("encoding", params["encoding"])
             .option("nullValue", nulls[0])
-            .option("mode", {"fail": "FAILFAST", "null": "PERMISSIVE", "drop": "DROPMALFORMED"}[params["bad_rows"]])
+            .option(
+                "mode",
+                {"fail": "FAILFAST", "null": "PERMISSIVE", "drop": "DROPMALFORMED"}[
+                    params["bad_rows"]
+                ],
+            )
         )
         if params.get("schema"):
             ddl = ", ".join(f"`{c}` {t}" for c, t in params["schema"].items())
@@ -126,14 +199,17 @@ class ImportCsv(Operator):
         try:
             df = reader.csv([str(f) for f in files])
         except Exception as exc:
-            raise OperatorError(f"{_node(ctx, self.id)} could not read {params['path']}: "
-                                f"{spark_error_message(exc)}") from exc
+            raise OperatorError(
+                f"{_node(ctx, self.id)} could not read {params['path']}: {spark_error_message(exc)}"
+            ) from exc
         if len(nulls) > 1:
             from pyspark.sql import functions as F
 
             df = df.select(
                 *[
-                    F.when(F.col(f"`{f.name}`").isin(nulls[1:]), None).otherwise(F.col(f"`{f.name}`")).alias(f.name)
+                    F.when(F.col(f"`{f.name}`").isin(nulls[1:]), None)
+                    .otherwise(F.col(f"`{f.name}`"))
+                    .alias(f.name)
                     if f.dataType.simpleString() == "string"
                     else F.col(f"`{f.name}`")
                     for f in df.schema.fields
@@ -191,14 +267,22 @@ class ImportParquet(Operator):
     description = "Reads a Parquet file or a folder of Parquet part files."
     outputs = (Port("out", "table", "The rows of the file(s)."),)
     params = (
-        Param("path", "string", f"Parquet file, folder or glob; {_PATH_HELP}.", required=True,
-              min_length=1, widget="path"),
+        Param(
+            "path",
+            "string",
+            f"Parquet file, folder or glob; {_PATH_HELP}.",
+            required=True,
+            min_length=1,
+            widget="path",
+        ),
     )
 
     def fingerprint(self, params: Mapping[str, Any]) -> Any:
         return files_fingerprint(params["path"])
 
-    def infer_schema(self, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, TableSchema | None]:
+    def infer_schema(
+        self, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> dict[str, TableSchema | None]:
         files = expand_paths(params.get("path") or "")
         if not files:
             return {"out": None}
@@ -207,13 +291,16 @@ class ImportParquet(Operator):
         schema = pq.read_schema(files[0])
         return {"out": TableSchema.of(*[(f.name, _arrow_to_spark(f.type)) for f in schema])}
 
-    def run(self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    def run(
+        self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> dict[str, Any]:
         files = _input_files(ctx, self.id, params["path"])
         try:
             df = ctx.spark.read.parquet(*[str(f) for f in files])
         except Exception as exc:
-            raise OperatorError(f"{_node(ctx, self.id)} could not read {params['path']}: "
-                                f"{spark_error_message(exc)}") from exc
+            raise OperatorError(
+                f"{_node(ctx, self.id)} could not read {params['path']}: {spark_error_message(exc)}"
+            ) from exc
         return {"out": df}
 
 
@@ -221,10 +308,17 @@ def _arrow_to_spark(t: Any) -> str:
     import pyarrow as pa
 
     mapping = [
-        (pa.types.is_string, "string"), (pa.types.is_large_string, "string"),
-        (pa.types.is_int8, "tinyint"), (pa.types.is_int16, "smallint"), (pa.types.is_int32, "int"),
-        (pa.types.is_int64, "bigint"), (pa.types.is_float32, "float"), (pa.types.is_float64, "double"),
-        (pa.types.is_boolean, "boolean"), (pa.types.is_date32, "date"), (pa.types.is_timestamp, "timestamp"),
+        (pa.types.is_string, "string"),
+        (pa.types.is_large_string, "string"),
+        (pa.types.is_int8, "tinyint"),
+        (pa.types.is_int16, "smallint"),
+        (pa.types.is_int32, "int"),
+        (pa.types.is_int64, "bigint"),
+        (pa.types.is_float32, "float"),
+        (pa.types.is_float64, "double"),
+        (pa.types.is_boolean, "boolean"),
+        (pa.types.is_date32, "date"),
+        (pa.types.is_timestamp, "timestamp"),
     ]
     for check, name in mapping:
         if check(t):
@@ -251,12 +345,16 @@ class _Export(Operator):
                 "'overwrite' is off. Turn 'overwrite' on or choose another path."
             )
         if target.exists() and single and target.is_dir():
-            raise OperatorError(f'{_node(ctx, self.id)}: "{target}" is a folder; a path ending in '
-                                f"{self.suffix} names one file. Remove the folder or change the path.")
+            raise OperatorError(
+                f'{_node(ctx, self.id)}: "{target}" is a folder; a path ending in '
+                f"{self.suffix} names one file. Remove the folder or change the path."
+            )
         target.parent.mkdir(parents=True, exist_ok=True)
         return target, single
 
-    def _write(self, df: Any, ctx: RunContext, params: Mapping[str, Any], fmt: str, options: dict[str, Any]) -> None:
+    def _write(
+        self, df: Any, ctx: RunContext, params: Mapping[str, Any], fmt: str, options: dict[str, Any]
+    ) -> None:
         target, single = self._target(ctx, params)
         staging = target.parent / f".{target.name}.seer-{ctx.run_id}-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
@@ -265,10 +363,13 @@ class _Export(Operator):
             try:
                 writer.format(fmt).save(str(staging))
             except Exception as exc:
-                raise OperatorError(f"{_node(ctx, self.id)} could not write {target}: "
-                                    f"{spark_error_message(exc)}") from exc
+                raise OperatorError(
+                    f"{_node(ctx, self.id)} could not write {target}: {spark_error_message(exc)}"
+                ) from exc
             if single:
-                parts = sorted(staging.glob(f"part-*{self.suffix}*")) or sorted(staging.glob("part-*"))
+                parts = sorted(staging.glob(f"part-*{self.suffix}*")) or sorted(
+                    staging.glob("part-*")
+                )
                 if not parts:  # an empty table: Spark wrote no part file
                     _write_empty(staging / f"part-00000{self.suffix}", df, fmt, options)
                     parts = [staging / f"part-00000{self.suffix}"]
@@ -281,7 +382,9 @@ class _Export(Operator):
             shutil.rmtree(staging, ignore_errors=True)
         ctx.log(f"wrote {target}")
 
-    def infer_schema(self, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, TableSchema | None]:
+    def infer_schema(
+        self, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> dict[str, TableSchema | None]:
         return {}
 
 
@@ -306,14 +409,27 @@ class ExportCsv(_Export):
     )
     suffix = ".csv"
     params = (
-        Param("path", "string", f"Target file (.csv) or folder; {_PATH_HELP}.", required=True,
-              min_length=1, widget="path"),
+        Param(
+            "path",
+            "string",
+            f"Target file (.csv) or folder; {_PATH_HELP}.",
+            required=True,
+            min_length=1,
+            widget="path",
+        ),
         Param("delimiter", "string", "Field separator.", default=",", min_length=1, widget="text"),
-        Param("overwrite", "boolean", "Replace the target if it exists.", default=True,
-              widget="checkbox"),
+        Param(
+            "overwrite",
+            "boolean",
+            "Replace the target if it exists.",
+            default=True,
+            widget="checkbox",
+        ),
     )
 
-    def run(self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    def run(
+        self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> dict[str, Any]:
         sep = "\t" if params["delimiter"] == "\\t" else params["delimiter"]
         self._write(inputs["in"], ctx, params, "csv", {"header": "true", "sep": sep, "escape": '"'})
         return {}
@@ -329,12 +445,25 @@ class ExportParquet(_Export):
     )
     suffix = ".parquet"
     params = (
-        Param("path", "string", f"Target file (.parquet) or folder; {_PATH_HELP}.", required=True,
-              min_length=1, widget="path"),
-        Param("overwrite", "boolean", "Replace the target if it exists.", default=True,
-              widget="checkbox"),
+        Param(
+            "path",
+            "string",
+            f"Target file (.parquet) or folder; {_PATH_HELP}.",
+            required=True,
+            min_length=1,
+            widget="path",
+        ),
+        Param(
+            "overwrite",
+            "boolean",
+            "Replace the target if it exists.",
+            default=True,
+            widget="checkbox",
+        ),
     )
 
-    def run(self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    def run(
+        self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> dict[str, Any]:
         self._write(inputs["in"], ctx, params, "parquet", {})
         return {}

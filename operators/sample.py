@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.opapi import DATASETS, Operator, Param, Port, RunContext, TableSchema, generate_to_parquet, sample_schema
+from engine.opapi import (
+    DATASETS,
+    Operator,
+    Param,
+    Port,
+    RunContext,
+    TableSchema,
+    generate_to_parquet,
+    sample_schema,
+)
 
 
 class ImportSample(Operator):
@@ -20,19 +29,47 @@ class ImportSample(Operator):
     )
     outputs = (Port("out", "table", "The generated rows."),)
     params = (
-        Param("dataset", "string", "Which dataset to generate.", default="credit_risk",
-              enum=tuple(sorted(DATASETS)), widget="select"),
-        Param("rows", "integer", "Number of rows.", default=10_000, minimum=1,
-              maximum=1_000_000_000, widget="number"),
-        Param("seed", "integer", "Random seed.", default=42, minimum=0, maximum=2**32 - 1,
-              widget="number"),
+        Param(
+            "dataset",
+            "string",
+            "Which dataset to generate.",
+            default="credit_risk",
+            enum=tuple(sorted(DATASETS)),
+            widget="select",
+        ),
+        Param(
+            "rows",
+            "integer",
+            "Number of rows.",
+            default=10_000,
+            minimum=1,
+            maximum=1_000_000_000,
+            widget="number",
+        ),
+        Param(
+            "seed",
+            "integer",
+            "Random seed.",
+            default=42,
+            minimum=0,
+            maximum=2**32 - 1,
+            widget="number",
+        ),
     )
 
-    def infer_schema(self, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, TableSchema | None]:
+    def infer_schema(
+        self, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> dict[str, TableSchema | None]:
         return {"out": sample_schema(params.get("dataset") or "credit_risk")}
 
-    def run(self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    def run(
+        self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> dict[str, Any]:
         path = ctx.scratch_dir() / f"{params['dataset']}.parquet"
-        ctx.log(f"generating {params['rows']:,} rows of {params['dataset']} (seed {params['seed']})")
-        generate_to_parquet(params["dataset"], params["rows"], params["seed"], path, check=ctx.check_cancelled)
+        ctx.log(
+            f"generating {params['rows']:,} rows of {params['dataset']} (seed {params['seed']})"
+        )
+        generate_to_parquet(
+            params["dataset"], params["rows"], params["seed"], path, check=ctx.check_cancelled
+        )
         return {"out": ctx.spark.read.parquet(str(path))}

@@ -31,25 +31,64 @@ class Split(Operator):
         Port("test", "table", "All other rows."),
     )
     params = (
-        Param("mode", "string", "Split by a seeded ratio or by a rule.", default="ratio",
-              enum=("ratio", "rule"), widget="select"),
-        Param("ratio", "number", "Share of rows sent to `train` (ratio mode).", default=0.8,
-              minimum=0, maximum=1, exclusive_minimum=True, exclusive_maximum=True, widget="number"),
-        Param("seed", "integer", "Seed of the row hash (ratio mode).", default=42, minimum=0,
-              maximum=2**31 - 1, widget="number"),
-        Param("stratify", "string", "Keep the ratio within each value of this column (ratio mode).",
-              nullable=True, widget="column"),
-        Param("rule", "string", "Spark SQL condition; matching rows go to `train` (rule mode).",
-              nullable=True, widget="code"),
+        Param(
+            "mode",
+            "string",
+            "Split by a seeded ratio or by a rule.",
+            default="ratio",
+            enum=("ratio", "rule"),
+            widget="select",
+        ),
+        Param(
+            "ratio",
+            "number",
+            "Share of rows sent to `train` (ratio mode).",
+            default=0.8,
+            minimum=0,
+            maximum=1,
+            exclusive_minimum=True,
+            exclusive_maximum=True,
+            widget="number",
+        ),
+        Param(
+            "seed",
+            "integer",
+            "Seed of the row hash (ratio mode).",
+            default=42,
+            minimum=0,
+            maximum=2**31 - 1,
+            widget="number",
+        ),
+        Param(
+            "stratify",
+            "string",
+            "Keep the ratio within each value of this column (ratio mode).",
+            nullable=True,
+            widget="column",
+        ),
+        Param(
+            "rule",
+            "string",
+            "Spark SQL condition; matching rows go to `train` (rule mode).",
+            nullable=True,
+            widget="code",
+        ),
     )
 
     def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
         if params.get("mode") == "rule" and not (params.get("rule") or "").strip():
-            return [("rule", "The 'rule' parameter of split is required in rule mode: a Spark SQL "
-                             "condition such as application_date < '2024-01-01'.")]
+            return [
+                (
+                    "rule",
+                    "The 'rule' parameter of split is required in rule mode: a Spark SQL "
+                    "condition such as application_date < '2024-01-01'.",
+                )
+            ]
         return []
 
-    def run(self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    def run(
+        self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> dict[str, Any]:
         from pyspark.sql import Window
         from pyspark.sql import functions as F
 
@@ -68,9 +107,13 @@ class Split(Operator):
             return {"train": train, "test": test}
 
         hashable = [
-            F.col(f"`{f.name}`") for f in df.schema.fields if not f.dataType.simpleString().startswith("map<")
+            F.col(f"`{f.name}`")
+            for f in df.schema.fields
+            if not f.dataType.simpleString().startswith("map<")
         ]
-        u = F.pmod(F.xxhash64(F.lit(params["seed"]), *hashable), F.lit(2**_HASH_BITS)) / float(2**_HASH_BITS)
+        u = F.pmod(F.xxhash64(F.lit(params["seed"]), *hashable), F.lit(2**_HASH_BITS)) / float(
+            2**_HASH_BITS
+        )
         strat = params.get("stratify")
         if not strat:
             marked = df.withColumn("__seer_u", u)

@@ -6,7 +6,15 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from engine.opapi import Operator, OperatorError, Param, Port, RunContext, TableSchema, spark_error_message
+from engine.opapi import (
+    Operator,
+    OperatorError,
+    Param,
+    Port,
+    RunContext,
+    TableSchema,
+    spark_error_message,
+)
 
 # Temporary views live in the session; registering, analysing and dropping them under one
 # lock keeps concurrently running nodes from seeing each other's inputs. Once analysed, the
@@ -27,14 +35,24 @@ class TransformSql(Operator):
     inputs = (Port("in", "table", "One or more tables, each a view in the query.", multiple=True),)
     outputs = (Port("out", "table", "The query's result."),)
     params = (
-        Param("query", "string", "A Spark SQL SELECT query.", required=True, min_length=1,
-              widget="code"),
+        Param(
+            "query",
+            "string",
+            "A Spark SQL SELECT query.",
+            required=True,
+            min_length=1,
+            widget="code",
+        ),
     )
 
-    def infer_schema(self, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, TableSchema | None]:
+    def infer_schema(
+        self, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> dict[str, TableSchema | None]:
         return {"out": None}  # known once the query is analysed by Spark
 
-    def run(self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    def run(
+        self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> dict[str, Any]:
         spark = ctx.spark
         tables: Mapping[str, Any] = inputs["in"]
         where = f'transform.sql (node "{ctx.node_id}")'

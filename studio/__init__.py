@@ -1,0 +1,1 @@
+"""The browser studio (Dash + dash-cytoscape): a client of the engine's public API only."""

@@ -28,8 +28,13 @@ def workspace(tmp_path: Path) -> Any:
     return Workspace(tmp_path / "ws")
 
 
-def write_flow(folder: Path, nodes: list[dict], links: list[tuple[str, str]] | list[dict],
-               params: dict | None = None, name: str = "test") -> Path:
+def write_flow(
+    folder: Path,
+    nodes: list[dict],
+    links: list[tuple[str, str]] | list[dict],
+    params: dict | None = None,
+    name: str = "test",
+) -> Path:
     """Write a flow file; links may be given as ("node.port", "node.port") pairs."""
     link_objs = []
     for lk in links:
@@ -57,12 +62,14 @@ def run_flow(path: Path, ws: Any, overrides: dict[str, str] | None = None, **opt
     return result
 
 
-def seer_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-             timeout: float = 300) -> Any:
+def seer_cli(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> Any:
     """Run the installed `seer` command in a fresh process, as a user would."""
     import subprocess
 
     full_env = {**os.environ, **(env or {})}
     exe = Path(sys.executable).parent / "seer"
-    return subprocess.run([str(exe), *args], cwd=cwd, env=full_env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [str(exe), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )

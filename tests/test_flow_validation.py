@@ -67,7 +67,7 @@ def test_messages_are_sentences_that_name_the_fix(tmp_path: Path) -> None:
     msgs = {p.node: p.message for p in problems_of(path)}
     assert 'Unknown operator "import.cvs". Did you mean "import.csv"?' in msgs["load"]
     assert msgs["split"] == (
-        "Input \"in\" (table) of split is not connected; link an upstream node's output to it."
+        'Input "in" (table) of split is not connected; link an upstream node\'s output to it.'
     )
 
 
@@ -118,7 +118,9 @@ def test_a_newer_flow_format_is_refused_with_advice(tmp_path: Path) -> None:
 
 
 def test_structure_errors_name_the_node(tmp_path: Path) -> None:
-    text = json.dumps({"seer_flow": 1, "nodes": [{"id": "bad id!", "op": "split"}, {"id": "x"}], "links": [{}]})
+    text = json.dumps(
+        {"seer_flow": 1, "nodes": [{"id": "bad id!", "op": "split"}, {"id": "x"}], "links": [{}]}
+    )
     with pytest.raises(FlowError) as err:
         parse_flow(text)
     msgs = [str(p) for p in err.value.problems]
@@ -130,11 +132,19 @@ def test_structure_errors_name_the_node(tmp_path: Path) -> None:
 def test_flow_params_substitute_with_their_types_and_cli_overrides(tmp_path: Path) -> None:
     nodes = [
         {"id": "gen", "op": "import.sample", "params": {"rows": "${rows}"}},
-        {"id": "split", "op": "split", "params": {"mode": "rule", "rule": "application_date < '${cutoff}'"}},
+        {
+            "id": "split",
+            "op": "split",
+            "params": {"mode": "rule", "rule": "application_date < '${cutoff}'"},
+        },
         {"id": "out", "op": "export.csv", "params": {"path": "${out}"}},
     ]
-    path = write_flow(tmp_path, nodes, [("gen.out", "split.in"), ("split.train", "out.in")],
-                      params={"rows": 500, "cutoff": "2024-01-01", "out": "result/train.csv"})
+    path = write_flow(
+        tmp_path,
+        nodes,
+        [("gen.out", "split.in"), ("split.train", "out.in")],
+        params={"rows": 500, "cutoff": "2024-01-01", "out": "result/train.csv"},
+    )
     prepared = prepare_flow(load_flow(path))
     assert prepared.nodes["gen"].params["rows"] == 500
     assert prepared.nodes["split"].params["rule"] == "application_date < '2024-01-01'"
@@ -142,8 +152,11 @@ def test_flow_params_substitute_with_their_types_and_cli_overrides(tmp_path: Pat
     assert prepared.nodes["out"].params["path"] == str(tmp_path / "result" / "train.csv")
 
     cwd = tmp_path / "elsewhere"
-    prepared = prepare_flow(load_flow(path), overrides={"rows": "42", "cutoff": "2023-06-30", "out": "o.csv"},
-                            override_base=cwd)
+    prepared = prepare_flow(
+        load_flow(path),
+        overrides={"rows": "42", "cutoff": "2023-06-30", "out": "o.csv"},
+        override_base=cwd,
+    )
     assert prepared.nodes["gen"].params["rows"] == 42
     assert "'2023-06-30'" in prepared.nodes["split"].params["rule"]
     # a path given on the command line resolves against the current directory
@@ -157,7 +170,7 @@ def test_bad_flow_params_are_reported(tmp_path: Path) -> None:
     codes = {p.code for p in probs}
     assert {"undefined-flow-param", "invalid-flow-param", "unknown-flow-param"} <= codes
     msg = next(p.message for p in probs if p.code == "undefined-flow-param")
-    assert '"${rowz}"' in msg and "add \"rowz\"" in msg
+    assert '"${rowz}"' in msg and 'add "rowz"' in msg
 
 
 def test_old_operator_versions_are_migrated(tmp_path: Path) -> None:
@@ -165,13 +178,20 @@ def test_old_operator_versions_are_migrated(tmp_path: Path) -> None:
 
     split = load_registry().get("split")
     original = split.migrate_params
-    split.migrate_params = lambda params, v: {("ratio" if k == "fraction" else k): x for k, x in params.items()}
+    split.migrate_params = lambda params, v: {
+        ("ratio" if k == "fraction" else k): x for k, x in params.items()
+    }
     try:
         split_version = type(split).version
         type(split).version = 2
-        path = write_flow(tmp_path, [{"id": "g", "op": "import.sample"},
-                                     {"id": "s", "op": "split", "version": 1, "params": {"fraction": 0.6}}],
-                          [("g.out", "s.in")])
+        path = write_flow(
+            tmp_path,
+            [
+                {"id": "g", "op": "import.sample"},
+                {"id": "s", "op": "split", "version": 1, "params": {"fraction": 0.6}},
+            ],
+            [("g.out", "s.in")],
+        )
         prepared = prepare_flow(load_flow(path))
         assert prepared.nodes["s"].params["ratio"] == 0.6
     finally:
@@ -195,10 +215,19 @@ def test_shipped_schema_accepts_the_design_example() -> None:
     from engine.flow import flow_schema
 
     example = {
-        "seer_flow": 1, "name": "credit-default", "description": "optional",
+        "seer_flow": 1,
+        "name": "credit-default",
+        "description": "optional",
         "params": {"data": "data/credit.csv"},
-        "nodes": [{"id": "load", "op": "import.csv", "version": 1, "params": {"path": "${data}"},
-                   "ui": {"x": 80, "y": 120, "label": "Load"}}],
+        "nodes": [
+            {
+                "id": "load",
+                "op": "import.csv",
+                "version": 1,
+                "params": {"path": "${data}"},
+                "ui": {"x": 80, "y": 120, "label": "Load"},
+            }
+        ],
         "links": [{"from": {"node": "load", "port": "out"}, "to": {"node": "split", "port": "in"}}],
     }
     jsonschema.validate(example, flow_schema())

@@ -75,7 +75,14 @@ CASES = [(op, p, v) for op in OPS for p in op.params for v in invalid_values(p)]
 
 def test_every_operator_is_registered_with_a_complete_spec() -> None:
     ids = {op.id for op in OPS}
-    assert {"import.csv", "import.sample", "split", "transform.sql", "export.csv", "export.parquet"} <= ids
+    assert {
+        "import.csv",
+        "import.sample",
+        "split",
+        "transform.sql",
+        "export.csv",
+        "export.parquet",
+    } <= ids
     for op in OPS:
         assert op.title and op.category and op.description, op.id
         assert isinstance(op.version, int) and op.version >= 1
@@ -90,18 +97,25 @@ def test_defaults_are_valid(op: Operator) -> None:
     assert validate_params(op, required_params(op), "n1") == []
 
 
-@pytest.mark.parametrize("op", [o for o in OPS if any(p.required for p in o.params)], ids=lambda o: o.id)
+@pytest.mark.parametrize(
+    "op", [o for o in OPS if any(p.required for p in o.params)], ids=lambda o: o.id
+)
 def test_missing_required_params_are_named(op: Operator) -> None:
     messages = validate_params(op, {}, "n1")
     for p in op.params:
         if p.required:
-            assert any(m.startswith(f"The '{p.name}' parameter of {op.id} (node \"n1\") is required") for m in messages)
+            assert any(
+                m.startswith(f"The '{p.name}' parameter of {op.id} (node \"n1\") is required")
+                for m in messages
+            )
 
 
 @pytest.mark.parametrize(
     ("op", "param", "value"), CASES, ids=[f"{o.id}.{p.name}={v!r}" for o, p, v in CASES]
 )
-def test_invalid_values_are_rejected_with_one_message_shape(op: Operator, param: Param, value: Any) -> None:
+def test_invalid_values_are_rejected_with_one_message_shape(
+    op: Operator, param: Param, value: Any
+) -> None:
     params = {**required_params(op), param.name: value}
     messages = validate_params(op, params, "n1")
     assert len(messages) == 1, messages
@@ -117,7 +131,7 @@ def test_the_message_reads_as_designed() -> None:
         "The 'ratio' parameter of split (node \"split1\") must be a number in (0, 1). Got 1.5."
     ]
     assert validate_params(split, {"mode": "random"}, "s") == [
-        "The 'mode' parameter of split (node \"s\") must be one of \"ratio\", \"rule\". Got \"random\"."
+        'The \'mode\' parameter of split (node "s") must be one of "ratio", "rule". Got "random".'
     ]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine.flow import load_flow, prepare_flow
-from engine.runner import Runner, RunOptions
+from engine.runner import Runner
 
 from .conftest import run_flow, write_flow
 
@@ -19,14 +19,22 @@ pytestmark = pytest.mark.spark
 SMALL = {"id": "gen", "op": "import.sample", "params": {"rows": 2000, "seed": 1}}
 
 
-def basic_flow(folder: Path, query: str = "SELECT loan_purpose, COUNT(*) AS n FROM split_train GROUP BY loan_purpose") -> Path:
+def basic_flow(
+    folder: Path,
+    query: str = "SELECT loan_purpose, COUNT(*) AS n FROM split_train GROUP BY loan_purpose",
+) -> Path:
     nodes = [
         SMALL,
         {"id": "split", "op": "split", "params": {"ratio": 0.7}},
         {"id": "agg", "op": "transform.sql", "params": {"query": query}},
         {"id": "save", "op": "export.csv", "params": {"path": "out/agg.csv"}},
     ]
-    links = [("gen.out", "split.in"), ("split.train", "agg.in"), ("split.test", "agg.in"), ("agg.out", "save.in")]
+    links = [
+        ("gen.out", "split.in"),
+        ("split.train", "agg.in"),
+        ("split.test", "agg.in"),
+        ("agg.out", "save.in"),
+    ]
     return write_flow(folder, nodes, links)
 
 
@@ -53,10 +61,14 @@ def test_a_flow_runs_then_a_rerun_is_served_from_cache(spark, workspace, tmp_pat
     assert rows["gen"]["rows"] == {"out": 2000} and rows["gen"]["seconds"] > 0
 
 
-def test_changing_a_param_reruns_that_node_and_its_downstream_only(spark, workspace, tmp_path: Path) -> None:
+def test_changing_a_param_reruns_that_node_and_its_downstream_only(
+    spark, workspace, tmp_path: Path
+) -> None:
     path = basic_flow(tmp_path)
     run_flow(path, workspace)
-    path = basic_flow(tmp_path, query="SELECT channel, COUNT(*) AS n FROM split_train GROUP BY channel")
+    path = basic_flow(
+        tmp_path, query="SELECT channel, COUNT(*) AS n FROM split_train GROUP BY channel"
+    )
     again = run_flow(path, workspace)
     status = {n: r.status for n, r in again.nodes.items()}
     assert status == {"gen": "cached", "split": "cached", "agg": "succeeded", "save": "succeeded"}
@@ -68,10 +80,18 @@ def test_force_reruns_one_node_and_from_reruns_downstream(spark, workspace, tmp_
     run_flow(path, workspace)
     forced = run_flow(path, workspace, force={"split"})
     assert {n: r.status for n, r in forced.nodes.items()} == {
-        "gen": "cached", "split": "succeeded", "agg": "cached", "save": "cached"}
+        "gen": "cached",
+        "split": "succeeded",
+        "agg": "cached",
+        "save": "cached",
+    }
     from_split = run_flow(path, workspace, from_nodes={"split"})
     assert {n: r.status for n, r in from_split.nodes.items()} == {
-        "gen": "cached", "split": "succeeded", "agg": "succeeded", "save": "succeeded"}
+        "gen": "cached",
+        "split": "succeeded",
+        "agg": "succeeded",
+        "save": "succeeded",
+    }
 
 
 def test_run_to_here_runs_only_what_the_node_needs(spark, workspace, tmp_path: Path) -> None:
@@ -92,7 +112,9 @@ def test_an_export_reruns_when_its_target_is_missing(spark, workspace, tmp_path:
 def test_a_changed_input_file_invalidates_the_cache(spark, workspace, tmp_path: Path) -> None:
     data = tmp_path / "d.csv"
     data.write_text("a,b\n1,x\n2,y\n")
-    path = write_flow(tmp_path, [{"id": "load", "op": "import.csv", "params": {"path": "d.csv"}}], [])
+    path = write_flow(
+        tmp_path, [{"id": "load", "op": "import.csv", "params": {"path": "d.csv"}}], []
+    )
     assert run_flow(path, workspace).nodes["load"].rows == {"out": 2}
     assert run_flow(path, workspace).nodes["load"].status == "cached"
     time.sleep(0.01)
@@ -101,7 +123,9 @@ def test_a_changed_input_file_invalidates_the_cache(spark, workspace, tmp_path: 
     assert again.nodes["load"].status == "succeeded" and again.nodes["load"].rows == {"out": 3}
 
 
-def test_a_failing_node_skips_its_downstream_and_other_branches_finish(spark, workspace, tmp_path: Path) -> None:
+def test_a_failing_node_skips_its_downstream_and_other_branches_finish(
+    spark, workspace, tmp_path: Path
+) -> None:
     nodes = [
         SMALL,
         {"id": "bad", "op": "transform.sql", "params": {"query": "SELECT no_such_column FROM gen"}},
@@ -109,12 +133,22 @@ def test_a_failing_node_skips_its_downstream_and_other_branches_finish(spark, wo
         {"id": "good", "op": "transform.sql", "params": {"query": "SELECT COUNT(*) AS n FROM gen"}},
         {"id": "after_good", "op": "export.csv", "params": {"path": "good.csv"}},
     ]
-    links = [("gen.out", "bad.in"), ("bad.out", "after_bad.in"), ("gen.out", "good.in"), ("good.out", "after_good.in")]
+    links = [
+        ("gen.out", "bad.in"),
+        ("bad.out", "after_bad.in"),
+        ("gen.out", "good.in"),
+        ("good.out", "after_good.in"),
+    ]
     result = run_flow(write_flow(tmp_path, nodes, links), workspace)
     assert result.status == "failed"
     status = {n: r.status for n, r in result.nodes.items()}
-    assert status == {"gen": "succeeded", "bad": "failed", "after_bad": "skipped",
-                      "good": "succeeded", "after_good": "succeeded"}
+    assert status == {
+        "gen": "succeeded",
+        "bad": "failed",
+        "after_bad": "skipped",
+        "good": "succeeded",
+        "after_good": "succeeded",
+    }
     err = result.nodes["bad"].error
     assert err.startswith('The query of transform.sql (node "bad") cannot run:')
     assert "no_such_column" in err and "Its inputs are the views: gen" in err
@@ -131,20 +165,33 @@ def test_events_report_each_node_with_timings_and_rows(spark, workspace, tmp_pat
     result = run_flow(basic_flow(tmp_path), workspace)
     kinds = [(e.kind, e.node_id) for e in result.events if e.kind != "log"]
     for nid in ("gen", "split", "agg", "save"):
-        assert kinds.index(("queued", nid)) < kinds.index(("running", nid)) < kinds.index(("succeeded", nid))
+        assert (
+            kinds.index(("queued", nid))
+            < kinds.index(("running", nid))
+            < kinds.index(("succeeded", nid))
+        )
     done = [e for e in result.events if e.kind == "succeeded" and e.node_id == "split"][0]
     assert done.seconds > 0 and sum(done.rows.values()) == 2000
 
 
-def test_cancelling_a_run_stops_the_spark_job_and_keeps_the_workspace_consistent(spark, workspace, tmp_path: Path) -> None:
-    slow = ("SELECT COUNT(*) AS n FROM range(0, 4000000000) a "
-            "WHERE pmod(xxhash64(a.id), 1000003) = -1")
-    nodes = [SMALL, {"id": "slow", "op": "transform.sql", "params": {"query": slow}},
-             {"id": "after", "op": "export.csv", "params": {"path": "never.csv"}}]
+def test_cancelling_a_run_stops_the_spark_job_and_keeps_the_workspace_consistent(
+    spark, workspace, tmp_path: Path
+) -> None:
+    slow = (
+        "SELECT COUNT(*) AS n FROM range(0, 4000000000) a WHERE pmod(xxhash64(a.id), 1000003) = -1"
+    )
+    nodes = [
+        SMALL,
+        {"id": "slow", "op": "transform.sql", "params": {"query": slow}},
+        {"id": "after", "op": "export.csv", "params": {"path": "never.csv"}},
+    ]
     path = write_flow(tmp_path, nodes, [("gen.out", "slow.in"), ("slow.out", "after.in")])
     prepared = prepare_flow(load_flow(path))
     started = threading.Event()
-    runner = Runner(workspace, listeners=[lambda e: e.kind == "running" and e.node_id == "slow" and started.set()])
+    runner = Runner(
+        workspace,
+        listeners=[lambda e: e.kind == "running" and e.node_id == "slow" and started.set()],
+    )
     handle = runner.start(prepared)
     assert started.wait(120)
     time.sleep(2)
@@ -160,16 +207,24 @@ def test_cancelling_a_run_stops_the_spark_job_and_keeps_the_workspace_consistent
     assert workspace.store.get_run(result.run_id)["status"] == "cancelled"
     # the next run of the same flow reuses what finished before the cancel
     nodes[1]["params"]["query"] = "SELECT COUNT(*) AS n FROM gen"
-    again = run_flow(write_flow(tmp_path, nodes, [("gen.out", "slow.in"), ("slow.out", "after.in")]), workspace)
+    again = run_flow(
+        write_flow(tmp_path, nodes, [("gen.out", "slow.in"), ("slow.out", "after.in")]), workspace
+    )
     assert again.status == "succeeded" and again.nodes["gen"].status == "cached"
 
 
 def test_independent_branches_run_concurrently(spark, workspace, tmp_path: Path) -> None:
     q = "SELECT COUNT(*) AS n FROM range(0, 30000000) WHERE pmod(xxhash64(id), 7) = 3"
-    nodes = [SMALL, {"id": "left", "op": "transform.sql", "params": {"query": q}},
-             {"id": "right", "op": "transform.sql", "params": {"query": q.replace("= 3", "= 4")}}]
-    result = run_flow(write_flow(tmp_path, nodes, [("gen.out", "left.in"), ("gen.out", "right.in")]),
-                      workspace, max_parallel=2)
+    nodes = [
+        SMALL,
+        {"id": "left", "op": "transform.sql", "params": {"query": q}},
+        {"id": "right", "op": "transform.sql", "params": {"query": q.replace("= 3", "= 4")}},
+    ]
+    result = run_flow(
+        write_flow(tmp_path, nodes, [("gen.out", "left.in"), ("gen.out", "right.in")]),
+        workspace,
+        max_parallel=2,
+    )
     assert result.status == "succeeded"
     spans = {}
     for e in result.events:
@@ -192,7 +247,9 @@ def test_two_runs_on_one_workspace_at_the_same_time(spark, workspace, tmp_path: 
     assert (a / "out" / "agg.csv").read_text() == (b / "out" / "agg.csv").read_text()
 
 
-def test_lineage_recorded_by_an_operator_reaches_downstream_tables(spark, workspace, tmp_path: Path) -> None:
+def test_lineage_recorded_by_an_operator_reaches_downstream_tables(
+    spark, workspace, tmp_path: Path
+) -> None:
     from engine.registry import load_registry
     from engine.spec import Operator, Port
 
@@ -209,8 +266,15 @@ def test_lineage_recorded_by_an_operator_reaches_downstream_tables(spark, worksp
     reg = load_registry()
     reg._ops["test.scores"] = Scores()
     try:
-        nodes = [SMALL, {"id": "score", "op": "test.scores"},
-                 {"id": "top", "op": "transform.sql", "params": {"query": "SELECT * FROM score LIMIT 5"}}]
+        nodes = [
+            SMALL,
+            {"id": "score", "op": "test.scores"},
+            {
+                "id": "top",
+                "op": "transform.sql",
+                "params": {"query": "SELECT * FROM score LIMIT 5"},
+            },
+        ]
         path = write_flow(tmp_path, nodes, [("gen.out", "score.in"), ("score.out", "top.in")])
         result = Runner(workspace).run(prepare_flow(load_flow(path), reg))
         assert workspace.store.lineage(result.run_id, "score", "out")["model"]["node_id"] == "score"

@@ -1,0 +1,113 @@
+"""The workspace store: SQLite shared by threads and processes, and the same schema on PostgreSQL."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from engine.store import Store
+
+
+def _exercise(store: Store) -> None:
+    store.create_run("r1", "flow", None, {"seer_flow": 1}, {"a": 1}, "local[*]")
+    store.set_node("r1", "n1", op="split", status="queued", cache_key="k1")
+    store.set_node("r1", "n1", status="succeeded", seconds=1.5, rows_json={"train": 8, "test": 2})
+    store.cache_put(
+        "k1",
+        "r1",
+        "n1",
+        {
+            "train": {
+                "type": "table",
+                "path": "/x",
+                "rows": 8,
+                "lineage": {"transform": {"run_id": "r0"}},
+            }
+        },
+        None,
+        {"auc": 0.9},
+    )
+    store.add_log("r1", "n1", "info", "hello")
+    store.finish_run("r1", "succeeded")
+    [node] = store.node_runs("r1")
+    assert (
+        node["status"] == "succeeded"
+        and node["op"] == "split"
+        and node["rows"] == {"train": 8, "test": 2}
+    )
+    assert store.get_run("r1")["status"] == "succeeded"
+    assert store.cache_get("k1")["metrics"] == {"auc": 0.9}
+    assert store.lineage("r1", "n1", "train") == {"transform": {"run_id": "r0"}}
+    assert [entry["message"] for entry in store.logs("r1")] == ["hello"]
+
+
+def test_sqlite_store_round_trip_in_wal_mode(tmp_path: Path) -> None:
+    store = Store(tmp_path / "seer.db")
+    _exercise(store)
+    assert store.query("PRAGMA journal_mode")[0]["journal_mode"] == "wal"
+
+
+def _writer(path: str, prefix: str, n: int) -> None:
+    store = Store(path)
+    for i in range(n):
+        store.create_run(f"{prefix}-{i}", "f", None, {}, {}, None)
+        store.set_node(f"{prefix}-{i}", "n", op="x", status="running")
+        store.add_log(f"{prefix}-{i}", "n", "info", "line")
+
+
+def test_sqlite_store_is_safe_across_threads_and_processes(tmp_path: Path) -> None:
+    path = str(tmp_path / "seer.db")
+    Store(path)
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(path, f"p{k}", 60)) for k in range(3)]
+    threads = [threading.Thread(target=_writer, args=(path, f"t{k}", 60)) for k in range(3)]
+    for w in (*procs, *threads):
+        w.start()
+    for w in (*procs, *threads):
+        w.join(120)
+    assert all(p.exitcode == 0 for p in procs)
+    store = Store(path)
+    assert len(store.list_runs(limit=1000)) == 360
+    assert store.query("SELECT COUNT(*) AS n FROM logs")[0]["n"] == 360
+
+
+def test_a_newer_store_schema_is_refused(tmp_path: Path) -> None:
+    from engine.store import StoreError
+
+    store = Store(tmp_path / "seer.db")
+    store.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="newer Seer"):
+        Store(tmp_path / "seer.db")
+
+
+@pytest.mark.db
+def test_postgresql_store_has_the_same_behaviour() -> None:
+    psycopg = pytest.importorskip("psycopg")
+    base = os.environ.get("SEER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+    schema = f"seer_test_{uuid.uuid4().hex[:8]}"
+    try:
+        admin = psycopg.connect(base, autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable at {base}: {exc}")
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        store = Store(f"{base}?options=-csearch_path%3D{schema}")
+        _exercise(store)
+        # several threads writing at once
+        threads = [
+            threading.Thread(target=_writer, args=(store.url, f"t{k}", 20)) for k in range(3)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(store.list_runs(limit=1000)) == 61
+        store.close()
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
