@@ -67,6 +67,12 @@ class RunContext:
         self._temps.append(p)
         return p
 
+    def table_dir(self, port: str) -> Path:
+        """An empty folder to write a table output into as Parquet files yourself (e.g. with
+        pyarrow, or one Spark job that writes several outputs); return this path as the
+        port's value and the runner moves it into the run store as it is."""
+        return self.artifact_dir(port)
+
     def artifact_dir(self, port: str) -> Path:
         """An empty folder to write a model or transform output into; the runner moves it
         into the run store when the node succeeds (and discards it when it fails)."""

@@ -126,10 +126,11 @@ def _fingerprint_outputs(paths: Iterable[str]) -> list[Any]:
     return out
 
 
-def _count_parquet_rows(path: Path) -> int:
+def _parquet_dataset(path: Path) -> Any:
+    """A table output's Parquet files (footers only are read: rows and schema, no data)."""
     import pyarrow.dataset as ds
 
-    return ds.dataset(str(path), format="parquet").count_rows()
+    return ds.dataset(str(path), format="parquet", partitioning="hive")
 
 
 class RunHandle:
@@ -556,13 +557,21 @@ class Runner:
             entry: dict[str, Any] = {"type": port.type}
             if port.type == "table":
                 final = node_dir / f"{port.name}.parquet"
-                tmp = temp_sibling(final)
                 ctx.check_cancelled()
-                value.write.mode("overwrite").parquet(str(tmp))
-                replace_path(tmp, final)
-                written.append(final)
-                entry["rows"] = _count_parquet_rows(final)
-                entry["schema"] = TableSchema.from_spark(value.schema).to_json()
+                if isinstance(value, Path):  # Parquet files the operator wrote itself
+                    replace_path(value, final)
+                    written.append(final)
+                    dataset = _parquet_dataset(final)
+                    schema = TableSchema.from_arrow(dataset.schema)
+                    entry["rows"] = dataset.count_rows()
+                else:
+                    tmp = temp_sibling(final)
+                    value.write.mode("overwrite").parquet(str(tmp))
+                    replace_path(tmp, final)
+                    written.append(final)
+                    schema = TableSchema.from_spark(value.schema)
+                    entry["rows"] = _parquet_dataset(final).count_rows()
+                entry["schema"] = schema.to_json()
                 lineage = dict(inherited)
                 lineage.update(ctx.lineage.get(port.name, {}))
                 if lineage:

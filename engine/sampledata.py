@@ -143,19 +143,9 @@ def iter_chunks(name: str, rows: int, seed: int) -> Iterator[pa.Table]:
         yield ds.chunk(rng, start, min(CHUNK_ROWS, rows - start))
 
 
-_SPARK_TYPES = {
-    pa.string(): "string",
-    pa.int32(): "int",
-    pa.int64(): "bigint",
-    pa.float64(): "double",
-    pa.date32(): "date",
-    pa.bool_(): "boolean",
-}
-
-
 def sample_schema(name: str) -> TableSchema:
     table = _dataset(name).chunk(np.random.default_rng(0), 0, 1)
-    return TableSchema.of(*[(f.name, _SPARK_TYPES[f.type]) for f in table.schema])
+    return TableSchema.from_arrow(table.schema)
 
 
 def generate_to_parquet(

@@ -289,41 +289,32 @@ class ImportParquet(Operator):
         import pyarrow.parquet as pq
 
         schema = pq.read_schema(files[0])
-        return {"out": TableSchema.of(*[(f.name, _arrow_to_spark(f.type)) for f in schema])}
+        return {"out": TableSchema.from_arrow(schema)}
 
     def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> dict[str, Any]:
+        # A snapshot of the source files goes into the run store by a plain file copy (no
+        # Spark job): later changes to the source cannot alter this run's output.
         files = _input_files(ctx, self.id, params["path"])
-        try:
-            df = ctx.spark.read.parquet(*[str(f) for f in files])
-        except Exception as exc:
-            raise OperatorError(
-                f"{_node(ctx, self.id)} could not read {params['path']}: {spark_error_message(exc)}"
-            ) from exc
-        return {"out": df}
+        source = Path(params["path"])
+        folder = ctx.table_dir("out")
+        import pyarrow.parquet as pq
 
-
-def _arrow_to_spark(t: Any) -> str:
-    import pyarrow as pa
-
-    mapping = [
-        (pa.types.is_string, "string"),
-        (pa.types.is_large_string, "string"),
-        (pa.types.is_int8, "tinyint"),
-        (pa.types.is_int16, "smallint"),
-        (pa.types.is_int32, "int"),
-        (pa.types.is_int64, "bigint"),
-        (pa.types.is_float32, "float"),
-        (pa.types.is_float64, "double"),
-        (pa.types.is_boolean, "boolean"),
-        (pa.types.is_date32, "date"),
-        (pa.types.is_timestamp, "timestamp"),
-    ]
-    for check, name in mapping:
-        if check(t):
-            return name
-    return str(t)
+        for i, f in enumerate(files):
+            try:
+                pq.read_schema(f)
+            except Exception as exc:
+                raise OperatorError(
+                    f'{_node(ctx, self.id)}: "{f}" is not a readable Parquet file ({exc}). '
+                    "Point 'path' at Parquet files only."
+                ) from exc
+            # a folder keeps its layout (hive-style partition folders stay meaningful)
+            rel = f.relative_to(source) if source.is_dir() else Path(f"part-{i:05d}-{f.name}")
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, folder / rel)
+        ctx.log(f"copied {len(files)} Parquet file(s) from {params['path']}")
+        return {"out": folder}
 
 
 # -- exports ------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from engine.opapi import Operator, OperatorError, Param, Port, RunContext, spark_error_message
@@ -97,14 +98,15 @@ class Split(Operator):
         if params["mode"] == "rule":
             try:
                 cond = F.expr(params["rule"])
-                train = df.where(cond)
-                test = df.where(~cond | cond.isNull())
+                # evaluated now so a bad rule fails here, with the columns listed
+                df.where(cond)
             except Exception as exc:
                 raise OperatorError(
                     f"The rule of {where} cannot be used: {spark_error_message(exc)}. "
                     f"Columns: {', '.join(df.columns)}."
                 ) from exc
-            return {"train": train, "test": test}
+            # false and null both go to test, so the two outputs partition the input
+            return _write_sides(ctx, df, F.when(cond, "train").otherwise("test"))
 
         hashable = [
             F.col(f"`{f.name}`")
@@ -116,10 +118,7 @@ class Split(Operator):
         )
         strat = params.get("stratify")
         if not strat:
-            marked = df.withColumn("__seer_u", u)
-            train = marked.where(F.col("__seer_u") < params["ratio"]).drop("__seer_u")
-            test = marked.where(F.col("__seer_u") >= params["ratio"]).drop("__seer_u")
-            return {"train": train, "test": test}
+            return _write_sides(ctx, df, F.when(u < params["ratio"], "train").otherwise("test"))
         if strat not in df.columns:
             raise OperatorError(
                 f"The stratify column '{strat}' of {where} is not in its input. "
@@ -129,13 +128,36 @@ class Split(Operator):
         # train, as many as round(ratio * stratum size).
         w = Window.partitionBy(F.col(f"`{strat}`"))
         ranked = (
-            df.withColumn("__seer_u", u)
-            .withColumn("__seer_n", F.count(F.lit(1)).over(w))
-            .withColumn("__seer_r", F.row_number().over(w.orderBy("__seer_u")))
+            df.withColumn(_U, u)
+            .withColumn(_N, F.count(F.lit(1)).over(w))
+            .withColumn(_R, F.row_number().over(w.orderBy(_U)))
         )
-        in_train = F.col("__seer_r") <= F.round(F.col("__seer_n") * params["ratio"])
-        helpers = ["__seer_u", "__seer_n", "__seer_r"]
-        return {
-            "train": ranked.where(in_train).drop(*helpers),
-            "test": ranked.where(~in_train).drop(*helpers),
-        }
+        in_train = F.col(_R) <= F.round(F.col(_N) * params["ratio"])
+        side = F.when(in_train, "train").otherwise("test")
+        return _write_sides(ctx, ranked.withColumn(_SIDE, side).drop(_U, _N, _R), None)
+
+
+_U, _N, _R, _SIDE = "__seer_u", "__seer_n", "__seer_r", "__seer_side"
+
+
+def _write_sides(ctx: RunContext, df: Any, side: Any) -> dict[str, Path]:
+    """Write both outputs in one Spark job (one pass over the input), partitioned by side."""
+    staged = ctx.scratch_dir() / "sides"
+    marked = df if side is None else df.withColumn(_SIDE, side)
+    ctx.check_cancelled()
+    marked.write.partitionBy(_SIDE).parquet(str(staged))
+    out: dict[str, Path] = {}
+    for name in ("train", "test"):
+        folder = ctx.table_dir(name)
+        part = staged / f"{_SIDE}={name}"
+        if part.is_dir():
+            for f in part.iterdir():
+                if not f.name.startswith((".", "_")):
+                    f.replace(folder / f.name)
+        else:  # no row on this side: an empty file that still carries the schema
+            empty = staged / f"empty-{name}"
+            marked.drop(_SIDE).limit(0).write.parquet(str(empty))
+            for f in empty.glob("part-*"):
+                f.replace(folder / f.name)
+        out[name] = folder
+    return out
