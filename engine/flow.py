@@ -13,6 +13,7 @@ import copy
 import difflib
 import graphlib
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -25,10 +26,11 @@ from typing import Any
 import jsonschema
 
 from engine.registry import Registry, load_registry
-from engine.spec import MISSING, Operator, param_message
+from engine.spec import MISSING, Operator, OperatorError, param_message, with_node
 
 FLOW_FORMAT = 1
 FLOW_SUFFIX = ".flow.json"
+log = logging.getLogger(__name__)
 _PARAM_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -253,6 +255,8 @@ class PreparedFlow:
     nodes: dict[str, ResolvedNode]  # in topological order
     order: list[str]
     flow_params: dict[str, Any]
+    # node id -> output port -> inferred table schema (None when unknown before a run)
+    schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def downstream(self, node_id: str) -> set[str]:
         """The node and every node that depends on it."""
@@ -559,9 +563,54 @@ def prepare_flow(
             )
         )
 
+    schemas: dict[str, dict[str, Any]] = {}
+    if order:
+        bad_nodes = {p.node for p in problems}
+        schemas, schema_problems = infer_schemas({nid: resolved[nid] for nid in order}, bad_nodes)
+        problems += schema_problems
     if problems:
         raise FlowError(problems, str(flow.path) if flow.path else None)
-    return PreparedFlow(flow, {nid: resolved[nid] for nid in order}, order, values)
+    return PreparedFlow(flow, {nid: resolved[nid] for nid in order}, order, values, schemas)
+
+
+def table_inputs(node: ResolvedNode, outputs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """A node's input schemas from its upstream nodes' output schemas (lists for ports
+    that take several links)."""
+    ins: dict[str, Any] = {}
+    for port in node.op.inputs:
+        if port.type != "table":
+            continue
+        ups = [outputs.get(src, {}).get(sport) for src, sport in node.inputs[port.name]]
+        ins[port.name] = ups if port.multiple else (ups[0] if ups else None)
+    return ins
+
+
+def infer_schemas(
+    nodes: Mapping[str, ResolvedNode], skip: set[str | None] | None = None
+) -> tuple[dict[str, dict[str, Any]], list[Problem]]:
+    """Propagate table schemas through the flow without running Spark (nodes in
+    topological order) and collect column names that do not exist."""
+    skip = skip or set()
+    schemas: dict[str, dict[str, Any]] = {}
+    problems: list[Problem] = []
+    for nid, node in nodes.items():
+        if nid in skip:
+            schemas[nid] = {}
+            continue
+        ins = table_inputs(node, schemas)
+        try:
+            for _, sentence in node.op.check_columns(ins, node.params):
+                problems.append(
+                    Problem(with_node(sentence, node.op.id, nid), nid, "unknown-column")
+                )
+            schemas[nid] = dict(node.op.infer_schema(ins, node.params) or {})
+        except OperatorError as exc:
+            problems.append(Problem(str(exc), nid, "schema"))
+            schemas[nid] = {}
+        except Exception:  # an unknown schema is not an error: it is found out at run time
+            log.debug("infer_schema failed for %s", nid, exc_info=True)
+            schemas[nid] = {}
+    return schemas, problems
 
 
 def _where(op: Operator, node_id: str | None) -> str:
@@ -600,6 +649,10 @@ def _resolve_params(
             value = resolve_path(value, (override_base or Path.cwd()) if from_cli else base)
         params[name] = value
     full = op.with_defaults(params)
+    try:
+        full = op.resolve_params(full, base)
+    except Exception:  # a param that cannot be resolved is reported by the checks below
+        log.debug("resolve_params failed for %s", node_id, exc_info=True)
     bad: set[str] = set()
     for spec in op.params:
         value = full.get(spec.name, MISSING)
@@ -626,7 +679,9 @@ def _resolve_params(
     if not problems:
         for pname, sentence in op.check_params(full):
             if pname not in bad:
-                problems.append(Problem(sentence, node_id, "invalid-param"))
+                problems.append(
+                    Problem(with_node(sentence, op.id, node_id), node_id, "invalid-param")
+                )
     return full, problems
 
 

@@ -17,6 +17,7 @@ from engine.spec import (
     Param,
     Port,
     TableSchema,
+    missing_column,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "expand_paths",
     "files_fingerprint",
     "generate_to_parquet",
+    "missing_column",
     "replace_path",
     "sample_schema",
     "spark_error_message",

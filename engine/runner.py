@@ -26,9 +26,9 @@ from typing import Any
 
 from engine.atomic import atomic_write_text, remove_path, replace_path, temp_sibling
 from engine.context import Cancelled, RunContext
-from engine.flow import PreparedFlow, ResolvedNode
+from engine.flow import PreparedFlow, ResolvedNode, table_inputs
 from engine.spark import get_spark, is_spark_error, requested_master, spark_error_message
-from engine.spec import OperatorError, TableSchema
+from engine.spec import OperatorError, TableSchema, with_node
 from engine.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,11 @@ def _fingerprint_outputs(paths: Iterable[str]) -> list[Any]:
         else:
             out.append([p, None])
     return out
+
+
+def _schema_of(output: Mapping[str, Any]) -> TableSchema | None:
+    schema = output.get("schema")
+    return TableSchema.from_json(schema) if schema is not None else None
 
 
 def _parquet_dataset(path: Path) -> Any:
@@ -434,6 +439,13 @@ class Runner:
         written: list[Path] = []
         try:
             inputs = self._load_inputs(node, results, ctx)
+            real = table_inputs(
+                node,
+                {n: {p: _schema_of(o) for p, o in r.outputs.items()} for n, r in results.items()},
+            )
+            problems = node.op.check_columns(real, node.params)
+            if problems:
+                raise OperatorError(with_node(problems[0][1], node.op.id, node.id))
             outputs = node.op.run(ctx, inputs, node.params)
             ctx.check_cancelled()
             persisted = self._persist(ctx, node, outputs or {}, node_dir, inputs, results, written)

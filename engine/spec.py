@@ -12,6 +12,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsonschema
@@ -300,6 +301,35 @@ class OperatorError(Exception):
     """
 
 
+def missing_column(
+    op_id: str, param: str, column: Any, schema: TableSchema, side: str = "input"
+) -> str | None:
+    """A sentence when ``column`` is not in ``schema`` (None when it is, or is not set)."""
+    if not isinstance(column, str) or not column or column in schema.names:
+        return None
+    import difflib
+
+    close = difflib.get_close_matches(column, schema.names, n=1, cutoff=0.6)
+    hint = f' Did you mean "{close[0]}"?' if close else ""
+    names = ", ".join(schema.names)
+    if len(names) > 300:
+        names = names[:297] + "..."
+    return (
+        f"The '{param}' parameter of {op_id} names the column \"{column}\", which is not in its "
+        f"{side}.{hint} Columns: {names}."
+    )
+
+
+def with_node(sentence: str, op_id: str, node_id: str | None) -> str:
+    """Insert the node id after the first mention of the operator in an operator's sentence."""
+    if not node_id:
+        return sentence
+    token = f"of {op_id} "
+    if token in sentence:
+        return sentence.replace(token, f'of {op_id} (node "{node_id}") ', 1)
+    return sentence
+
+
 def param_message(op_id: str, node_id: str | None, param: Param, value: Any) -> str:
     where = f'{op_id} (node "{node_id}")' if node_id else op_id
     try:
@@ -323,6 +353,8 @@ class Operator(ABC):
     inputs: ClassVar[tuple[Port, ...]] = ()
     outputs: ClassVar[tuple[Port, ...]] = ()
     params: ClassVar[tuple[Param, ...]] = ()
+    #: A minimal valid set of params when the required ones alone are not enough (docs, tests).
+    example_params: ClassVar[dict[str, Any] | None] = None
 
     # -- spec helpers ----------------------------------------------------------------------
     def param(self, name: str) -> Param:
@@ -365,9 +397,42 @@ class Operator(ABC):
         """Turn params saved by an older version of this operator into current ones."""
         return params
 
+    def resolve_params(self, params: dict[str, Any], base: Path) -> dict[str, Any]:
+        """Make location params absolute against the flow's folder (``path`` widgets are
+        resolved by the engine; this is for other forms, e.g. a sqlite:/// URL)."""
+        return params
+
     def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
         """Checks that involve several params. Returns (param name, sentence) pairs."""
         return []
+
+    def check_columns(
+        self, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> list[tuple[str, str]]:
+        """Column names in params that the input tables do not have: (param, sentence) pairs.
+
+        Runs at validation time on inferred schemas (where they are known) and again at run
+        time on the real ones. The default checks every ``column``/``columns`` param against
+        the ``in`` port's table.
+        """
+        source = inputs.get("in")
+        if isinstance(source, list):
+            source = source[0] if len(source) == 1 else None
+        if not isinstance(source, TableSchema):
+            return []
+        out = []
+        for p in self.params:
+            if p.widget == "column":
+                named = [params.get(p.name)]
+            elif p.widget == "columns":
+                named = list(params.get(p.name) or [])
+            else:
+                continue
+            for col in named:
+                sentence = missing_column(self.id, p.name, col, source)
+                if sentence:
+                    out.append((p.name, sentence))
+        return out
 
     def infer_schema(
         self, inputs: Mapping[str, Any], params: Mapping[str, Any]

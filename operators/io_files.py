@@ -118,6 +118,14 @@ class ImportCsv(Operator):
             widget="mapping",
         ),
         Param(
+            "limit",
+            "integer",
+            "Read only the first N rows (for a quick look or a trial run); not set reads all.",
+            nullable=True,
+            minimum=1,
+            widget="number",
+        ),
+        Param(
             "bad_rows",
             "string",
             "What to do with a row that cannot be parsed: fail the node, keep it with "
@@ -202,6 +210,8 @@ class ImportCsv(Operator):
             raise OperatorError(
                 f"{_node(ctx, self.id)} could not read {params['path']}: {spark_error_message(exc)}"
             ) from exc
+        if params.get("limit"):
+            df = df.limit(params["limit"])
         if len(nulls) > 1:
             from pyspark.sql import functions as F
 

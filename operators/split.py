@@ -24,7 +24,7 @@ class Split(Operator):
         "rows land together). With a stratify column the ratio holds within each of its "
         "values. By rule: rows where a Spark SQL condition is true go to `train`, all others "
         "(false or null) to `test` — e.g. application_date < '2024-01-01' for out-of-time "
-        "validation."
+        "validation (or set 'rule_column' and 'threshold')."
     )
     inputs = (Port("in", "table", "The table to split."),)
     outputs = (
@@ -74,15 +74,50 @@ class Split(Operator):
             nullable=True,
             widget="code",
         ),
+        Param(
+            "rule_column",
+            "string",
+            "Instead of a rule: rows whose value in this column is below 'threshold' go to "
+            "`train`, the rest to `test` (rule mode; e.g. a date for out-of-time validation).",
+            nullable=True,
+            widget="column",
+        ),
+        Param(
+            "threshold",
+            "string",
+            "The cut-off for 'rule_column', read as the column's type (e.g. 2024-01-01 or 650).",
+            nullable=True,
+            widget="text",
+        ),
     )
 
     def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
-        if params.get("mode") == "rule" and not (params.get("rule") or "").strip():
+        if params.get("mode") != "rule":
+            return []
+        rule = (params.get("rule") or "").strip()
+        column = params.get("rule_column")
+        if rule and column:
+            return [
+                (
+                    "rule",
+                    "Give split either a 'rule' or a 'rule_column' with a 'threshold', not both.",
+                )
+            ]
+        if column and params.get("threshold") in (None, ""):
+            return [
+                (
+                    "threshold",
+                    "The 'threshold' parameter of split is required with 'rule_column': the "
+                    "cut-off value, e.g. 2024-01-01.",
+                )
+            ]
+        if not rule and not column:
             return [
                 (
                     "rule",
                     "The 'rule' parameter of split is required in rule mode: a Spark SQL "
-                    "condition such as application_date < '2024-01-01'.",
+                    "condition such as application_date < '2024-01-01' (or set 'rule_column' "
+                    "and 'threshold').",
                 )
             ]
         return []
@@ -96,15 +131,25 @@ class Split(Operator):
         df = inputs["in"]
         where = f'split (node "{ctx.node_id}")'
         if params["mode"] == "rule":
-            try:
-                cond = F.expr(params["rule"])
-                # evaluated now so a bad rule fails here, with the columns listed
-                df.where(cond)
-            except Exception as exc:
-                raise OperatorError(
-                    f"The rule of {where} cannot be used: {spark_error_message(exc)}. "
-                    f"Columns: {', '.join(df.columns)}."
-                ) from exc
+            if params.get("rule_column"):
+                col = params["rule_column"]
+                typ = df.schema[col].dataType.simpleString()
+                cut = F.lit(params["threshold"]).try_cast(typ)
+                if df.sparkSession.range(1).select(cut.alias("v")).first()["v"] is None:
+                    raise OperatorError(
+                        f'The threshold "{params["threshold"]}" of {where} cannot be read as {typ}, '
+                        f'the type of column "{col}". Give a value of that type.'
+                    )
+                cond = F.col(f"`{col}`") < cut
+            else:
+                try:
+                    cond = F.expr(params["rule"])
+                    df.where(cond)  # analysed now, so a bad rule fails here with the columns listed
+                except Exception as exc:
+                    raise OperatorError(
+                        f"The rule of {where} cannot be used: {spark_error_message(exc)}. "
+                        f"Columns: {', '.join(df.columns)}."
+                    ) from exc
             # false and null both go to test, so the two outputs partition the input
             return _write_sides(ctx, df, F.when(cond, "train").otherwise("test"))
 
@@ -119,11 +164,6 @@ class Split(Operator):
         strat = params.get("stratify")
         if not strat:
             return _write_sides(ctx, df, F.when(u < params["ratio"], "train").otherwise("test"))
-        if strat not in df.columns:
-            raise OperatorError(
-                f"The stratify column '{strat}' of {where} is not in its input. "
-                f"Columns: {', '.join(df.columns)}."
-            )
         # Exact stratification: within each stratum, the rows with the smallest hashes go to
         # train, as many as round(ratio * stratum size).
         w = Window.partitionBy(F.col(f"`{strat}`"))

@@ -73,3 +73,28 @@ def seer_cli(
     return subprocess.run(
         [str(exe), *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def run_op(ws: Any, folder: Path, op: str, params: dict, inputs: dict[str, Any]) -> Any:
+    """Run one operator on DataFrames (written to Parquet and imported); returns the run result
+    with ``frames``: each output table as a pandas DataFrame."""
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    nodes: list[dict] = []
+    links: list[tuple[str, str]] = []
+    for port, df in inputs.items():
+        src = folder / f"input_{port}.parquet"
+        df.write.mode("overwrite").parquet(str(src))
+        nodes.append({"id": f"in_{port}", "op": "import.parquet", "params": {"path": str(src)}})
+        links.append((f"in_{port}.out", f"node.{port}"))
+    nodes.append({"id": "node", "op": op, "params": params})
+    result = run_flow(write_flow(folder, nodes, links, name="op"), ws)
+    node = result.nodes["node"]
+    result.frames = {
+        port: pq.read_table(out["path"]).to_pandas()
+        for port, out in node.outputs.items()
+        if out["type"] == "table"
+    }
+    result.node = node
+    return result

@@ -15,7 +15,7 @@ from engine.spec import MISSING, PORT_TYPES, Operator, Param
 
 OPS = load_registry().all()
 MESSAGE = re.compile(
-    r"^The '(?P<param>[a-z_]+)' parameter of (?P<op>[a-z.]+) \(node \"(?P<node>[^\"]+)\"\) "
+    r"^The '(?P<param>[a-z_]+)' parameter of (?P<op>[a-z._]+) \(node \"(?P<node>[^\"]+)\"\) "
     r"must be (?P<constraint>.+)\. Got (?P<got>.+)\.$"
 )
 
@@ -38,7 +38,8 @@ def valid_value(p: Param) -> Any:
 
 
 def required_params(op: Operator) -> dict[str, Any]:
-    return {p.name: valid_value(p) for p in op.params if p.required}
+    base = {p.name: valid_value(p) for p in op.params if p.required}
+    return {**base, **(op.example_params or {})}
 
 
 def invalid_values(p: Param) -> list[Any]:
@@ -144,7 +145,7 @@ def test_unknown_params_suggest_the_closest_name() -> None:
 def test_cross_param_checks_name_the_fix() -> None:
     split = load_registry().get("split")
     [msg] = validate_params(split, {"mode": "rule"}, "s")
-    assert "'rule' parameter of split is required in rule mode" in msg
+    assert "'rule' parameter of split (node \"s\") is required in rule mode" in msg
 
 
 def test_operator_reference_doc_is_generated_from_the_specs() -> None:
