@@ -224,6 +224,71 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cell(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from engine.stats import OutputNotFound, find_output, preview_rows, table_stats
+    from engine.workspace import Workspace
+
+    ws = Workspace(args.workspace)
+    if not (ws.root / "seer.db").exists() and not ws._store_url:
+        return _usage_error(f"No workspace at {ws.root}; give --workspace DIR.")
+    try:
+        port, out = find_output(ws.store, args.run, args.node, args.port)
+    except OutputNotFound as exc:
+        return _usage_error(str(exc))
+    doc: dict = {"node": args.node, "port": port, **preview_rows(out["path"], args.rows)}
+    if args.stats:
+        doc["stats"] = table_stats(out["path"])
+    if args.json:
+        print(json.dumps(doc, indent=1, ensure_ascii=False))
+        return EXIT_OK
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    title = f"{args.node}.{port}: first {len(doc['rows'])} of {doc['total_rows']:,} rows"
+    cols = doc["columns"]
+    if len(cols) > 6:  # wide tables read better turned on their side: one line per column
+        grid = Table("column", "type", *[f"#{i + 1}" for i in range(len(doc["rows"]))], title=title)
+        for c in cols:
+            grid.add_row(c["name"], c["type"], *[_cell(r[c["name"]]) for r in doc["rows"]])
+    else:
+        grid = Table(*[c["name"] for c in cols], title=title)
+        for row in doc["rows"]:
+            grid.add_row(*[_cell(row[c["name"]]) for c in cols])
+    console.print(grid)
+    if args.stats:
+        st = Table(
+            "column",
+            "type",
+            "missing",
+            "distinct",
+            "min",
+            "max",
+            "mean",
+            "top values",
+            title="column statistics",
+        )
+        for c in doc["stats"]["columns"]:
+            top = ", ".join(f"{t['value']} ({t['count']})" for t in c.get("top", [])[:3])
+            mean = "" if c.get("mean") is None else f"{c['mean']:.4g}"
+            st.add_row(
+                c["name"],
+                c["type"],
+                f"{c['missing']:,}",
+                str(c.get("distinct", "")),
+                str(c["min"]),
+                str(c["max"]),
+                mean,
+                top,
+            )
+        console.print(st)
+        console.print(f"[dim]{doc['stats']['note']}[/]")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seer", description="Seer: visual machine-learning flows on Spark."
@@ -276,6 +341,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--markdown", action="store_true", help="the operator reference (docs/operators.md)"
     )
     ops.set_defaults(func=cmd_operators)
+
+    pv = sub.add_parser(
+        "preview", help="show the first rows (and column statistics) of a node's output"
+    )
+    pv.add_argument("run", help="run id, or 'latest'")
+    pv.add_argument("node", help="node id")
+    pv.add_argument("--port", help="output port (default: the node's first table output)")
+    pv.add_argument("--rows", type=int, default=20)
+    pv.add_argument("--stats", action="store_true", help="add column statistics")
+    pv.add_argument(
+        "--workspace", help="workspace folder (default ./seer-workspace or $SEER_WORKSPACE)"
+    )
+    pv.add_argument("--json", action="store_true")
+    pv.set_defaults(func=cmd_preview)
 
     sd = sub.add_parser("sample-data", help="write a generated dataset to a CSV or Parquet file")
     sd.add_argument("name", help="dataset name, e.g. credit_risk")

@@ -150,7 +150,9 @@ _SQLSTATE = re.compile(r"\s*SQLSTATE: \w+\s*;?")
 def _java_messages(exc: BaseException) -> list[str]:
     """Messages along a Py4J Java exception's cause chain, outermost first."""
     out: list[str] = []
-    jexc = getattr(exc, "java_exception", None)
+    # Py4JJavaError keeps the Java exception in java_exception; PySpark's converted
+    # exceptions (AnalysisException, ...) in _origin.
+    jexc = getattr(exc, "java_exception", None) or getattr(exc, "_origin", None)
     seen = 0
     while jexc is not None and seen < 20:
         try:
@@ -180,7 +182,11 @@ def spark_error_message(exc: BaseException) -> str:
         # Prefer the innermost message that carries one of Spark's error classes.
         classed = [m for m in candidates if re.search(r"\[[A-Z][A-Z0-9_.]+\]", m)]
         chosen = classed[-1] if classed else candidates[-1]
-        return _clean(re.sub(r"^.*?(\[[A-Z][A-Z0-9_.]+\])", r"\1", chosen, count=1, flags=re.S))
+        text = _clean(re.sub(r"^.*?(\[[A-Z][A-Z0-9_.]+\])", r"\1", chosen, count=1, flags=re.S))
+        root = _clean(candidates[-1])
+        if chosen is not candidates[-1] and root and root not in text and len(root) < 300:
+            text = f"{text.rstrip('.')}: {root}"  # the root cause, e.g. "Connection refused"
+        return text
     getter = getattr(exc, "getMessage", None)
     try:
         text = getter() if callable(getter) else str(exc)

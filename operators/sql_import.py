@@ -284,7 +284,7 @@ class ImportSql(Operator):
             part = params.get("partition_column")
             if part:
                 col = q + part.replace(q, q + q) + q
-                bounds_sql = f"(SELECT MIN({col}) AS lo, MAX({col}) AS hi, COUNT(*) AS n FROM {relation} b) seer_b"
+                bounds_sql = f"(SELECT MIN({col}) AS lo, MAX({col}) AS hi, COUNT(*) AS n FROM {relation}) seer_b"
                 bounds_reader = (
                     ctx.spark.read.format("jdbc")
                     .option("url", src.jdbc_url)
@@ -303,7 +303,7 @@ class ImportSql(Operator):
                     ctx.log(f"reading {row['n']:,} rows in {params['partitions']} ranges of {part}")
             df = reader.load()
         except Exception as exc:
-            message = spark_error_message(exc)
+            message = spark_error_message(exc).rstrip(".")
             hint = _hint(message) or ""
             raise OperatorError(
                 f"{where} could not read from {src.display}: {message}. {hint}".strip()

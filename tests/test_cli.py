@@ -50,6 +50,29 @@ def test_sample_flow_runs_then_reruns_from_cache_without_starting_spark(tmp_path
     assert {n["status"] for n in again["nodes"].values()} == {"cached"}
     assert again["run_id"] != doc["run_id"]
 
+    # preview and column statistics of an output, from the store, without Spark
+    prev = seer_cli(
+        "preview",
+        "latest",
+        "split",
+        "--port",
+        "train",
+        "--rows",
+        "3",
+        "--stats",
+        "--json",
+        "--workspace",
+        str(ws),
+        timeout=60,
+    )
+    assert prev.returncode == 0, prev.stderr
+    shown = json.loads(prev.stdout)
+    assert shown["total_rows"] == 16000 and len(shown["rows"]) == 3
+    label = next(c for c in shown["stats"]["columns"] if c["name"] == "default")
+    assert label["missing"] == 0 and {t["value"] for t in label["top"]} == {0, 1}
+    missing = seer_cli("preview", "latest", "nope", "--workspace", str(ws), timeout=60)
+    assert missing.returncode == 2 and 'No outputs of node "nope"' in missing.stderr
+
 
 def test_validate_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
     nodes = [
