@@ -605,7 +605,7 @@ def infer_schemas(
                 )
             schemas[nid] = dict(node.op.infer_schema(ins, node.params) or {})
         except OperatorError as exc:
-            problems.append(Problem(str(exc), nid, "schema"))
+            problems.append(Problem(with_node(str(exc), node.op.id, nid), nid, "schema"))
             schemas[nid] = {}
         except Exception:  # an unknown schema is not an error: it is found out at run time
             log.debug("infer_schema failed for %s", nid, exc_info=True)

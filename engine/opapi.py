@@ -18,6 +18,7 @@ from engine.spec import (
     Port,
     TableSchema,
     missing_column,
+    with_node,
 )
 
 __all__ = [
@@ -38,4 +39,5 @@ __all__ = [
     "replace_path",
     "sample_schema",
     "spark_error_message",
+    "with_node",
 ]

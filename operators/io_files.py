@@ -22,6 +22,7 @@ from engine.opapi import (
     files_fingerprint,
     replace_path,
     spark_error_message,
+    with_node,
 )
 
 SIMPLE_TYPES = ("string", "int", "bigint", "double", "float", "boolean", "date", "timestamp")
@@ -177,7 +178,11 @@ class ImportCsv(Operator):
         files = expand_paths(params.get("path") or "")
         if not files:
             return {"out": None}
-        return {"out": sniff_csv_schema(files[0], params)}
+        schema = sniff_csv_schema(files[0], params)
+        problem = wrong_delimiter(schema.names, params)
+        if problem:
+            raise OperatorError(problem)
+        return {"out": schema}
 
     def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
@@ -210,6 +215,9 @@ class ImportCsv(Operator):
             raise OperatorError(
                 f"{_node(ctx, self.id)} could not read {params['path']}: {spark_error_message(exc)}"
             ) from exc
+        problem = wrong_delimiter(df.columns, params)
+        if problem:
+            raise OperatorError(with_node(problem, self.id, ctx.node_id))
         if params.get("limit"):
             df = df.limit(params["limit"])
         if len(nulls) > 1:
@@ -227,6 +235,25 @@ class ImportCsv(Operator):
             )
         ctx.log(f"reading {len(files)} file(s) from {params['path']}")
         return {"out": df}
+
+
+_OTHER_DELIMITERS = {";": ";", "\t": "\\t", "|": "|", ",": ","}
+
+
+def wrong_delimiter(names: list[str], params: Mapping[str, Any]) -> str | None:
+    """A sentence when the file was evidently split on the wrong delimiter: one column whose
+    name holds another delimiter several times."""
+    if len(names) != 1:
+        return None
+    current = "\t" if params.get("delimiter") == "\\t" else params.get("delimiter")
+    for char, shown in _OTHER_DELIMITERS.items():
+        if char != current and names[0].count(char) >= 2:
+            return (
+                f"The 'delimiter' parameter of import.csv does not match the file: with "
+                f'{params.get("delimiter")!r} every line is one column ("{names[0][:60]}"). '
+                f"The file looks {shown!r}-separated: set 'delimiter' to {shown!r}."
+            )
+    return None
 
 
 def sniff_csv_schema(path: Path, params: Mapping[str, Any], max_rows: int = 1000) -> TableSchema:

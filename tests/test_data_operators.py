@@ -247,3 +247,33 @@ def test_real_data_bank_marketing_imports_and_splits(spark, workspace, tmp_path:
         .set_index("part")["r"]
     )
     assert abs(rates["train"] - rates["test"]) < 0.002  # stratified on y
+
+
+def test_a_wrong_delimiter_is_caught_at_validation(tmp_path: Path) -> None:
+    from engine.flow import FlowError, load_flow, prepare_flow
+
+    (tmp_path / "semi.csv").write_text("age;job;y\n30;admin;no\n41;tech;yes\n")
+    nodes = [{"id": "load", "op": "import.csv", "params": {"path": "semi.csv"}}]
+    with pytest.raises(FlowError) as err:
+        prepare_flow(load_flow(write_flow(tmp_path, nodes, [])))
+    [problem] = err.value.problems
+    assert problem.node == "load"
+    assert problem.message.startswith(
+        "The 'delimiter' parameter of import.csv (node \"load\") does not match"
+    )
+    assert "set 'delimiter' to ';'" in problem.message
+
+
+def test_import_parquet_refuses_files_that_are_not_parquet(
+    spark, workspace, tmp_path: Path
+) -> None:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.parquet").write_text("this is not parquet")
+    nodes = [
+        {"id": "pq", "op": "import.parquet", "params": {"path": "data"}},
+        {"id": "none", "op": "import.parquet", "params": {"path": "nothing/*.parquet"}},
+    ]
+    result = run_flow(write_flow(tmp_path, nodes, []), workspace)
+    assert "is not a readable Parquet file" in result.nodes["pq"].error
+    assert "Point 'path' at Parquet files only." in result.nodes["pq"].error
+    assert 'import.parquet (node "none") found no file at' in result.nodes["none"].error
