@@ -6,6 +6,9 @@ engine is private to it (checked by an import-linter contract).
 
 from engine.atomic import replace_path
 from engine.context import Cancelled, RunContext
+from engine.features.config import FeatureConfigError, to_text, validate_config
+from engine.features.fit import fit_features
+from engine.features.spark import INDEX_COL, VALUE_COL, apply_transform
 from engine.files import expand_paths, files_fingerprint
 from engine.sampledata import DATASETS, generate_to_parquet, sample_schema
 from engine.spark import spark_error_message
@@ -22,6 +25,13 @@ from engine.spec import (
 )
 
 __all__ = [
+    "INDEX_COL",
+    "VALUE_COL",
+    "FeatureConfigError",
+    "apply_transform",
+    "fit_features",
+    "to_text",
+    "validate_config",
     "DATASETS",
     "MISSING",
     "Cancelled",

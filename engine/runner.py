@@ -523,7 +523,10 @@ class Runner:
             for src, sport in node.inputs[port.name]:
                 out = results[src].outputs.get(sport)
                 if out is None:
-                    raise OperatorError(f'Upstream node "{src}" produced no "{sport}" output.')
+                    raise OperatorError(
+                        f'Upstream node "{src}" produced no "{sport}" output (an optional output '
+                        "appears only when the matching input is linked)."
+                    )
                 if out["type"] == "table":
                     value = ctx.spark.read.parquet(out["path"])
                 elif out["type"] in ("metrics", "report"):
@@ -563,7 +566,9 @@ class Runner:
         inherited = self._inherited_lineage(node, results)
         node_dir.mkdir(parents=True, exist_ok=True)
         for port in node.op.outputs:
-            if port.name not in outputs:
+            if port.name not in outputs or outputs[port.name] is None:
+                if port.optional:  # e.g. a test output when no test input is linked
+                    continue
                 raise RuntimeError(f"{node.op.id} did not produce its output {port.name!r}")
             value = outputs[port.name]
             entry: dict[str, Any] = {"type": port.type}
