@@ -27,6 +27,8 @@ class RunContext:
         spark_factory: Callable[[], Any],
         log: Callable[[str, str], None],
         cancel_event: threading.Event,
+        input_lineage: dict[str, dict[str, dict[str, Any]]] | None = None,
+        resolve: Callable[[dict[str, Any]], Path] | None = None,
     ):
         self.run_id = run_id
         self.node_id = node_id
@@ -40,6 +42,8 @@ class RunContext:
         self.artifacts: dict[str, Path] = {}
         self.lineage: dict[str, dict[str, Any]] = {}
         self.metrics: dict[str, Any] | None = None
+        self._input_lineage = input_lineage or {}
+        self._resolve = resolve
 
     @property
     def spark(self) -> Any:
@@ -92,6 +96,21 @@ class RunContext:
     def set_metrics(self, metrics: dict[str, Any]) -> None:
         """The scalar metrics shown for this node (`seer run --json`, the studio)."""
         self.metrics = metrics
+
+    def input_lineage(self, port: str, link: str | None = None) -> dict[str, Any]:
+        """What produced an input table's feature columns or scores: e.g.
+        ``{"transform": {"run_id", "node_id", "port"}}`` for a features.extract output. For a
+        port with several links, ``link`` names one (as the inputs dict does); default: the first."""
+        links = self._input_lineage.get(port) or {}
+        if link is None:
+            return dict(next(iter(links.values()), {}))
+        return dict(links.get(link) or {})
+
+    def artifact_path(self, ref: dict[str, Any]) -> Path:
+        """The folder of an artifact a lineage reference points to."""
+        if self._resolve is None:
+            raise LookupError("artifact references cannot be resolved outside a run")
+        return self._resolve(ref)
 
     def cleanup(self) -> None:
         for p in self._temps:

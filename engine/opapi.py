@@ -5,11 +5,13 @@ engine is private to it (checked by an import-linter contract).
 """
 
 from engine.atomic import replace_path
+from engine.bundle import COEFFICIENTS, GBDT_MODEL, read_manifest, write_manifest
 from engine.context import Cancelled, RunContext
 from engine.features.config import FeatureConfigError, to_text, validate_config
 from engine.features.fit import fit_features
 from engine.features.spark import INDEX_COL, VALUE_COL, apply_transform
 from engine.files import expand_paths, files_fingerprint
+from engine.metrics import binary_report, ks_threshold
 from engine.sampledata import DATASETS, generate_to_parquet, sample_schema
 from engine.spark import spark_error_message
 from engine.spec import (
@@ -25,6 +27,12 @@ from engine.spec import (
 )
 
 __all__ = [
+    "COEFFICIENTS",
+    "GBDT_MODEL",
+    "binary_report",
+    "ks_threshold",
+    "read_manifest",
+    "write_manifest",
     "INDEX_COL",
     "VALUE_COL",
     "FeatureConfigError",

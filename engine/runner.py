@@ -126,6 +126,12 @@ def _fingerprint_outputs(paths: Iterable[str]) -> list[Any]:
     return out
 
 
+def _link_name(links: list[tuple[str, str]], src: str, sport: str) -> str:
+    """How an operator sees one link of an input: the upstream node id, or <node>_<port> when
+    several links come from the same node."""
+    return src if sum(1 for s, _ in links if s == src) == 1 else f"{src}_{sport}"
+
+
 def _schema_of(output: Mapping[str, Any]) -> TableSchema | None:
     schema = output.get("schema")
     return TableSchema.from_json(schema) if schema is not None else None
@@ -426,6 +432,24 @@ class Runner:
             store.add_log(run_id, node.id, level, message)
             self._emit(NodeEvent("log", run_id, node.id, node.op.id, message=message, level=level))
 
+        def resolve(ref: dict[str, Any]) -> Path:
+            outputs = store.outputs_of(ref["run_id"], ref["node_id"]) or {}
+            if ref.get("port") not in outputs:
+                raise OperatorError(
+                    f'The {ref.get("port")} output of node "{ref["node_id"]}" (run {ref["run_id"]}) is no '
+                    "longer in the workspace; rerun that node."
+                )
+            return Path(outputs[ref["port"]]["path"])
+
+        input_lineage = {
+            port: {
+                _link_name(ups, src, sport): dict(
+                    results[src].outputs.get(sport, {}).get("lineage") or {}
+                )
+                for src, sport in ups
+            }
+            for port, ups in node.inputs.items()
+        }
         ctx = RunContext(
             run_id=run_id,
             node_id=node.id,
@@ -435,6 +459,8 @@ class Runner:
             spark_factory=spark_factory,
             log=node_log,
             cancel_event=handle.cancel_event,
+            input_lineage=input_lineage,
+            resolve=resolve,
         )
         written: list[Path] = []
         try:
@@ -533,12 +559,7 @@ class Runner:
                     value = json.loads(Path(out["path"]).read_text("utf-8"))
                 else:
                     value = Path(out["path"])
-                name = (
-                    src
-                    if sum(1 for s, _ in node.inputs[port.name] if s == src) == 1
-                    else f"{src}_{sport}"
-                )
-                values[name] = value
+                values[_link_name(node.inputs[port.name], src, sport)] = value
             if port.multiple:
                 inputs[port.name] = values
             elif values:

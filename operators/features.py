@@ -32,7 +32,7 @@ def _config_problems(
     return [
         (
             "features" if e.feature != "space" else "hash_bits",
-            f"The 'features' parameter of {op_id}: {e}",
+            f"The 'features' parameter of {op_id} is invalid: {e}",
         )
         for e in validate_config(params.get("features"), params.get("hash_bits", 20), types)
     ]

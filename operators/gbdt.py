@@ -1,0 +1,382 @@
+"""train.gbdt: gradient-boosted trees with LightGBM, trained on the driver."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from engine.opapi import (
+    Operator,
+    OperatorError,
+    Param,
+    Port,
+    RunContext,
+    binary_report,
+    ks_threshold,
+    write_manifest,
+)
+from operators.modeling import NUMERIC, check_collect, col, has_features, holdout, resolve_label
+
+MAX_CATEGORIES = 1000
+DEFAULTS = {
+    "num_leaves": 31,
+    "learning_rate": 0.1,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 1.0,
+    "lambda_l2": 0.0,
+}
+# A small, sensible search around LightGBM's defaults (which are always tried first).
+CANDIDATES = [
+    {"learning_rate": 0.05},
+    {"learning_rate": 0.05, "num_leaves": 15, "min_data_in_leaf": 50},
+    {"learning_rate": 0.05, "num_leaves": 63, "min_data_in_leaf": 50, "feature_fraction": 0.8},
+    {"learning_rate": 0.03, "min_data_in_leaf": 100, "feature_fraction": 0.8, "lambda_l2": 1.0},
+    {"learning_rate": 0.05, "feature_fraction": 0.7, "lambda_l2": 5.0},
+    {"learning_rate": 0.1, "num_leaves": 15, "min_data_in_leaf": 100},
+    {"learning_rate": 0.02, "min_data_in_leaf": 50, "feature_fraction": 0.8, "lambda_l2": 10.0},
+    {"learning_rate": 0.05, "num_leaves": 127, "min_data_in_leaf": 100, "feature_fraction": 0.6},
+    {"learning_rate": 0.03, "num_leaves": 7, "min_data_in_leaf": 20},
+]
+
+
+class TrainGbdt(Operator):
+    id = "train.gbdt"
+    version = 1
+    category = "Models"
+    title = "GBDT (LightGBM)"
+    description = (
+        "Gradient-boosted decision trees with LightGBM on the raw columns: numbers as they are, "
+        "text and boolean columns as native categorical features. Early stopping on a validation "
+        "set, automatic tuning (a small search that always includes LightGBM's defaults, so it "
+        "never does worse than them on validation), gain and split feature importance. Runs "
+        "deterministically on the driver: the rows are checked against the driver's memory "
+        "before they are collected."
+    )
+    inputs = (
+        Port("train", "table", "Training rows."),
+        Port(
+            "valid",
+            "table",
+            "Validation rows for early stopping and tuning (else 10% of train).",
+            optional=True,
+        ),
+    )
+    outputs = (Port("model", "model", "The model bundle."),)
+    params = (
+        Param("label", "string", "The label column.", required=True, min_length=1, widget="column"),
+        Param(
+            "positive",
+            "string",
+            "The positive class, when the label holds two strings.",
+            nullable=True,
+            widget="text",
+        ),
+        Param(
+            "columns",
+            "array",
+            "Feature columns; empty means all but the label and 'exclude'.",
+            default=[],
+            items={"type": "string"},
+            widget="columns",
+        ),
+        Param(
+            "exclude",
+            "array",
+            "Columns to leave out (e.g. ids).",
+            default=[],
+            items={"type": "string"},
+            widget="columns",
+        ),
+        Param(
+            "auto_tune",
+            "boolean",
+            "Search a few parameter sets by validation AUC.",
+            default=True,
+            widget="checkbox",
+        ),
+        Param(
+            "tune_budget",
+            "integer",
+            "Parameter sets tried when tuning (evaluations).",
+            default=6,
+            minimum=1,
+            maximum=len(CANDIDATES) + 1,
+            widget="number",
+        ),
+        Param(
+            "num_leaves",
+            "integer",
+            "Leaves per tree (without tuning).",
+            default=31,
+            minimum=2,
+            maximum=4096,
+            widget="number",
+        ),
+        Param(
+            "learning_rate",
+            "number",
+            "Shrinkage (without tuning).",
+            default=0.1,
+            minimum=0,
+            maximum=1,
+            exclusive_minimum=True,
+            widget="number",
+        ),
+        Param(
+            "max_rounds",
+            "integer",
+            "Upper bound on boosting rounds (early stopping picks the number).",
+            default=1000,
+            minimum=1,
+            maximum=100_000,
+            widget="number",
+        ),
+        Param(
+            "class_weight",
+            "string",
+            "Re-weigh the classes (balanced) or not.",
+            default="none",
+            enum=("none", "balanced"),
+            widget="select",
+        ),
+        Param(
+            "sample_rows",
+            "integer",
+            "Train on a deterministic sample of this many rows (not set: all).",
+            nullable=True,
+            minimum=1000,
+            widget="number",
+        ),
+        Param(
+            "threads",
+            "integer",
+            "LightGBM threads (fixed for reproducible results).",
+            default=2,
+            minimum=1,
+            maximum=256,
+            widget="number",
+        ),
+        Param(
+            "seed",
+            "integer",
+            "Seed of LightGBM and of the validation hold-out.",
+            default=42,
+            minimum=0,
+            widget="number",
+        ),
+    )
+
+    def check_columns(
+        self, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> list[tuple[str, str]]:
+        return super().check_columns({"in": inputs.get("train")}, params)
+
+    def run(
+        self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        import lightgbm as lgb
+
+        where = f'{self.id} (node "{ctx.node_id}")'
+        train, valid = inputs["train"], inputs.get("valid")
+        label = params["label"]
+        if has_features(train):
+            raise OperatorError(
+                f"{where} takes raw columns (numbers and categories), not a hashed feature vector: link the "
+                "table before features.extract."
+            )
+        y_col, positive, classes = resolve_label(train, label, params.get("positive"), where)
+        spec = self._columns(train, params, where)
+        rows = train.count()
+        if params.get("sample_rows") and rows > params["sample_rows"]:
+            keep = params["sample_rows"] / rows
+            train, _ = holdout(train, 1 - keep, params["seed"] + 1)
+            ctx.log(f"training on a sample of about {params['sample_rows']:,} of {rows:,} rows")
+            rows = params["sample_rows"]
+        check_collect(ctx, where, rows, 8 * (len(spec) + 1), "sample_rows")
+        spec = self._fit_categories(train, spec)
+        if valid is None:
+            fit_df, valid_df = holdout(train, 0.1, params["seed"])
+        else:
+            fit_df, valid_df = train, valid
+        x_fit, y_fit = _matrix(fit_df, y_col, spec)
+        x_val, y_val = _matrix(valid_df, y_col, spec)
+        cat_idx = [i for i, c in enumerate(spec) if c["categorical"]]
+        names = [c["name"] for c in spec]
+        base = {
+            "objective": "binary",
+            "deterministic": True,
+            "force_col_wise": True,
+            "num_threads": params["threads"],
+            "seed": params["seed"],
+            "verbose": -1,
+            "feature_pre_filter": False,
+            "metric": "auc",
+        }
+        if params["class_weight"] == "balanced":
+            base["is_unbalance"] = True
+        t0 = time.time()
+        dfit = lgb.Dataset(
+            x_fit, y_fit, feature_name=names, categorical_feature=cat_idx, free_raw_data=False
+        )
+        dval = lgb.Dataset(x_val, y_val, reference=dfit)
+        if params["auto_tune"]:
+            trials_spec = [("LightGBM defaults, 100 rounds", DEFAULTS, 100)] + [
+                (f"candidate {i + 1}", {**DEFAULTS, **c}, None)
+                for i, c in enumerate(CANDIDATES[: params["tune_budget"] - 1])
+            ]
+        else:
+            trials_spec = [
+                (
+                    "given",
+                    {
+                        **DEFAULTS,
+                        "num_leaves": params["num_leaves"],
+                        "learning_rate": params["learning_rate"],
+                    },
+                    None,
+                )
+            ]
+        trials, best = [], None
+        for name, cand, rounds in trials_spec:
+            ctx.check_cancelled()
+            callbacks = [] if rounds else [lgb.early_stopping(50, verbose=False)]
+            booster = lgb.train(
+                {**base, **cand},
+                dfit,
+                num_boost_round=rounds or params["max_rounds"],
+                valid_sets=[dval],
+                callbacks=callbacks,
+            )
+            n_iter = booster.best_iteration or booster.current_iteration()
+            scores = booster.predict(x_val, num_iteration=n_iter)
+            auc = binary_report(y_val, scores, 0.5)["auc"]
+            trials.append({"name": name, "params": cand, "rounds": n_iter, "valid_auc": auc})
+            ctx.log(f"{name}: {n_iter} rounds, validation AUC {auc:.4f}")
+            if best is None or auc > best[0]:
+                best = (auc, cand, n_iter, booster, scores)
+        assert best is not None
+        valid_auc, cand, n_iter, booster, scores = best
+        threshold = ks_threshold(y_val, scores)
+        if valid is None:  # refit on every training row with the chosen settings
+            x_all, y_all = _matrix(train, y_col, spec)
+            dall = lgb.Dataset(x_all, y_all, feature_name=names, categorical_feature=cat_idx)
+            booster = lgb.train({**base, **cand}, dall, num_boost_round=n_iter)
+        seconds = time.time() - t0
+        gain = booster.feature_importance("gain", iteration=None)
+        split = booster.feature_importance("split", iteration=None)
+        importance = sorted(
+            (
+                {"feature": n, "gain": float(g), "split": int(s)}
+                for n, g, s in zip(names, gain, split, strict=True)
+            ),
+            key=lambda d: -d["gain"],
+        )
+        report = binary_report(y_val, scores, threshold)
+        folder = ctx.artifact_dir("model")
+        (folder / "model.txt").write_text(
+            booster.model_to_string(num_iteration=None), encoding="utf-8"
+        )
+        write_manifest(
+            folder,
+            {
+                "model_type": "gbdt",
+                "label": label,
+                "positive": positive,
+                "classes": classes,
+                "threshold": threshold,
+                "input_schema": [{"name": c["name"], "type": c["type"]} for c in spec],
+                "gbdt": {"columns": spec},
+                "params": {
+                    **cand,
+                    "rounds": n_iter,
+                    "threads": params["threads"],
+                    "seed": params["seed"],
+                },
+                "metrics": {
+                    "valid_auc": valid_auc,
+                    "valid_ks": report["ks"],
+                    "valid_logloss": report["logloss"],
+                    "train_seconds": seconds,
+                },
+                "feature_importance": importance,
+                "tuning": trials,
+                "lineage": {"run_id": ctx.run_id, "node_id": ctx.node_id},
+            },
+        )
+        ctx.set_metrics({"valid_auc": valid_auc, "rounds": n_iter, "threshold": threshold})
+        return {"model": folder}
+
+    @staticmethod
+    def _columns(df: Any, params: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+        types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
+        wanted = list(params["columns"]) or [
+            c for c in df.columns if c not in (params["label"], *params["exclude"])
+        ]
+        spec, skipped = [], []
+        for name in wanted:
+            t = types[name]
+            if t in NUMERIC or t.startswith("decimal"):
+                spec.append({"name": name, "type": t, "categorical": False})
+            elif t in ("string", "boolean"):
+                spec.append({"name": name, "type": t, "categorical": True})
+            else:
+                skipped.append(f"{name} ({t})")
+        if skipped and params["columns"]:
+            raise OperatorError(
+                f"{where} cannot use the columns {', '.join(skipped)}: give numbers, text or booleans."
+            )
+        if not spec:
+            raise OperatorError(
+                f'{where}: the input has no feature columns besides the label "{params["label"]}".'
+            )
+        return spec
+
+    @staticmethod
+    def _fit_categories(df: Any, spec: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from pyspark.sql import functions as F
+
+        out = []
+        for c in spec:
+            if c["categorical"]:
+                top = (
+                    df.where(col(c["name"]).isNotNull())
+                    .groupBy(col(c["name"]).cast("string").alias("v"))
+                    .count()
+                    .orderBy(F.col("count").desc(), "v")
+                    .limit(MAX_CATEGORIES)
+                    .collect()
+                )
+                c = {**c, "categories": sorted(r["v"] for r in top)}
+            out.append(c)
+        return out
+
+
+def feature_columns(spec: list[dict[str, Any]]) -> list[Any]:
+    """Spark expressions for LightGBM's input: numbers as double, categories as their code
+    (position in the fitted category list), missing or unseen values as null (NaN)."""
+    from pyspark.sql import functions as F
+
+    exprs = []
+    for c in spec:
+        if c["categorical"]:
+            cats = F.array(*[F.lit(v) for v in c["categories"]])
+            pos = F.array_position(cats, col(c["name"]).cast("string"))
+            exprs.append(F.when(pos > 0, (pos - 1).cast("double")).alias(c["name"]))
+        else:
+            exprs.append(col(c["name"]).cast("double").alias(c["name"]))
+    return exprs
+
+
+def _matrix(df: Any, y_col: Any, spec: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    table = df.select(y_col.alias("__y"), *feature_columns(spec)).toArrow()
+    x = (
+        np.column_stack(
+            [table.column(c["name"]).to_numpy(zero_copy_only=False).astype(float) for c in spec]
+        )
+        if spec
+        else np.empty((table.num_rows, 0))
+    )
+    return x, table.column("__y").to_numpy().astype(np.int8)

@@ -1,0 +1,412 @@
+"""train.hdlr: logistic regression on the hashed high-dimensional sparse feature space."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from engine.opapi import (
+    INDEX_COL,
+    VALUE_COL,
+    Operator,
+    OperatorError,
+    Param,
+    Port,
+    RunContext,
+    apply_transform,
+    binary_report,
+    fit_features,
+    ks_threshold,
+    write_manifest,
+)
+from operators.modeling import (
+    check_collect,
+    default_lr_features,
+    has_features,
+    holdout,
+    resolve_label,
+    transform_of_input,
+)
+
+DRIVER_MAX_ENTRIES = 50_000_000  # rows x features per row below which training runs on the driver
+
+
+class TrainHdlr(Operator):
+    id = "train.hdlr"
+    version = 1
+    category = "Models"
+    title = "High-dimensional LR"
+    description = (
+        "Logistic regression on the hashed sparse feature space, with L1, L2 or elastic-net "
+        "regularization and automatic tuning of its strength on a validation set. Takes the "
+        "output of features.extract (the model carries that transform) or a raw table (it then "
+        "fits a default transform: discrete text columns, ten quantile buckets per number). "
+        "Small data trains on the driver (scikit-learn); big data on the cluster (Spark MLlib), "
+        "with the same objective; see 'engine'."
+    )
+    inputs = (
+        Port("train", "table", "Training rows."),
+        Port(
+            "valid",
+            "table",
+            "Validation rows for tuning and the threshold (else 20% of train is held out).",
+            optional=True,
+        ),
+    )
+    outputs = (Port("model", "model", "The model bundle."),)
+    params = (
+        Param(
+            "label",
+            "string",
+            "The label column (0/1, true/false or two strings).",
+            required=True,
+            min_length=1,
+            widget="column",
+        ),
+        Param(
+            "positive",
+            "string",
+            "The positive class, when the label holds two strings.",
+            nullable=True,
+            widget="text",
+        ),
+        Param(
+            "penalty",
+            "string",
+            "Regularization.",
+            default="l2",
+            enum=("l2", "l1", "elasticnet"),
+            widget="select",
+        ),
+        Param(
+            "reg",
+            "number",
+            "Regularization strength (Spark MLlib's regParam); tuned when auto_tune is on.",
+            default=1e-4,
+            minimum=0,
+            maximum=10,
+            widget="number",
+        ),
+        Param(
+            "l1_ratio",
+            "number",
+            "Share of L1 in elastic net.",
+            default=0.5,
+            minimum=0,
+            maximum=1,
+            widget="number",
+        ),
+        Param(
+            "class_weight",
+            "string",
+            "Weigh classes equally (balanced) or by their counts (none).",
+            default="none",
+            enum=("none", "balanced"),
+            widget="select",
+        ),
+        Param(
+            "max_iter",
+            "integer",
+            "Maximum optimizer iterations.",
+            default=200,
+            minimum=1,
+            maximum=10_000,
+            widget="number",
+        ),
+        Param(
+            "auto_tune",
+            "boolean",
+            "Search the regularization strength by validation AUC.",
+            default=True,
+            widget="checkbox",
+        ),
+        Param(
+            "tune_budget",
+            "integer",
+            "Candidate strengths tried when tuning (evaluations).",
+            default=8,
+            minimum=2,
+            maximum=50,
+            widget="number",
+        ),
+        Param(
+            "engine",
+            "string",
+            "Where to train: auto (driver below 50M feature entries, else Spark), driver, or spark.",
+            default="auto",
+            enum=("auto", "driver", "spark"),
+            widget="select",
+        ),
+        Param(
+            "hash_bits",
+            "integer",
+            "Hash space of the default transform (raw input only).",
+            default=20,
+            minimum=10,
+            maximum=30,
+            widget="number",
+        ),
+        Param(
+            "exclude",
+            "array",
+            "Columns the default transform leaves out (e.g. ids).",
+            default=[],
+            items={"type": "string"},
+            widget="columns",
+        ),
+        Param(
+            "seed",
+            "integer",
+            "Seed of the validation hold-out.",
+            default=42,
+            minimum=0,
+            widget="number",
+        ),
+    )
+
+    def check_columns(
+        self, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> list[tuple[str, str]]:
+        return super().check_columns({"in": inputs.get("train")}, params)
+
+    def run(
+        self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        where = f'{self.id} (node "{ctx.node_id}")'
+        train, valid = inputs["train"], inputs.get("valid")
+        label = params["label"]
+        y_col, positive, classes = resolve_label(train, label, params.get("positive"), where)
+        fitted = transform_of_input(ctx, "train") if has_features(train) else None
+        if fitted is None:
+            if has_features(train):
+                raise OperatorError(
+                    f"{where}: the input has feature columns but no record of the transform that made them."
+                )
+            feats = default_lr_features(train, label, list(params["exclude"]))
+            ctx.log(
+                f"no feature columns in the input: fitting a default transform of {len(feats)} features"
+            )
+            fitted = fit_features(train, feats, params["hash_bits"], label, log=ctx.log)
+            train = apply_transform(train, fitted)
+            valid = apply_transform(valid, fitted) if valid is not None else None
+        if valid is None:
+            fit_part, valid_part = holdout(train, 0.2, params["seed"])
+        else:
+            fit_part, valid_part = train, valid
+        dim = 1 << int(fitted["hash_bits"])
+        entries = sum(len(f.get("parts", [0])) for f in fitted["features"])
+        rows = train.count()
+        engine = params["engine"]
+        if engine == "auto":
+            engine = "driver" if rows * entries <= DRIVER_MAX_ENTRIES else "spark"
+        ctx.log(
+            f"training on {rows:,} rows x {entries} features in a 2^{fitted['hash_bits']} space ({engine})"
+        )
+        t0 = time.time()
+        trainer = (
+            _DriverLR(ctx, where, params, dim) if engine == "driver" else _SparkLR(ctx, params, dim)
+        )
+        if engine == "driver":
+            check_collect(ctx, where, rows, entries * 12 + 16, "engine")
+        data_fit = trainer.prepare(fit_part, y_col, label, positive)
+        data_valid = trainer.prepare(valid_part, y_col, label, positive)
+        regs = (
+            list(np.logspace(-6, -1, params["tune_budget"]))
+            if params["auto_tune"]
+            else [params["reg"]]
+        )
+        trials = []
+        best = None
+        for reg in regs:
+            ctx.check_cancelled()
+            model = trainer.fit(data_fit, reg)
+            y, scores = trainer.score(model, data_valid)
+            auc = binary_report(y, scores, 0.5)["auc"]
+            trials.append({"reg": float(reg), "valid_auc": auc})
+            ctx.log(f"reg={reg:.2e}: validation AUC {auc:.4f}")
+            if best is None or auc > best[0]:
+                best = (auc, reg, model, scores, y)
+        assert best is not None
+        valid_auc, reg, model, scores, y = best
+        threshold = ks_threshold(y, scores)
+        # the final model: the chosen strength, fitted on all training rows
+        final = (
+            trainer.fit(trainer.prepare(train, y_col, label, positive), reg)
+            if valid is None
+            else model
+        )
+        intercept, indices, weights = trainer.coefficients(final)
+        seconds = time.time() - t0
+        folder = ctx.artifact_dir("model")
+        (folder / "coefficients.json").write_text(
+            json.dumps({"intercept": intercept, "indices": indices, "weights": weights}),
+            encoding="utf-8",
+        )
+        report = binary_report(y, scores, threshold)
+        write_manifest(
+            folder,
+            {
+                "model_type": "hdlr",
+                "label": label,
+                "positive": positive,
+                "classes": classes,
+                "threshold": threshold,
+                "input_schema": fitted["input_schema"],
+                "transform": fitted,
+                "params": {
+                    **{k: params[k] for k in ("penalty", "l1_ratio", "class_weight", "max_iter")},
+                    "reg": float(reg),
+                    "engine": engine,
+                },
+                "metrics": {
+                    "valid_auc": valid_auc,
+                    "valid_ks": report["ks"],
+                    "valid_logloss": report["logloss"],
+                    "train_seconds": seconds,
+                },
+                "tuning": trials,
+                "nonzero_weights": len(indices),
+                "lineage": {"run_id": ctx.run_id, "node_id": ctx.node_id},
+            },
+        )
+        ctx.set_metrics(
+            {
+                "valid_auc": valid_auc,
+                "reg": float(reg),
+                "nonzero_weights": len(indices),
+                "threshold": threshold,
+            }
+        )
+        return {"model": folder}
+
+
+class _DriverLR:
+    """scikit-learn on the driver, with MLlib's objective: mean log-loss + reg x penalty."""
+
+    def __init__(self, ctx: RunContext, where: str, params: Mapping[str, Any], dim: int):
+        self.ctx, self.where, self.params, self.dim = ctx, where, params, dim
+
+    def prepare(self, df: Any, y_col: Any, label: str, positive: Any) -> Any:
+        import scipy.sparse as sp
+
+        table = df.select(y_col.alias("y"), INDEX_COL, VALUE_COL).toArrow()
+        idx = table.column(INDEX_COL).combine_chunks()
+        val = table.column(VALUE_COL).combine_chunks()
+        # copies: scipy sorts and merges duplicate indices in place; Arrow buffers are read-only
+        offsets = np.array(idx.offsets.to_numpy(), dtype=np.int64)
+        data = np.array(val.values.to_numpy(zero_copy_only=False), dtype=float)
+        indices = np.array(idx.values.to_numpy(zero_copy_only=False), dtype=np.int32)
+        x = sp.csr_matrix((data, indices, offsets), shape=(table.num_rows, self.dim))
+        x.sum_duplicates()
+        return x, table.column("y").to_numpy().astype(np.int8)
+
+    def fit(self, data: Any, reg: float) -> Any:
+        """Fit on the columns the rows use (a few hundred of the 2^bits): same model, far faster."""
+        from sklearn.linear_model import LogisticRegression
+
+        x, y = data
+        cols = np.unique(x.indices)
+        p = self.params
+        n = x.shape[0]
+        c = 1.0 / max(reg * n, 1e-12)
+        kwargs: dict[str, Any] = {
+            "C": c,
+            "max_iter": p["max_iter"],
+            "tol": 1e-5,
+            "class_weight": "balanced" if p["class_weight"] == "balanced" else None,
+        }
+        if p["penalty"] == "l2":
+            kwargs.update(solver="lbfgs")
+        else:
+            kwargs.update(solver="saga", penalty=p["penalty"], random_state=0)
+            if p["penalty"] == "elasticnet":
+                kwargs["l1_ratio"] = p["l1_ratio"]
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            model = LogisticRegression(**kwargs).fit(x[:, cols], y)
+        return model, cols
+
+    def score(self, fitted: Any, data: Any) -> tuple[np.ndarray, np.ndarray]:
+        model, cols = fitted
+        return data[1], model.predict_proba(data[0][:, cols])[:, 1]
+
+    def coefficients(self, fitted: Any) -> tuple[float, list[int], list[float]]:
+        model, cols = fitted
+        w = model.coef_.ravel()
+        nz = np.flatnonzero(w)
+        return float(model.intercept_[0]), [int(cols[i]) for i in nz], [float(w[i]) for i in nz]
+
+
+class _SparkLR:
+    """Spark MLlib on the cluster (standardization off: it wrecks hashed sparse features)."""
+
+    def __init__(self, ctx: RunContext, params: Mapping[str, Any], dim: int):
+        self.ctx, self.params, self.dim = ctx, params, dim
+
+    def prepare(self, df: Any, y_col: Any, label: str, positive: Any) -> Any:
+        from pyspark.ml.linalg import SparseVector, VectorUDT
+        from pyspark.sql import functions as F
+
+        dim = self.dim
+
+        @F.udf(VectorUDT())
+        def to_vector(idx: list[int], val: list[float]) -> SparseVector:
+            merged: dict[int, float] = {}
+            for i, v in zip(idx, val, strict=True):
+                merged[i] = merged.get(i, 0.0) + v
+            keys = sorted(merged)
+            return SparseVector(dim, keys, [merged[k] for k in keys])
+
+        out = df.select(
+            y_col.cast("double").alias("y"), to_vector(INDEX_COL, VALUE_COL).alias("features")
+        )
+        if self.params["class_weight"] == "balanced":
+            counts = {r["y"]: r["count"] for r in out.groupBy("y").count().collect()}
+            n = sum(counts.values())
+            w = {k: n / (2.0 * v) for k, v in counts.items()}
+            out = out.withColumn(
+                "w", F.when(F.col("y") == 1.0, w.get(1.0, 1.0)).otherwise(w.get(0.0, 1.0))
+            )
+        return out.cache()
+
+    def fit(self, data: Any, reg: float) -> Any:
+        from pyspark.ml.classification import LogisticRegression
+
+        p = self.params
+        lr = LogisticRegression(
+            featuresCol="features",
+            labelCol="y",
+            regParam=float(reg),
+            maxIter=p["max_iter"],
+            tol=1e-6,
+            elasticNetParam={"l2": 0.0, "l1": 1.0, "elasticnet": p["l1_ratio"]}[p["penalty"]],
+            standardization=False,
+            family="binomial",
+        )
+        if p["class_weight"] == "balanced":
+            lr = lr.setWeightCol("w")
+        return lr.fit(data)
+
+    def score(self, model: Any, data: Any) -> tuple[np.ndarray, np.ndarray]:
+        from pyspark.ml.functions import vector_to_array
+
+        table = (
+            model.transform(data)
+            .select(vector_to_array("probability")[1].alias("p"), "y")
+            .toArrow()
+        )
+        return table.column("y").to_numpy().astype(np.int8), table.column("p").to_numpy()
+
+    def coefficients(self, model: Any) -> tuple[float, list[int], list[float]]:
+        w = model.coefficients.toArray()
+        nz = np.flatnonzero(w)
+        return float(model.intercept), [int(i) for i in nz], [float(w[i]) for i in nz]
