@@ -358,7 +358,7 @@ class _SparkLR:
 
         dim = self.dim
 
-        @F.udf(VectorUDT())
+        @F.udf(VectorUDT(), useArrow=False)  # Arrow-optimized UDFs cannot return a UDT
         def to_vector(idx: list[int], val: list[float]) -> SparseVector:
             merged: dict[int, float] = {}
             for i, v in zip(idx, val, strict=True):
