@@ -8,7 +8,7 @@ from engine.atomic import replace_path
 from engine.bundle import COEFFICIENTS, GBDT_MODEL, read_manifest, write_manifest
 from engine.context import Cancelled, RunContext
 from engine.features.config import FeatureConfigError, to_text, validate_config
-from engine.features.fit import fit_features
+from engine.features.fit import fit_features, quantile_boundaries
 from engine.features.spark import INDEX_COL, VALUE_COL, apply_transform
 from engine.files import expand_paths, files_fingerprint
 from engine.metrics import binary_report, ks_threshold
@@ -38,6 +38,7 @@ __all__ = [
     "FeatureConfigError",
     "apply_transform",
     "fit_features",
+    "quantile_boundaries",
     "to_text",
     "validate_config",
     "DATASETS",

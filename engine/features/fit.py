@@ -42,16 +42,35 @@ def _numeric_columns_to_fit(features: list[dict[str, Any]]) -> set[str]:
 
 
 def quantile_boundaries(values: np.ndarray, buckets: int) -> list[float]:
-    """Boundaries that cut the values into ``buckets`` groups of about equal size (actual data
-    values; duplicates removed, so skewed columns get fewer buckets)."""
+    """Boundaries that cut the values into about ``buckets`` groups of equal size.
+
+    Boundaries are actual data values (bucket k holds the values with k boundaries at or below
+    them). A value that alone holds more than one bucket's share of the rows (the zeros of a
+    capital-gain column, say) gets a bucket of its own, and the other values are cut into
+    quantiles among themselves, so skewed columns keep their detail.
+    """
     values = values[np.isfinite(values)]
     if len(values) == 0:
         return []
-    probs = np.arange(1, buckets) / buckets
-    qs = np.quantile(values, probs, method="higher")
-    bounds = np.unique(qs)
-    bounds = bounds[bounds > values.min()]  # a boundary at the minimum leaves bucket 0 empty
-    return [float(b) for b in bounds]
+    uniq, counts = np.unique(values, return_counts=True)
+    if len(uniq) <= buckets:
+        return [float(b) for b in uniq[1:]]
+    heavy = uniq[counts > len(values) / buckets]
+    bounds = set()
+    for h in heavy:  # a bucket of its own: a boundary at the value and at the next one
+        i = int(np.searchsorted(uniq, h))
+        bounds.add(float(h))
+        if i + 1 < len(uniq):
+            bounds.add(float(uniq[i + 1]))
+    rest = values[~np.isin(values, heavy)]
+    groups = max(buckets - len(heavy), 1)
+    if len(rest) and groups > 1:
+        qs = np.quantile(rest, np.arange(1, groups) / groups, method="higher")
+        bounds.update(float(q) for q in qs)
+    lowest = float(uniq[0])
+    return sorted(
+        b for b in bounds if b > lowest
+    )  # a boundary at the minimum leaves bucket 0 empty
 
 
 def _fit_one(
