@@ -154,6 +154,46 @@ def generate_to_parquet(
     return write_sample(name, rows, seed, path, fmt="parquet", check=check)
 
 
+_SQLITE_TYPES = {
+    "string": "TEXT",
+    "int": "INTEGER",
+    "bigint": "INTEGER",
+    "double": "REAL",
+    "date": "TEXT",
+}
+
+
+def _write_sqlite(
+    name: str, rows: int, seed: int, out: Path, check: Callable[[], None] | None
+) -> Path:
+    """A SQLite database with one table named after the dataset (dates as ISO text)."""
+    import sqlite3
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_sibling(out)
+    schema = sample_schema(name)
+    cols = ", ".join(f'"{c.name}" {_SQLITE_TYPES[c.type]}' for c in schema.columns)
+    try:
+        with sqlite3.connect(tmp) as conn:
+            conn.execute(f'CREATE TABLE "{name}" ({cols})')
+            marks = ", ".join("?" for _ in schema.columns)
+            for table in iter_chunks(name, rows, seed):
+                if check is not None:
+                    check()
+                data = table.to_pylist()
+                conn.executemany(
+                    f'INSERT INTO "{name}" VALUES ({marks})',
+                    [
+                        tuple(v.isoformat() if hasattr(v, "isoformat") else v for v in r.values())
+                        for r in data
+                    ],
+                )
+        tmp.replace(out)
+    finally:
+        remove_path(tmp)
+    return out
+
+
 def write_sample(
     name: str,
     rows: int,
@@ -162,14 +202,18 @@ def write_sample(
     fmt: str | None = None,
     check: Callable[[], None] | None = None,
 ) -> Path:
-    """Stream a generated dataset to one CSV or Parquet file (by extension unless ``fmt``).
+    """Stream a generated dataset to one CSV, Parquet or SQLite file (by extension: .parquet,
+    .db/.sqlite, anything else CSV; or ``fmt``).
 
     Written under a temporary name and renamed when complete.
     """
     if rows < 1:
         raise ValueError(f"rows must be at least 1. Got {rows}.")
     out = Path(path)
-    fmt = fmt or ("parquet" if out.suffix.lower() == ".parquet" else "csv")
+    suffix = out.suffix.lower()
+    fmt = fmt or {".parquet": "parquet", ".db": "sqlite", ".sqlite": "sqlite"}.get(suffix, "csv")
+    if fmt == "sqlite":
+        return _write_sqlite(name, rows, seed, out, check)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_sibling(out)
     writer: pq.ParquetWriter | pacsv.CSVWriter | None = None

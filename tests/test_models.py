@@ -11,7 +11,7 @@ import pytest
 
 from engine.bundle import LinearScorer, read_manifest
 
-from .conftest import ROOT, run_flow, write_flow
+from .conftest import run_flow, write_flow
 
 pytestmark = pytest.mark.spark
 
@@ -231,14 +231,3 @@ def test_predict_names_missing_input_columns(trained, spark, tmp_path: Path) -> 
     err = again.nodes["score_gbdt"].error
     assert err.startswith('predict (node "score_gbdt"): the model needs the columns')
     assert "income" in err and "Columns: age, loan_purpose." in err
-
-
-@pytest.mark.slow
-def test_the_models_sample_flow_runs(spark, workspace, tmp_path: Path) -> None:
-    result = run_flow(
-        ROOT / "sample_flows" / "credit_risk_models.flow.json",
-        workspace,
-        overrides={"rows": "8000"},
-    )
-    assert result.status == "succeeded", {k: v.error for k, v in result.nodes.items() if v.error}
-    assert result.nodes["evaluate"].metrics["by_input"]["score_gbdt"]["auc"] > 0.7

@@ -15,7 +15,7 @@ from engine.spec import MISSING, PORT_TYPES, Operator, Param
 
 OPS = load_registry().all()
 MESSAGE = re.compile(
-    r"^The '(?P<param>[a-z_]+)' parameter of (?P<op>[a-z._]+) \(node \"(?P<node>[^\"]+)\"\) "
+    r"^The '(?P<param>[a-z0-9_]+)' parameter of (?P<op>[a-z._]+) \(node \"(?P<node>[^\"]+)\"\) "
     r"must be (?P<constraint>.+)\. Got (?P<got>.+)\.$"
 )
 

@@ -1,0 +1,208 @@
+"""Model quality on real data: Seer's automatic features + train.hdlr, and tuned train.gbdt,
+against scikit-learn and LightGBM baselines on exactly the same train/test rows, in one run.
+
+    .venv/bin/python bench/quality.py [--datasets adult,bank,credit]
+
+Needs ../shared/data (UCI Adult, Bank Marketing, Credit Default). Prints one JSON document;
+docs/BENCHMARKS.md records the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DATA = ROOT.parent / "shared" / "data"
+
+from engine.flow import parse_flow, prepare_flow  # noqa: E402
+from engine.runner import Runner  # noqa: E402
+from engine.workspace import Workspace  # noqa: E402
+
+DATASETS = {
+    "adult": {
+        "train": DATA / "adult" / "adult_train.csv",
+        "test": DATA / "adult" / "adult_test.csv",
+        "label": "income_gt_50k",
+        "positive": None,
+        "delimiter": ",",
+        "drop": [],
+    },
+    "bank": {
+        "file": DATA / "bank_marketing" / "bank-full.csv",
+        "label": "y",
+        "positive": "yes",
+        "delimiter": ";",
+        "drop": ["duration"],
+    },
+    "credit": {
+        "file": DATA / "credit_default" / "default_of_credit_card_clients.csv",
+        "label": "default_payment_next_month",
+        "positive": None,
+        "delimiter": ",",
+        "drop": ["ID"],
+    },
+}
+
+
+def flow_for(name: str, spec: dict) -> dict:
+    label, positive = spec["label"], spec["positive"]
+    common = {"label": label, **({"positive": positive} if positive else {})}
+    nodes, links = [], []
+
+    def link(a: str, b: str) -> None:
+        (n1, p1), (n2, p2) = a.split("."), b.split(".")
+        links.append({"from": {"node": n1, "port": p1}, "to": {"node": n2, "port": p2}})
+
+    if "file" in spec:
+        nodes += [
+            {
+                "id": "rows",
+                "op": "import.csv",
+                "params": {"path": str(spec["file"]), "delimiter": spec["delimiter"]},
+            },
+            {"id": "clean", "op": "clean.select", "params": {"drop": spec["drop"]}},
+            {"id": "split", "op": "split", "params": {"ratio": 0.8, "seed": 42}},
+        ]
+        link("rows.out", "clean.in")
+        link("clean.out", "split.in")
+        train, test = "split.train", "split.test"
+    else:
+        nodes += [
+            {"id": "train_rows", "op": "import.csv", "params": {"path": str(spec["train"])}},
+            {"id": "test_rows", "op": "import.csv", "params": {"path": str(spec["test"])}},
+        ]
+        train, test = "train_rows.out", "test_rows.out"
+    nodes += [
+        {"id": "auto", "op": "features.auto", "params": dict(common)},
+        {"id": "lr", "op": "train.hdlr", "params": dict(common)},
+        {"id": "gbdt", "op": "train.gbdt", "params": dict(common)},
+        {"id": "score_lr", "op": "predict", "params": {}},
+        {"id": "score_gbdt", "op": "predict", "params": {}},
+        {"id": "eval", "op": "evaluate.binary", "params": {}},
+    ]
+    link(f"{train}", "auto.train")
+    link("auto.train", "lr.train")
+    link(f"{train}", "gbdt.train")
+    link("lr.model", "score_lr.model")
+    link(f"{test}", "score_lr.data")
+    link("gbdt.model", "score_gbdt.model")
+    link(f"{test}", "score_gbdt.data")
+    link("score_lr.out", "eval.scored")
+    link("score_gbdt.out", "eval.scored")
+    return {"seer_flow": 1, "name": name, "nodes": nodes, "links": links}
+
+
+def baselines(train: pd.DataFrame, test: pd.DataFrame, label: str, positive: object) -> dict:
+    import lightgbm as lgb
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.preprocessing import KBinsDiscretizer, OneHotEncoder
+
+    def y_of(df: pd.DataFrame) -> np.ndarray:
+        return (
+            (df[label].astype(str) == str(positive if positive is not None else 1))
+            .to_numpy()
+            .astype(int)
+        )
+
+    ytr, yte = y_of(train), y_of(test)
+    feats = [c for c in train.columns if c != label]
+    num = [c for c in feats if pd.api.types.is_numeric_dtype(train[c])]
+    cat = [c for c in feats if c not in num]
+    # scikit-learn LR on one-hot categories + 10 quantile buckets of the numbers
+    import scipy.sparse as sp
+
+    enc = OneHotEncoder(handle_unknown="ignore")
+    bins = KBinsDiscretizer(
+        n_bins=10, encode="onehot", strategy="quantile", quantile_method="averaged_inverted_cdf"
+    )
+    xtr = sp.hstack(
+        [
+            enc.fit_transform(train[cat].fillna("NA").astype(str)),
+            bins.fit_transform(train[num].fillna(train[num].median())),
+        ]
+    ).tocsr()
+    xte = sp.hstack(
+        [
+            enc.transform(test[cat].fillna("NA").astype(str)),
+            bins.transform(test[num].fillna(train[num].median())),
+        ]
+    ).tocsr()
+    t = time.perf_counter()
+    lr = LogisticRegression(max_iter=2000).fit(xtr, ytr)
+    lr_s = time.perf_counter() - t
+    lr_auc = roc_auc_score(yte, lr.predict_proba(xte)[:, 1])
+    # LightGBM with its defaults on the raw columns (categories as pandas categories)
+    dtr, dte = train[feats].copy(), test[feats].copy()
+    for c in cat:
+        cats = pd.CategoricalDtype(sorted(dtr[c].dropna().astype(str).unique()))
+        dtr[c] = dtr[c].astype(str).where(dtr[c].notna()).astype(cats)
+        dte[c] = dte[c].astype(str).where(dte[c].notna()).astype(cats)
+    t = time.perf_counter()
+    gb = lgb.LGBMClassifier(verbose=-1, deterministic=True, n_jobs=2, random_state=42).fit(dtr, ytr)
+    gb_s = time.perf_counter() - t
+    gb_auc = roc_auc_score(yte, gb.predict_proba(dte)[:, 1])
+    return {
+        "sklearn_lr_onehot_buckets_auc": round(lr_auc, 4),
+        "sklearn_lr_seconds": round(lr_s, 2),
+        "lightgbm_defaults_auc": round(gb_auc, 4),
+        "lightgbm_defaults_seconds": round(gb_s, 2),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--datasets", default="adult,bank,credit")
+    args = ap.parse_args()
+    if not DATA.exists():
+        sys.exit(f"{DATA} is absent: this benchmark needs the shared real datasets.")
+    root = Path(tempfile.mkdtemp(prefix="seer-quality-"))
+    ws = Workspace(root / "ws")
+    out = {}
+    for name in args.datasets.split(","):
+        spec = DATASETS[name]
+        prepared = prepare_flow(parse_flow(json.dumps(flow_for(name, spec))))
+        t = time.perf_counter()
+        result = Runner(ws).run(prepared)
+        total = time.perf_counter() - t
+        assert result.status == "succeeded", {
+            k: v.error for k, v in result.nodes.items() if v.error
+        }
+        metrics = result.nodes["eval"].metrics["by_input"]
+        report = json.loads(Path(result.nodes["auto"].outputs["report"]["path"]).read_text())
+        train_node, test_node = (
+            ("split", "split") if "file" in spec else ("train_rows", "test_rows")
+        )
+        train_port, test_port = ("train", "test") if "file" in spec else ("out", "out")
+        train = pq.read_table(result.nodes[train_node].outputs[train_port]["path"]).to_pandas()
+        test = pq.read_table(result.nodes[test_node].outputs[test_port]["path"]).to_pandas()
+        out[name] = {
+            "train_rows": len(train),
+            "test_rows": len(test),
+            "seer_auto_hdlr_auc": round(metrics["score_lr"]["auc"], 4),
+            "seer_gbdt_tuned_auc": round(metrics["score_gbdt"]["auc"], 4),
+            "auto_search_seconds": report["seconds"],
+            "auto_crosses": len(report["accepted"]),
+            "auto_evaluations": report["evaluations"],
+            "auto_stopped": report["stopped"],
+            "hdlr_seconds": round(result.nodes["lr"].seconds, 2),
+            "gbdt_seconds": round(result.nodes["gbdt"].seconds, 2),
+            "flow_seconds": round(total, 1),
+            **baselines(train, test, spec["label"], spec["positive"]),
+        }
+        print(name, json.dumps(out[name]), file=sys.stderr)
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
