@@ -289,6 +289,102 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from engine.model_registry import ModelRegistry, RegistryError
+    from engine.workspace import Workspace
+
+    ws = Workspace(args.workspace)
+    registry = ModelRegistry(ws)
+    out = Console(highlight=False)
+    try:
+        if args.action == "list":
+            models = registry.list_models()
+            if args.json:
+                print(json.dumps(models, indent=1))
+            elif not models:
+                _err.print(
+                    "No models published in this workspace yet (publish node, or `seer models publish`)."
+                )
+            else:
+                from rich.table import Table
+
+                table = Table("name", "production", "canary", "versions", box=None)
+                for m in models:
+                    canary = f"v{m['canary']} ({m['canary_percent']:g}%)" if m["canary"] else "-"
+                    table.add_row(m["name"], f"v{m['production']}", canary, str(m["versions"]))
+                out.print(table)
+        elif args.action == "show":
+            doc = registry.show(args.name)
+            if args.json:
+                print(json.dumps(doc, indent=1, default=str))
+            else:
+                out.print(
+                    f"[bold]{escape(args.name)}[/] production v{doc['production']}"
+                    + (
+                        f", canary v{doc['canary']} at {doc['canary_percent']:g}%"
+                        if doc["canary"]
+                        else ""
+                    )
+                )
+                for v in doc["versions"]:
+                    auc = v["metrics"].get("valid_auc")
+                    out.print(
+                        f"  v{v['version']}  {v['stage']:<10} {v['model_type'] or ''}  "
+                        f"{'valid AUC ' + format(auc, '.4f') if auc else ''}  run {v['run_id']} node {v['node_id']}"
+                    )
+        elif args.action == "publish":
+            outputs = ws.store.outputs_of(args.run, args.node) if args.run != "latest" else None
+            if args.run == "latest":
+                for r in ws.store.list_runs(limit=200):
+                    outputs = ws.store.outputs_of(r["run_id"], args.node)
+                    if outputs:
+                        args.run = r["run_id"]
+                        break
+            model = (outputs or {}).get("model")
+            if not model:
+                return _usage_error(f'Node "{args.node}" has no model output in run {args.run}.')
+            version = registry.publish(
+                model["path"],
+                args.name,
+                run_id=args.run,
+                node_id=args.node,
+                description=args.description or "",
+            )
+            _err.print(f"[green]✓[/] published {escape(args.name)} version {version}")
+        elif args.action == "promote":
+            registry.promote(args.name, args.version)
+            _err.print(f"[green]✓[/] {escape(args.name)} v{args.version} is in production")
+        elif args.action == "rollback":
+            version = registry.rollback(args.name)
+            _err.print(f"[green]✓[/] {escape(args.name)} rolled back to v{version}")
+        elif args.action == "canary":
+            registry.canary(args.name, args.version, args.percent)
+            _err.print(
+                f"[green]✓[/] {escape(args.name)} v{args.version} takes {args.percent:g}% of traffic"
+            )
+    except RegistryError as exc:
+        return _usage_error(str(exc))
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from engine.serving.app import api_keys_from_env, create_app
+    from engine.workspace import Workspace
+
+    ws = Workspace(args.workspace)
+    keys = api_keys_from_env() | set(args.api_key or [])
+    app = create_app(ws, keys)
+    models = ", ".join(sorted(app.state.host.routes)) or "none yet (they appear when published)"
+    _err.print(
+        f"Seer scoring service on http://{args.host}:{args.port} · workspace {escape(str(ws.root))}"
+    )
+    _err.print(f"models: {escape(models)}{' · API keys required' if keys else ''}")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seer", description="Seer: visual machine-learning flows on Spark."
@@ -355,6 +451,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pv.add_argument("--json", action="store_true")
     pv.set_defaults(func=cmd_preview)
+
+    mp = sub.add_parser(
+        "models", help="the model registry: list, show, publish, promote, rollback, canary"
+    )
+    msub = mp.add_subparsers(dest="action", required=True)
+    ml = msub.add_parser("list")
+    ms = msub.add_parser("show")
+    ms.add_argument("name")
+    mpub = msub.add_parser(
+        "publish", help="register a run's model output as the next version of NAME"
+    )
+    mpub.add_argument("run", help="run id, or 'latest'")
+    mpub.add_argument("node")
+    mpub.add_argument("--name", required=True)
+    mpub.add_argument("--description")
+    mpr = msub.add_parser("promote")
+    mpr.add_argument("name")
+    mpr.add_argument("version", type=int)
+    mrb = msub.add_parser("rollback")
+    mrb.add_argument("name")
+    mc = msub.add_parser(
+        "canary", help="send PERCENT of NAME's traffic to VERSION (0 ends the canary)"
+    )
+    mc.add_argument("name")
+    mc.add_argument("version", type=int)
+    mc.add_argument("--percent", type=float, required=True)
+    for p in (ml, ms, mpub, mpr, mrb, mc):
+        p.add_argument(
+            "--workspace", help="workspace folder (default ./seer-workspace or $SEER_WORKSPACE)"
+        )
+        p.add_argument("--json", action="store_true")
+    mp.set_defaults(func=cmd_models)
+
+    sv = sub.add_parser("serve", help="run the scoring service for the workspace's deployed models")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8600)
+    sv.add_argument(
+        "--workspace", help="workspace folder (default ./seer-workspace or $SEER_WORKSPACE)"
+    )
+    sv.add_argument(
+        "--api-key", action="append", help="require this API key (also SEER_API_KEYS=k1,k2)"
+    )
+    sv.set_defaults(func=cmd_serve)
 
     sd = sub.add_parser("sample-data", help="write a generated dataset to a CSV or Parquet file")
     sd.add_argument("name", help="dataset name, e.g. credit_risk")

@@ -29,6 +29,8 @@ class RunContext:
         cancel_event: threading.Event,
         input_lineage: dict[str, dict[str, dict[str, Any]]] | None = None,
         resolve: Callable[[dict[str, Any]], Path] | None = None,
+        publish: Callable[[Path, str, str], int] | None = None,
+        workspace_dir: Path | None = None,
     ):
         self.run_id = run_id
         self.node_id = node_id
@@ -44,6 +46,8 @@ class RunContext:
         self.metrics: dict[str, Any] | None = None
         self._input_lineage = input_lineage or {}
         self._resolve = resolve
+        self._publish = publish
+        self.workspace_dir = workspace_dir
 
     @property
     def spark(self) -> Any:
@@ -111,6 +115,12 @@ class RunContext:
         if self._resolve is None:
             raise LookupError("artifact references cannot be resolved outside a run")
         return self._resolve(ref)
+
+    def publish_model(self, bundle: Path, name: str, description: str = "") -> int:
+        """Register a model bundle as the next version of ``name``; returns the version."""
+        if self._publish is None:
+            raise LookupError("models can only be published from a run")
+        return self._publish(bundle, name, description)
 
     def cleanup(self) -> None:
         for p in self._temps:

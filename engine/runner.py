@@ -450,6 +450,19 @@ class Runner:
             }
             for port, ups in node.inputs.items()
         }
+
+        def publish(bundle: Path, name: str, description: str) -> int:
+            from engine.model_registry import ModelRegistry
+
+            return ModelRegistry(self.ws).publish(
+                bundle,
+                name,
+                flow_name=prepared.flow.name,
+                run_id=run_id,
+                node_id=node.id,
+                description=description,
+            )
+
         ctx = RunContext(
             run_id=run_id,
             node_id=node.id,
@@ -461,6 +474,8 @@ class Runner:
             cancel_event=handle.cancel_event,
             input_lineage=input_lineage,
             resolve=resolve,
+            publish=publish,
+            workspace_dir=self.ws.root,
         )
         written: list[Path] = []
         try:

@@ -1,0 +1,111 @@
+"""A loaded model version: validates request rows and scores them (no Spark, no pandas)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from engine.bundle import GBDT_MODEL, LinearScorer, gbdt_row, prepare_gbdt_columns, read_manifest
+from engine.serving.lgbm import Booster
+
+_INTEGER = ("tinyint", "smallint", "int", "bigint")
+_NUMBER = (*_INTEGER, "float", "double")
+
+
+class RequestError(Exception):
+    def __init__(self, status: int, message: str):
+        self.status = status
+        super().__init__(message)
+
+
+class LoadedModel:
+    def __init__(self, name: str, version: int, folder: str | Path):
+        self.name, self.version, self.folder = name, version, Path(folder)
+        self.manifest = read_manifest(self.folder)
+        self.kind = self.manifest["model_type"]
+        self.threshold = float(self.manifest["threshold"])
+        self.positive = self.manifest.get("positive")
+        label = self.manifest.get("label")
+        self.columns = [
+            (c["name"], c["type"]) for c in self.manifest["input_schema"] if c["name"] != label
+        ]
+        if self.kind == "hdlr":
+            self._linear = LinearScorer(self.folder, self.manifest)
+        elif self.kind == "gbdt":
+            self._gbdt_columns = prepare_gbdt_columns(self.manifest["gbdt"]["columns"])
+            self._booster = Booster((self.folder / GBDT_MODEL).read_text("utf-8"))
+        else:
+            raise ValueError(f"unknown model type {self.kind!r}")
+
+    def validate(self, instances: list[Any]) -> None:
+        """Every instance must be an object with the model's input columns, of the right types;
+        null means a missing value. Extra fields are ignored."""
+        for i, row in enumerate(instances):
+            if not isinstance(row, Mapping):
+                raise RequestError(422, f"instances[{i}] must be an object of column: value.")
+            for name, ctype in self.columns:
+                if name not in row:
+                    raise RequestError(
+                        422,
+                        f"instances[{i}] has no field '{name}' (the model needs: "
+                        f"{', '.join(n for n, _ in self.columns)}; send null for a missing value).",
+                    )
+                v = row[name]
+                if v is None:
+                    continue
+                if ctype in _NUMBER or ctype.startswith("decimal"):
+                    if isinstance(v, bool) or not isinstance(v, (int, float)):
+                        raise RequestError(
+                            422, f"instances[{i}].{name} must be a number. Got {type(v).__name__}."
+                        )
+                    if isinstance(v, float) and not math.isfinite(v):
+                        raise RequestError(422, f"instances[{i}].{name} must be a finite number.")
+                    if ctype in _INTEGER and isinstance(v, float) and not v.is_integer():
+                        raise RequestError(
+                            422, f"instances[{i}].{name} must be a whole number. Got {v}."
+                        )
+                elif ctype == "boolean":
+                    if not isinstance(v, bool):
+                        raise RequestError(422, f"instances[{i}].{name} must be true or false.")
+                elif not isinstance(v, str):
+                    raise RequestError(
+                        422, f"instances[{i}].{name} must be a string. Got {type(v).__name__}."
+                    )
+
+    def scores(self, instances: list[Mapping[str, Any]]) -> list[float]:
+        if self.kind == "hdlr":
+            return [self._linear.score(r) for r in instances]
+        rows = [gbdt_row(self._gbdt_columns, r) for r in instances]
+        return self._booster.predict_rows(rows)
+
+    def explain(self, row: Mapping[str, Any], top: int = 5) -> list[dict[str, Any]]:
+        """The features that pushed this score most (LR: weight x value per token; GBDT: the
+        per-feature contributions LightGBM computes)."""
+        if self.kind == "hdlr":
+            t = self._linear.transform
+            parts = []
+            for (token, value), idx in zip(t.tokens(row), t(row)[0], strict=True):
+                w = self._linear.weights.get(idx, 0.0)
+                if w:
+                    parts.append({"feature": token, "contribution": w * value})
+        else:
+            contrib = self._booster.contributions(gbdt_row(self._gbdt_columns, row))
+            parts = [
+                {"feature": c["name"], "value": row.get(c["name"]), "contribution": v}
+                for c, v in zip(self._gbdt_columns, contrib[:-1], strict=True)
+                if v
+            ]
+        parts.sort(key=lambda d: -abs(d["contribution"]))
+        return parts[:top]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "type": self.kind,
+            "threshold": self.threshold,
+            "positive": self.positive,
+            "inputs": [{"name": n, "type": t} for n, t in self.columns],
+            "metrics": self.manifest.get("metrics", {}),
+        }
