@@ -31,6 +31,7 @@ class RunContext:
         resolve: Callable[[dict[str, Any]], Path] | None = None,
         publish: Callable[[Path, str, str], int] | None = None,
         workspace_dir: Path | None = None,
+        registered: Callable[[str, int | None], tuple[int, Path]] | None = None,
     ):
         self.run_id = run_id
         self.node_id = node_id
@@ -48,6 +49,7 @@ class RunContext:
         self._resolve = resolve
         self._publish = publish
         self.workspace_dir = workspace_dir
+        self._registered = registered
 
     @property
     def spark(self) -> Any:
@@ -121,6 +123,12 @@ class RunContext:
         if self._publish is None:
             raise LookupError("models can only be published from a run")
         return self._publish(bundle, name, description)
+
+    def registered_model(self, name: str, version: int | None = None) -> tuple[int, Path]:
+        """A published model's (version, bundle folder): the given version, else production."""
+        if self._registered is None:
+            raise LookupError("the registry is only reachable from a run")
+        return self._registered(name, version)
 
     def cleanup(self) -> None:
         for p in self._temps:

@@ -463,6 +463,21 @@ class Runner:
                 description=description,
             )
 
+        def registered(name: str, version: int | None) -> tuple[int, Path]:
+            from engine.model_registry import ModelRegistry, RegistryError
+
+            registry = ModelRegistry(self.ws)
+            try:
+                if version is None:
+                    route = registry.route(name)
+                    if route is None or route.production is None:
+                        registry.show(name)  # raises with the list of known models
+                        raise RegistryError(f"{name} has no production version.")
+                    version = route.production
+                return version, registry.path(name, version)
+            except RegistryError as exc:
+                raise OperatorError(str(exc)) from None
+
         ctx = RunContext(
             run_id=run_id,
             node_id=node.id,
@@ -476,6 +491,7 @@ class Runner:
             resolve=resolve,
             publish=publish,
             workspace_dir=self.ws.root,
+            registered=registered,
         )
         written: list[Path] = []
         try:

@@ -287,3 +287,27 @@ def test_the_scorer_loads_no_spark_pandas_or_lightgbm_package(published) -> None
         [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ}
     )
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_closed_loop_serving_log_and_registered_model(published, tmp_path: Path) -> None:
+    """Logged predictions with feedback come back as a labeled table; a registered model scores a batch."""
+    result, ws, url = published
+    rows = rows_of(result, "score_lr")[:20]
+    body = httpx.post(f"{url}/v1/models/risk-lr:predict", json={"instances": [as_request(r) for r in rows]}).json()
+    for p, r in zip(body["predictions"][:10], rows[:10], strict=True):
+        httpx.post(f"{url}/v1/models/risk-lr:feedback", json={"id": p["id"], "label": r["default"]})
+    time.sleep(0.5)  # the log is written off the hot path
+    nodes = [
+        {"id": "log", "op": "import.serving_log", "params": {"model": "risk-lr"}},
+        {"id": "model", "op": "model.load", "params": {"name": "risk-lr"}},
+        {"id": "rescore", "op": "predict", "params": {}},
+    ]
+    again = run_flow(write_flow(tmp_path, nodes, [("model.model", "rescore.model"), ("log.out", "rescore.data")]), ws)
+    assert again.status == "succeeded", {k: v.error for k, v in again.nodes.items() if v.error}
+    table = pq.read_table(again.nodes["rescore"].outputs["out"]["path"]).to_pylist()
+    mine = [t for t in table if t["prediction_id"].startswith(body["request_id"])]
+    assert len(mine) == 10 and all(t["label"] is not None for t in mine)
+    # batch scoring with the registered model gives the score the service logged
+    logged = {p["id"]: p["score"] for p in body["predictions"]}
+    for t in mine:
+        assert abs(logged[t["prediction_id"]] - t["score"]) < 1e-9
