@@ -293,7 +293,9 @@ def test_closed_loop_serving_log_and_registered_model(published, tmp_path: Path)
     """Logged predictions with feedback come back as a labeled table; a registered model scores a batch."""
     result, ws, url = published
     rows = rows_of(result, "score_lr")[:20]
-    body = httpx.post(f"{url}/v1/models/risk-lr:predict", json={"instances": [as_request(r) for r in rows]}).json()
+    body = httpx.post(
+        f"{url}/v1/models/risk-lr:predict", json={"instances": [as_request(r) for r in rows]}
+    ).json()
     for p, r in zip(body["predictions"][:10], rows[:10], strict=True):
         httpx.post(f"{url}/v1/models/risk-lr:feedback", json={"id": p["id"], "label": r["default"]})
     time.sleep(0.5)  # the log is written off the hot path
@@ -302,7 +304,12 @@ def test_closed_loop_serving_log_and_registered_model(published, tmp_path: Path)
         {"id": "model", "op": "model.load", "params": {"name": "risk-lr"}},
         {"id": "rescore", "op": "predict", "params": {}},
     ]
-    again = run_flow(write_flow(tmp_path, nodes, [("model.model", "rescore.model"), ("log.out", "rescore.data")]), ws)
+    again = run_flow(
+        write_flow(
+            tmp_path, nodes, [("model.model", "rescore.model"), ("log.out", "rescore.data")]
+        ),
+        ws,
+    )
     assert again.status == "succeeded", {k: v.error for k, v in again.nodes.items() if v.error}
     table = pq.read_table(again.nodes["rescore"].outputs["out"]["path"]).to_pylist()
     mine = [t for t in table if t["prediction_id"].startswith(body["request_id"])]
