@@ -32,6 +32,7 @@ class RunContext:
         publish: Callable[[Path, str, str], int] | None = None,
         workspace_dir: Path | None = None,
         registered: Callable[[str, int | None], tuple[int, Path]] | None = None,
+        input_paths: dict[str, Path] | None = None,
     ):
         self.run_id = run_id
         self.node_id = node_id
@@ -50,6 +51,7 @@ class RunContext:
         self._publish = publish
         self.workspace_dir = workspace_dir
         self._registered = registered
+        self._input_paths = input_paths or {}
 
     @property
     def spark(self) -> Any:
@@ -123,6 +125,16 @@ class RunContext:
         if self._publish is None:
             raise LookupError("models can only be published from a run")
         return self._publish(bundle, name, description)
+
+    def input_statistics(self, port: str) -> dict[str, Any] | None:
+        """Column statistics of an input table (computed once, stored with it): the training
+        baseline a model bundle keeps for drift checks."""
+        path = self._input_paths.get(port)
+        if path is None:
+            return None
+        from engine.stats import table_stats
+
+        return table_stats(path)
 
     def registered_model(self, name: str, version: int | None = None) -> tuple[int, Path]:
         """A published model's (version, bundle folder): the given version, else production."""

@@ -441,6 +441,11 @@ class Runner:
                 )
             return Path(outputs[ref["port"]]["path"])
 
+        input_paths = {
+            port: Path(results[ups[0][0]].outputs[ups[0][1]]["path"])
+            for port, ups in node.inputs.items()
+            if ups and ups[0][1] in results[ups[0][0]].outputs
+        }
         input_lineage = {
             port: {
                 _link_name(ups, src, sport): dict(
@@ -492,6 +497,7 @@ class Runner:
             publish=publish,
             workspace_dir=self.ws.root,
             registered=registered,
+            input_paths=input_paths,
         )
         written: list[Path] = []
         try:

@@ -302,6 +302,7 @@ class TrainGbdt(Operator):
                     "train_seconds": seconds,
                 },
                 "feature_importance": importance,
+                "baseline": _baseline(ctx, [c["name"] for c in spec]),
                 "tuning": trials,
                 "lineage": {"run_id": ctx.run_id, "node_id": ctx.node_id},
             },
@@ -352,6 +353,15 @@ class TrainGbdt(Operator):
                 c = {**c, "categories": sorted(r["v"] for r in top)}
             out.append(c)
         return out
+
+
+def _baseline(ctx: RunContext, columns: list[str]) -> dict[str, Any] | None:
+    """Training-data statistics of the model's input columns, for drift checks later."""
+    stats = ctx.input_statistics("train")
+    if not stats:
+        return None
+    keep = set(columns)
+    return {"rows": stats["rows"], "columns": [c for c in stats["columns"] if c["name"] in keep]}
 
 
 def feature_columns(spec: list[dict[str, Any]]) -> list[Any]:

@@ -181,6 +181,7 @@ class TrainHdlr(Operator):
         label = params["label"]
         y_col, positive, classes = resolve_label(train, label, params.get("positive"), where)
         fitted = transform_of_input(ctx, "train") if has_features(train) else None
+        baseline = None if fitted is not None else ctx.input_statistics("train")
         if fitted is None:
             if has_features(train):
                 raise OperatorError(
@@ -270,6 +271,8 @@ class TrainHdlr(Operator):
                 },
                 "tuning": trials,
                 "nonzero_weights": len(indices),
+                # training-data statistics of the raw input columns (when this node saw them)
+                "baseline": baseline,
                 "lineage": {"run_id": ctx.run_id, "node_id": ctx.node_id},
             },
         )
