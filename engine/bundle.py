@@ -27,7 +27,7 @@ GBDT_MODEL = "model.txt"
 
 
 class BundleError(ValueError):
-    pass
+    """A folder that is not a readable model bundle."""
 
 
 def write_manifest(folder: Path, manifest: Mapping[str, Any]) -> None:

@@ -29,7 +29,7 @@ _session_master: str | None = None
 
 
 class SparkConfigError(Exception):
-    pass
+    """Spark cannot start with the requested master or settings."""
 
 
 def requested_master(master: str | None = None) -> str:

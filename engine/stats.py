@@ -31,7 +31,7 @@ HISTOGRAM_BINS = 20
 
 
 class OutputNotFound(LookupError):
-    pass
+    """No such node output in the workspace."""
 
 
 def _dataset(path: Path) -> ds.Dataset:

@@ -90,7 +90,7 @@ _NODE_FIELDS = {
 
 
 class StoreError(Exception):
-    pass
+    """The workspace store cannot be used (unreachable, or written by a newer Seer)."""
 
 
 class Store:

@@ -16,7 +16,6 @@ with Spark and applied to `train` and `test` like features.extract does.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -29,12 +28,11 @@ from engine.opapi import (
     Port,
     RunContext,
     TableSchema,
-    apply_transform,
     fit_features,
     quantile_boundaries,
     to_text,
 )
-from operators.features import FeaturesExtract
+from operators.features import FeaturesExtract, emit_transformed
 from operators.modeling import NUMERIC, col, holdout, resolve_label
 
 GRANULARITIES = (5, 10, 20)
@@ -192,17 +190,7 @@ class FeaturesAuto(Operator):
         config = result["config"]
         ctx.log(f"chosen features:\n{to_text(config)}")
         fitted = fit_features(train, config, params["hash_bits"], label, log=ctx.log)
-        folder = ctx.artifact_dir("transform")
-        (folder / "transform.json").write_text(json.dumps(fitted, indent=1), encoding="utf-8")
-        ref = {"run_id": ctx.run_id, "node_id": ctx.node_id, "port": "transform"}
-        out: dict[str, Any] = {
-            "transform": folder,
-            "train": apply_transform(train, fitted, params["keep"]),
-        }
-        ctx.set_lineage("train", transform=ref)
-        if inputs.get("test") is not None:
-            out["test"] = apply_transform(inputs["test"], fitted, params["keep"])
-            ctx.set_lineage("test", transform=ref)
+        out = emit_transformed(ctx, fitted, train, inputs.get("test"), params["keep"])
         report = {k: v for k, v in result.items() if k != "config"}
         report.update(
             features=config,

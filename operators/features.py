@@ -171,15 +171,20 @@ class FeaturesExtract(Operator):
                 f"The 'features' parameter of {self.id} (node \"{ctx.node_id}\"): {exc}"
             ) from exc
         ctx.log("features:\n" + to_text(params["features"]))
-        folder = ctx.artifact_dir("transform")
-        (folder / "transform.json").write_text(json.dumps(fitted, indent=1), encoding="utf-8")
-        ref = {"run_id": ctx.run_id, "node_id": ctx.node_id, "port": "transform"}
-        outputs: dict[str, Any] = {
-            "transform": folder,
-            "train": apply_transform(train, fitted, params["keep"]),
-        }
-        ctx.set_lineage("train", transform=ref)
-        if inputs.get("test") is not None:
-            outputs["test"] = apply_transform(inputs["test"], fitted, params["keep"])
-            ctx.set_lineage("test", transform=ref)
-        return outputs
+        return emit_transformed(ctx, fitted, train, inputs.get("test"), params["keep"])
+
+
+def emit_transformed(
+    ctx: RunContext, fitted: dict[str, Any], train: Any, test: Any, keep: list[str]
+) -> dict[str, Any]:
+    """The outputs of a feature node: the fitted transform (JSON) and both tables transformed
+    with it, their lineage pointing at the transform."""
+    folder = ctx.artifact_dir("transform")
+    (folder / "transform.json").write_text(json.dumps(fitted, indent=1), encoding="utf-8")
+    ref = {"run_id": ctx.run_id, "node_id": ctx.node_id, "port": "transform"}
+    outputs: dict[str, Any] = {"transform": folder, "train": apply_transform(train, fitted, keep)}
+    ctx.set_lineage("train", transform=ref)
+    if test is not None:
+        outputs["test"] = apply_transform(test, fitted, keep)
+        ctx.set_lineage("test", transform=ref)
+    return outputs

@@ -145,5 +145,5 @@ class Booster:
                 lib.LGBM_FastConfigFree(self._fast)
             if self._handle:
                 lib.LGBM_BoosterFree(self._handle)
-        except Exception:  # interpreter shutdown
-            pass
+        except Exception:  # the library may be gone at interpreter shutdown
+            return
