@@ -33,7 +33,7 @@ from engine.opapi import (
     to_text,
 )
 from operators.features import FeaturesExtract, emit_transformed
-from operators.modeling import NUMERIC, col, holdout, resolve_label
+from operators.modeling import NUMERIC, col, holdout, resolve_label, stable_order
 
 GRANULARITIES = (5, 10, 20)
 CROSS_GRANULARITY = 10
@@ -182,7 +182,9 @@ class FeaturesAuto(Operator):
         columns = [
             f for f in train.schema.fields if f.name != label and f.name not in params["exclude"]
         ]
-        table = sample.select(y_col.alias("__y"), *[col(f.name) for f in columns]).toArrow()
+        table = stable_order(
+            sample.select(y_col.alias("__y"), *[col(f.name) for f in columns])
+        ).toArrow()
         y = table.column("__y").to_numpy().astype(np.int8)
         ctx.log(f"searching on {len(y):,} sampled rows of {rows:,}")
         search = _Search(table, columns, y, params, ctx)

@@ -18,7 +18,15 @@ from engine.opapi import (
     ks_threshold,
     write_manifest,
 )
-from operators.modeling import NUMERIC, check_collect, col, has_features, holdout, resolve_label
+from operators.modeling import (
+    NUMERIC,
+    check_collect,
+    col,
+    has_features,
+    holdout,
+    resolve_label,
+    stable_order,
+)
 
 MAX_CATEGORIES = 1000
 DEFAULTS = {
@@ -381,7 +389,7 @@ def feature_columns(spec: list[dict[str, Any]]) -> list[Any]:
 
 
 def _matrix(df: Any, y_col: Any, spec: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-    table = df.select(y_col.alias("__y"), *feature_columns(spec)).toArrow()
+    table = stable_order(df.select(y_col.alias("__y"), *feature_columns(spec))).toArrow()
     x = (
         np.column_stack(
             [table.column(c["name"]).to_numpy(zero_copy_only=False).astype(float) for c in spec]

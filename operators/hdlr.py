@@ -29,6 +29,7 @@ from operators.modeling import (
     has_features,
     holdout,
     resolve_label,
+    stable_order,
     transform_of_input,
 )
 
@@ -296,7 +297,7 @@ class _DriverLR:
     def prepare(self, df: Any, y_col: Any, label: str, positive: Any) -> Any:
         import scipy.sparse as sp
 
-        table = df.select(y_col.alias("y"), INDEX_COL, VALUE_COL).toArrow()
+        table = stable_order(df.select(y_col.alias("y"), INDEX_COL, VALUE_COL)).toArrow()
         idx = table.column(INDEX_COL).combine_chunks()
         val = table.column(VALUE_COL).combine_chunks()
         # copies: scipy sorts and merges duplicate indices in place; Arrow buffers are read-only

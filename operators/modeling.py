@@ -126,6 +126,16 @@ def default_lr_features(df: Any, label: str, exclude: list[str]) -> list[dict[st
     return out
 
 
+def stable_order(df: Any) -> Any:
+    """The rows in an order fixed by their content (a hash, then the columns themselves), so
+    that data collected to the driver arrives the same way on any master and partitioning —
+    driver-side training then gives bit-identical models."""
+    from pyspark.sql import functions as F
+
+    cols = [col(c) for c in df.columns]
+    return df.orderBy(F.xxhash64(F.lit(17), *cols), *cols)
+
+
 def holdout(df: Any, share: float, seed: int) -> tuple[Any, Any]:
     """A deterministic (content-hash) split for early stopping and tuning."""
     from pyspark.sql import functions as F
