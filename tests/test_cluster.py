@@ -107,7 +107,7 @@ def cluster(tmp_path_factory):
             + (folder / "master.log").read_text(errors="replace")
         )
     yield url, folder
-    for proc, handle in procs:
+    for proc, _ in procs:
         proc.terminate()
     for proc, handle in procs:
         try:
