@@ -250,18 +250,30 @@ class TrainGbdt(Operator):
         trials, best = [], None
         for name, cand, rounds in trials_spec:
             ctx.check_cancelled()
-            callbacks = [] if rounds else [lgb.early_stopping(50, verbose=False)]
-            booster = lgb.train(
-                {**base, **cand},
-                dfit,
-                num_boost_round=rounds or params["max_rounds"],
-                valid_sets=[dval],
-                callbacks=callbacks,
-            )
+            fit_start = time.perf_counter()
+            if rounds:  # a fixed number of rounds: exactly LightGBM's own fit, nothing watched
+                booster = lgb.train({**base, **cand}, dfit, num_boost_round=rounds)
+            else:
+                booster = lgb.train(
+                    {**base, **cand},
+                    dfit,
+                    num_boost_round=params["max_rounds"],
+                    valid_sets=[dval],
+                    callbacks=[lgb.early_stopping(50, verbose=False)],
+                )
+            fit_seconds = time.perf_counter() - fit_start
             n_iter = booster.best_iteration or booster.current_iteration()
             scores = booster.predict(x_val, num_iteration=n_iter)
             auc = binary_report(y_val, scores, 0.5)["auc"]
-            trials.append({"name": name, "params": cand, "rounds": n_iter, "valid_auc": auc})
+            trials.append(
+                {
+                    "name": name,
+                    "params": cand,
+                    "rounds": n_iter,
+                    "valid_auc": auc,
+                    "seconds": round(fit_seconds, 4),
+                }
+            )
             ctx.log(f"{name}: {n_iter} rounds, validation AUC {auc:.4f}")
             if best is None or auc > best[0]:
                 best = (auc, cand, n_iter, booster, scores)

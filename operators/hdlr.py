@@ -225,10 +225,12 @@ class TrainHdlr(Operator):
         best = None
         for reg in regs:
             ctx.check_cancelled()
+            fit_start = time.perf_counter()
             model = trainer.fit(data_fit, reg)
+            fit_seconds = time.perf_counter() - fit_start
             y, scores = trainer.score(model, data_valid)
             auc = binary_report(y, scores, 0.5)["auc"]
-            trials.append({"reg": float(reg), "valid_auc": auc})
+            trials.append({"reg": float(reg), "valid_auc": auc, "seconds": round(fit_seconds, 4)})
             ctx.log(f"reg={reg:.2e}: validation AUC {auc:.4f}")
             if best is None or auc > best[0]:
                 best = (auc, reg, model, scores, y)
