@@ -216,7 +216,6 @@ class TrainGbdt(Operator):
         base = {
             "objective": "binary",
             "deterministic": True,
-            "force_col_wise": True,
             "num_threads": params["threads"],
             "seed": params["seed"],
             "verbose": -1,
