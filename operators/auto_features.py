@@ -33,7 +33,14 @@ from engine.opapi import (
     to_text,
 )
 from operators.features import FeaturesExtract, emit_transformed
-from operators.modeling import NUMERIC, col, holdout, resolve_label, stable_order
+from operators.modeling import (
+    NUMERIC,
+    col,
+    holdout,
+    resolve_label,
+    single_blas_thread,
+    stable_order,
+)
 
 GRANULARITIES = (5, 10, 20)
 CROSS_GRANULARITY = 10
@@ -290,7 +297,8 @@ class _Search:
         tr, va = ~self.is_valid, self.is_valid
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model = LogisticRegression(C=self.c, max_iter=300, tol=1e-5).fit(x[tr], self.y[tr])
+            with single_blas_thread():
+                model = LogisticRegression(C=self.c, max_iter=300, tol=1e-5).fit(x[tr], self.y[tr])
         margin = model.decision_function(x)
         return margin, _auc(self.y[va], margin[va])
 

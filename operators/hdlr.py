@@ -29,6 +29,7 @@ from operators.modeling import (
     has_features,
     holdout,
     resolve_label,
+    single_blas_thread,
     stable_order,
     transform_of_input,
 )
@@ -338,7 +339,8 @@ class _DriverLR:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", FutureWarning)
-            model = LogisticRegression(**kwargs).fit(x[:, cols], y)
+            with single_blas_thread():
+                model = LogisticRegression(**kwargs).fit(x[:, cols], y)
         return model, cols
 
     def score(self, fitted: Any, data: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -126,6 +126,14 @@ def default_lr_features(df: Any, label: str, exclude: list[str]) -> list[dict[st
     return out
 
 
+def single_blas_thread() -> Any:
+    """Driver-side fits on sparse data gain nothing from BLAS threads, and idle BLAS threads spin
+    on the cores other training (LightGBM's OpenMP threads) needs right after."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def stable_order(df: Any) -> Any:
     """The rows in an order fixed by their content (a hash, then the columns themselves), so
     that data collected to the driver arrives the same way on any master and partitioning —
