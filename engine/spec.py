@@ -413,9 +413,10 @@ class Operator(ABC):
 
         Runs at validation time on inferred schemas (where they are known) and again at run
         time on the real ones. The default checks every ``column``/``columns`` param against
-        the ``in`` port's table.
+        first table input (``in``, or e.g. ``train``).
         """
-        source = inputs.get("in")
+        first = next((p.name for p in self.inputs if p.type == "table"), "in")
+        source = inputs.get(first)
         if isinstance(source, list):
             source = source[0] if len(source) == 1 else None
         if not isinstance(source, TableSchema):

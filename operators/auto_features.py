@@ -34,7 +34,9 @@ from engine.opapi import (
 )
 from operators.features import FeaturesExtract, emit_transformed
 from operators.modeling import (
+    LABEL,
     NUMERIC,
+    POSITIVE,
     col,
     holdout,
     resolve_label,
@@ -69,14 +71,8 @@ class FeaturesAuto(Operator):
         Port("report", "report", "The search: base AUC, accepted crosses, gains."),
     )
     params = (
-        Param("label", "string", "The label column.", required=True, min_length=1, widget="column"),
-        Param(
-            "positive",
-            "string",
-            "The positive class, when the label holds two strings.",
-            nullable=True,
-            widget="text",
-        ),
+        LABEL,
+        POSITIVE,
         Param(
             "max_candidates",
             "integer",
@@ -163,11 +159,6 @@ class FeaturesAuto(Operator):
             widget="number",
         ),
     )
-
-    def check_columns(
-        self, inputs: Mapping[str, Any], params: Mapping[str, Any]
-    ) -> list[tuple[str, str]]:
-        return super().check_columns({"in": inputs.get("train")}, params)
 
     def infer_schema(
         self, inputs: Mapping[str, Any], params: Mapping[str, Any]

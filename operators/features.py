@@ -130,7 +130,7 @@ class FeaturesExtract(Operator):
         # the column problems: those that appear only once the input's columns are known
         without = {m for _, m in _config_problems(params, None, self.id)}
         found = [p for p in _config_problems(params, train, self.id) if p[1] not in without]
-        return super().check_columns({"in": train}, params) + found
+        return super().check_columns(inputs, params) + found
 
     def infer_schema(
         self, inputs: Mapping[str, Any], params: Mapping[str, Any]

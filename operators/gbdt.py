@@ -19,7 +19,9 @@ from engine.opapi import (
     write_manifest,
 )
 from operators.modeling import (
+    LABEL,
     NUMERIC,
+    POSITIVE,
     check_collect,
     col,
     has_features,
@@ -74,14 +76,8 @@ class TrainGbdt(Operator):
     )
     outputs = (Port("model", "model", "The model bundle."),)
     params = (
-        Param("label", "string", "The label column.", required=True, min_length=1, widget="column"),
-        Param(
-            "positive",
-            "string",
-            "The positive class, when the label holds two strings.",
-            nullable=True,
-            widget="text",
-        ),
+        LABEL,
+        POSITIVE,
         Param(
             "columns",
             "array",
@@ -176,11 +172,6 @@ class TrainGbdt(Operator):
             widget="number",
         ),
     )
-
-    def check_columns(
-        self, inputs: Mapping[str, Any], params: Mapping[str, Any]
-    ) -> list[tuple[str, str]]:
-        return super().check_columns({"in": inputs.get("train")}, params)
 
     def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]

@@ -24,6 +24,8 @@ from engine.opapi import (
     write_manifest,
 )
 from operators.modeling import (
+    LABEL,
+    POSITIVE,
     check_collect,
     default_lr_features,
     has_features,
@@ -61,21 +63,8 @@ class TrainHdlr(Operator):
     )
     outputs = (Port("model", "model", "The model bundle."),)
     params = (
-        Param(
-            "label",
-            "string",
-            "The label column (0/1, true/false or two strings).",
-            required=True,
-            min_length=1,
-            widget="column",
-        ),
-        Param(
-            "positive",
-            "string",
-            "The positive class, when the label holds two strings.",
-            nullable=True,
-            widget="text",
-        ),
+        LABEL,
+        POSITIVE,
         Param(
             "penalty",
             "string",
@@ -169,11 +158,6 @@ class TrainHdlr(Operator):
             widget="number",
         ),
     )
-
-    def check_columns(
-        self, inputs: Mapping[str, Any], params: Mapping[str, Any]
-    ) -> list[tuple[str, str]]:
-        return super().check_columns({"in": inputs.get("train")}, params)
 
     def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]

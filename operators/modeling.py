@@ -5,7 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.opapi import INDEX_COL, VALUE_COL, OperatorError, RunContext
+from engine.opapi import INDEX_COL, VALUE_COL, OperatorError, Param, RunContext
+
+LABEL = Param(
+    "label",
+    "string",
+    "The label column (0/1, true/false or two strings).",
+    required=True,
+    min_length=1,
+    widget="column",
+)
+POSITIVE = Param(
+    "positive",
+    "string",
+    "The positive class, when the label holds two strings.",
+    nullable=True,
+    widget="text",
+)
 
 INTEGER = ("tinyint", "smallint", "int", "bigint")
 NUMERIC = (*INTEGER, "float", "double")
