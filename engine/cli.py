@@ -11,7 +11,9 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -385,7 +387,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(
+    extend: Callable[[Any], None] | None = None,
+) -> argparse.ArgumentParser:
+    """The `seer` command line; `extend` adds subcommands of the layers above the engine (the
+    studio registers `seer studio` this way)."""
     parser = argparse.ArgumentParser(
         prog="seer", description="Seer: visual machine-learning flows on Spark."
     )
@@ -501,11 +507,13 @@ def build_parser() -> argparse.ArgumentParser:
     sd.add_argument("--out", required=True, help="target file; .parquet for Parquet, else CSV")
     sd.add_argument("--seed", type=int, default=42)
     sd.set_defaults(func=cmd_sample_data)
+    if extend is not None:
+        extend(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: list[str] | None = None, extend: Callable[[Any], None] | None = None) -> int:
+    parser = build_parser(extend)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

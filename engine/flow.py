@@ -368,6 +368,21 @@ def prepare_flow(
     override_base: Path | None = None,
 ) -> PreparedFlow:
     """Validate a parsed flow and resolve every node's params; raises FlowError."""
+    prepared, problems = analyze_flow(flow, registry, overrides, override_base)
+    if problems:
+        raise FlowError(problems, str(flow.path) if flow.path else None)
+    return prepared
+
+
+def analyze_flow(
+    flow: Flow,
+    registry: Registry | None = None,
+    overrides: Mapping[str, str] | None = None,
+    override_base: Path | None = None,
+) -> tuple[PreparedFlow, list[Problem]]:
+    """Every problem of a flow, without raising, plus what could be resolved of it: the nodes
+    that are valid and the table schemas inferred for them (what an editor shows while the
+    flow is still being built)."""
     registry = registry or load_registry()
     problems: list[Problem] = []
     overrides = dict(overrides or {})
@@ -568,9 +583,11 @@ def prepare_flow(
         bad_nodes = {p.node for p in problems}
         schemas, schema_problems = infer_schemas({nid: resolved[nid] for nid in order}, bad_nodes)
         problems += schema_problems
-    if problems:
-        raise FlowError(problems, str(flow.path) if flow.path else None)
-    return PreparedFlow(flow, {nid: resolved[nid] for nid in order}, order, values, schemas)
+    if not order:  # a cycle: keep the nodes in file order for the caller
+        order = list(resolved)
+    return PreparedFlow(
+        flow, {nid: resolved[nid] for nid in order}, order, values, schemas
+    ), problems
 
 
 def table_inputs(node: ResolvedNode, outputs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

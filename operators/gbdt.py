@@ -26,6 +26,7 @@ from operators.modeling import (
     col,
     has_features,
     holdout,
+    on_openmp_thread,
     resolve_label,
     stable_order,
 )
@@ -216,10 +217,6 @@ class TrainGbdt(Operator):
         if params["class_weight"] == "balanced":
             base["is_unbalance"] = True
         t0 = time.time()
-        dfit = lgb.Dataset(
-            x_fit, y_fit, feature_name=names, categorical_feature=cat_idx, free_raw_data=False
-        )
-        dval = lgb.Dataset(x_val, y_val, reference=dfit)
         if params["auto_tune"]:
             trials_spec = [("LightGBM defaults, 100 rounds", DEFAULTS, 100)] + [
                 (f"candidate {i + 1}", {**DEFAULTS, **c}, None)
@@ -237,43 +234,56 @@ class TrainGbdt(Operator):
                     None,
                 )
             ]
-        trials, best = [], None
-        for name, cand, rounds in trials_spec:
-            ctx.check_cancelled()
-            fit_start = time.perf_counter()
-            if rounds:  # a fixed number of rounds: exactly LightGBM's own fit, nothing watched
-                booster = lgb.train({**base, **cand}, dfit, num_boost_round=rounds)
-            else:
-                booster = lgb.train(
-                    {**base, **cand},
-                    dfit,
-                    num_boost_round=params["max_rounds"],
-                    valid_sets=[dval],
-                    callbacks=[lgb.early_stopping(50, verbose=False)],
-                )
-            fit_seconds = time.perf_counter() - fit_start
-            n_iter = booster.best_iteration or booster.current_iteration()
-            scores = booster.predict(x_val, num_iteration=n_iter)
-            auc = binary_report(y_val, scores, 0.5)["auc"]
-            trials.append(
-                {
-                    "name": name,
-                    "params": cand,
-                    "rounds": n_iter,
-                    "valid_auc": auc,
-                    "seconds": round(fit_seconds, 4),
-                }
+
+        def tune() -> tuple[list[dict[str, Any]], Any]:
+            dfit = lgb.Dataset(
+                x_fit, y_fit, feature_name=names, categorical_feature=cat_idx, free_raw_data=False
             )
-            ctx.log(f"{name}: {n_iter} rounds, validation AUC {auc:.4f}")
-            if best is None or auc > best[0]:
-                best = (auc, cand, n_iter, booster, scores)
+            dval = lgb.Dataset(x_val, y_val, reference=dfit)
+            trials, best = [], None
+            for name, cand, rounds in trials_spec:
+                ctx.check_cancelled()
+                fit_start = time.perf_counter()
+                if rounds:  # a fixed number of rounds: exactly LightGBM's own fit, nothing watched
+                    booster = lgb.train({**base, **cand}, dfit, num_boost_round=rounds)
+                else:
+                    booster = lgb.train(
+                        {**base, **cand},
+                        dfit,
+                        num_boost_round=params["max_rounds"],
+                        valid_sets=[dval],
+                        callbacks=[lgb.early_stopping(50, verbose=False)],
+                    )
+                fit_seconds = time.perf_counter() - fit_start
+                n_iter = booster.best_iteration or booster.current_iteration()
+                scores = booster.predict(x_val, num_iteration=n_iter)
+                auc = binary_report(y_val, scores, 0.5)["auc"]
+                trials.append(
+                    {
+                        "name": name,
+                        "params": cand,
+                        "rounds": n_iter,
+                        "valid_auc": auc,
+                        "seconds": round(fit_seconds, 4),
+                    }
+                )
+                ctx.log(f"{name}: {n_iter} rounds, validation AUC {auc:.4f}")
+                if best is None or auc > best[0]:
+                    best = (auc, cand, n_iter, booster, scores)
+            return trials, best
+
+        trials, best = on_openmp_thread(tune)
         assert best is not None
         valid_auc, cand, n_iter, booster, scores = best
         threshold = ks_threshold(y_val, scores)
         if valid is None:  # refit on every training row with the chosen settings
             x_all, y_all = _matrix(train, y_col, spec)
-            dall = lgb.Dataset(x_all, y_all, feature_name=names, categorical_feature=cat_idx)
-            booster = lgb.train({**base, **cand}, dall, num_boost_round=n_iter)
+
+            def refit() -> Any:
+                dall = lgb.Dataset(x_all, y_all, feature_name=names, categorical_feature=cat_idx)
+                return lgb.train({**base, **cand}, dall, num_boost_round=n_iter)
+
+            booster = on_openmp_thread(refit)
         seconds = time.time() - t0
         gain = booster.feature_importance("gain", iteration=None)
         split = booster.feature_importance("split", iteration=None)

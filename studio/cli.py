@@ -1,0 +1,50 @@
+"""The `seer` command: the engine's commands plus `seer studio`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from engine import cli as engine_cli
+
+
+def cmd_studio(args: argparse.Namespace) -> int:
+    from studio.server import serve
+
+    return serve(
+        host=args.host,
+        port=args.port,
+        workspace=args.workspace,
+        master=args.master,
+        open_browser=not args.no_browser,
+        serve_port=args.serve_port,
+    )
+
+
+def add_studio(sub: Any) -> None:
+    st = sub.add_parser("studio", help="start the studio (the flow editor in the browser)")
+    st.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    st.add_argument("--port", type=int, default=8050, help="port (default 8050)")
+    st.add_argument(
+        "--workspace", help="workspace folder (default ./seer-workspace or $SEER_WORKSPACE)"
+    )
+    st.add_argument(
+        "--master", help="Spark master URL for runs (default local[*] or $SEER_SPARK_MASTER)"
+    )
+    st.add_argument(
+        "--serve-port",
+        type=int,
+        default=8600,
+        help="port of the scoring service it starts or finds (default 8600)",
+    )
+    st.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    st.set_defaults(func=cmd_studio)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return engine_cli.main(argv, extend=add_studio)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

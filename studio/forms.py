@@ -1,0 +1,175 @@
+"""The inspector's parameter form, generated from an operator's spec (its widget hints)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dash import dcc, html
+
+
+def _fmt(value: Any) -> str:
+    return json.dumps(value, indent=1, ensure_ascii=False)
+
+
+def param_field(node_id: str, p: dict[str, Any], value: Any, columns: list[str]) -> html.Div:
+    """One labelled input for one param; ids carry how the browser converts the value."""
+    name = p["name"]
+    widget = p.get("x-widget") or {
+        "boolean": "checkbox",
+        "number": "number",
+        "integer": "number",
+    }.get(p["type"][0] if isinstance(p["type"], list) else p["type"], "json")
+    ptype = p["type"][0] if isinstance(p["type"], list) else p["type"]
+    has = value is not None
+    current = value if has else p.get("default")
+    required = p.get("required")
+
+    def pid(kind: str) -> dict[str, str]:
+        return {"type": "param", "node": node_id, "name": name, "kind": kind}
+
+    if widget == "checkbox":
+        control = dcc.Checklist(
+            id=pid("bool"),
+            options=[{"label": " " + (p.get("title") or name), "value": "on"}],
+            value=["on"] if current else [],
+            className="check",
+        )
+    elif widget == "select" and p.get("enum"):
+        control = dcc.Dropdown(
+            id=pid("json"),
+            options=[{"label": str(v), "value": json.dumps(v)} for v in p["enum"] if v is not None],
+            value=json.dumps(current) if current is not None else None,
+            clearable=not required,
+            placeholder="(default)" if not required else "choose…",
+        )
+    elif widget == "number":
+        attrs: dict[str, Any] = {}
+        if p.get("minimum") is not None:
+            attrs["min"] = p["minimum"]
+        if p.get("exclusiveMinimum") is not None:
+            attrs["min"] = p["exclusiveMinimum"]
+        if p.get("maximum") is not None:
+            attrs["max"] = p["maximum"]
+        if p.get("exclusiveMaximum") is not None:
+            attrs["max"] = p["exclusiveMaximum"]
+        control = dcc.Input(
+            id=pid("int" if ptype == "integer" else "number"),
+            type="number",
+            value=current
+            if isinstance(current, (int, float)) and not isinstance(current, bool)
+            else None,
+            placeholder=str(current) if isinstance(current, str) else "",
+            step="any" if ptype == "number" else 1,
+            debounce=True,
+            className="field",
+            **attrs,
+        )
+    elif widget == "column":
+        opts = list(columns)
+        if isinstance(current, str) and current and current not in opts:
+            opts.append(current)
+        control = dcc.Dropdown(
+            id=pid("text"),
+            options=[{"label": c, "value": c} for c in opts],
+            value=current if isinstance(current, str) else None,
+            placeholder="choose a column…" if columns else "link an input to list its columns",
+            clearable=not required,
+        )
+    elif widget == "columns":
+        opts = list(columns)
+        cur = current if isinstance(current, list) else []
+        opts += [c for c in cur if isinstance(c, str) and c not in opts]
+        control = dcc.Dropdown(
+            id=pid("list"),
+            options=[{"label": c, "value": c} for c in opts],
+            value=cur,
+            multi=True,
+            placeholder="choose columns…" if columns else "link an input to list its columns",
+        )
+    elif widget == "code":
+        control = dcc.Textarea(
+            id=pid("text"),
+            value=current if isinstance(current, str) else "",
+            className="code",
+            spellCheck=False,
+        )
+    elif widget in ("json", "mapping", "features") or ptype in ("array", "object"):
+        text = "" if current is None else _fmt(current)
+        control = dcc.Textarea(
+            id=pid("json"),
+            value=text,
+            className="code" + (" tall" if widget == "features" else ""),
+            spellCheck=False,
+        )
+    else:  # text, path
+        control = dcc.Input(
+            id=pid("text"),
+            type="text",
+            value=current
+            if isinstance(current, str)
+            else ("" if current is None else str(current)),
+            debounce=True,
+            className="field",
+            placeholder="(empty)" if not required else "required",
+        )
+    label_text = p.get("title") or name
+    children: list[Any] = []
+    if widget != "checkbox":
+        children.append(
+            html.Label(
+                [label_text, html.Span(" *", className="req") if required else None],
+                className="plabel",
+            )
+        )
+    children.append(control)
+    if widget == "path":
+        children.append(
+            html.Button(
+                "Browse…",
+                id={"type": "browse", "node": node_id, "name": name},
+                className="btn small",
+                n_clicks=0,
+            )
+        )
+    if widget == "features":
+        children.append(features_table(current if isinstance(current, list) else []))
+    if p.get("description"):
+        children.append(html.Div(p["description"], className="help"))
+    return html.Div(children, className="param", id=f"param-{node_id}-{name}")
+
+
+def features_table(features: list[dict[str, Any]]) -> html.Table:
+    """A readable table of a feature configuration next to its JSON."""
+    rows = []
+    for f in features:
+        if not isinstance(f, dict):
+            continue
+        if f.get("kind") == "combine":
+            what = " × ".join(
+                str(m.get("column", "?")) for m in f.get("of", []) if isinstance(m, dict)
+            )
+        else:
+            what = str(f.get("column", ""))
+        extra = {k: v for k, v in f.items() if k not in ("kind", "column", "of", "name")}
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(f.get("kind", "")),
+                    html.Td(what),
+                    html.Td(", ".join(f"{k}={v}" for k, v in extra.items())),
+                    html.Td(f.get("name", "")),
+                ]
+            )
+        )
+    return html.Table(
+        [
+            html.Thead(
+                html.Tr(
+                    [html.Th("kind"), html.Th("column(s)"), html.Th("options"), html.Th("name")]
+                )
+            ),
+            html.Tbody(rows),
+        ],
+        className="ftable",
+    )

@@ -1,0 +1,392 @@
+"""What the studio knows about flows, apart from any UI: the operator catalogue the canvas
+needs, the canvas document <-> flow file conversion, live validation with inferred column
+names, and the flows folder (list, save atomically, rename, duplicate, delete)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.flow import (
+    FLOW_SUFFIX,
+    Flow,
+    FlowError,
+    Link,
+    Node,
+    Problem,
+    analyze_flow,
+    parse_flow,
+    table_inputs,
+)
+from engine.registry import load_registry
+
+SAMPLES_DIR = Path(__file__).resolve().parent.parent / "sample_flows"
+
+#: Canvas colours per operator category (border and badge); unknown categories get grey.
+CATEGORY_COLOURS = {
+    "Import": "#2563eb",
+    "Data": "#2563eb",
+    "Clean": "#0891b2",
+    "Transform": "#0d9488",
+    "Features": "#7c3aed",
+    "Model": "#db2777",
+    "Models": "#db2777",
+    "Evaluate": "#ea580c",
+    "Publish": "#16a34a",
+    "Export": "#4b5563",
+}
+CATEGORY_ORDER = ["Import", "Data", "Clean", "Transform", "Features", "Model", "Models"]
+
+
+def catalog() -> dict[str, dict[str, Any]]:
+    """Every installed operator's spec, as the canvas and the forms use it."""
+    out = {}
+    for op in load_registry().all():
+        spec = op.spec_json()
+        spec["colour"] = CATEGORY_COLOURS.get(op.category, "#6b7280")
+        out[op.id] = spec
+    return out
+
+
+def palette_groups() -> list[tuple[str, list[dict[str, Any]]]]:
+    """Operators grouped by category, in a reading order: data in, then out."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for spec in catalog().values():
+        groups.setdefault(spec["category"], []).append(spec)
+    order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+    return [
+        (cat, sorted(specs, key=lambda s: s["title"] or s["id"]))
+        for cat, specs in sorted(groups.items(), key=lambda kv: (order.get(kv[0], 50), kv[0]))
+    ]
+
+
+# -- canvas document <-> flow ---------------------------------------------------------------
+# The canvas document is what the browser sends: {"nodes": [{"id", "op", "label", "params",
+# "x", "y"}], "links": [{"source", "target", "sourcePort", "targetPort"}]}; flow-level fields
+# (name, description, params, ui) travel separately as the flow's "meta".
+
+
+def flow_to_elements(flow: Flow) -> list[dict[str, Any]]:
+    """Cytoscape elements for a flow (nodes with their params in `data`, links as edges)."""
+    cat = catalog()
+    elements: list[dict[str, Any]] = []
+    for i, n in enumerate(flow.nodes):
+        spec = cat.get(n.op, {})
+        x = n.ui.get("x", 80 + 200 * (i % 5))
+        y = n.ui.get("y", 100 + 120 * (i // 5))
+        elements.append(
+            {
+                "data": node_data(
+                    n.id, n.op, n.ui.get("label") or spec.get("title") or n.op, n.params, spec
+                ),
+                "position": {"x": float(x), "y": float(y)},
+            }
+        )
+    for lk in flow.links:
+        elements.append({"data": edge_data(lk.src, lk.src_port, lk.dst, lk.dst_port)})
+    for note in flow.ui.get("notes", []):
+        elements.append(
+            {
+                "data": {
+                    "id": note["id"],
+                    "note": note.get("text", ""),
+                    "label": note.get("text", ""),
+                },
+                "position": {"x": float(note.get("x", 0)), "y": float(note.get("y", 0))},
+                "classes": "note",
+            }
+        )
+    return elements
+
+
+def node_data(
+    nid: str, op: str, label: str, params: dict[str, Any], spec: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "id": nid,
+        "op": op,
+        "label": label,
+        "params": params,
+        "colour": spec.get("colour", "#6b7280"),
+        "category": spec.get("category", ""),
+    }
+
+
+def edge_data(src: str, sport: str, dst: str, dport: str) -> dict[str, Any]:
+    return {
+        "id": f"{src}.{sport}->{dst}.{dport}",
+        "source": src,
+        "target": dst,
+        "sourcePort": sport,
+        "targetPort": dport,
+        "label": f"{sport} → {dport}",
+    }
+
+
+def doc_from_elements(elements: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The canvas document from cytoscape elements, without edgehandles' ghost elements."""
+    nodes, links, notes = [], [], []
+    for el in elements or []:
+        d = el.get("data", {})
+        if "source" not in d:
+            pos = el.get("position") or {}
+            if d.get("op"):
+                nodes.append(
+                    {
+                        "id": d["id"],
+                        "op": d["op"],
+                        "label": d.get("label", ""),
+                        "params": d.get("params") or {},
+                        "x": pos.get("x", 0),
+                        "y": pos.get("y", 0),
+                    }
+                )
+            elif "note" in d:
+                notes.append(
+                    {"id": d["id"], "text": d["note"], "x": pos.get("x", 0), "y": pos.get("y", 0)}
+                )
+    ids = {n["id"] for n in nodes}
+    for el in elements or []:
+        d = el.get("data", {})
+        if "source" in d and d["source"] in ids and d["target"] in ids and d.get("sourcePort"):
+            links.append(
+                {
+                    "source": d["source"],
+                    "target": d["target"],
+                    "sourcePort": d["sourcePort"],
+                    "targetPort": d["targetPort"],
+                }
+            )
+    return {"nodes": nodes, "links": links, "notes": notes}
+
+
+def doc_to_flow(doc: dict[str, Any], meta: dict[str, Any], path: Path | None = None) -> Flow:
+    cat = catalog()
+    nodes = []
+    for n in doc.get("nodes", []):
+        spec = cat.get(n["op"])
+        ui: dict[str, Any] = {
+            "x": round(float(n.get("x", 0)), 1),
+            "y": round(float(n.get("y", 0)), 1),
+        }
+        if n.get("label"):
+            ui["label"] = n["label"]
+        nodes.append(
+            Node(
+                id=n["id"],
+                op=n["op"],
+                version=spec["version"] if spec else None,
+                params=dict(n.get("params") or {}),
+                ui=ui,
+            )
+        )
+    links = [
+        Link(lk["source"], lk["sourcePort"], lk["target"], lk["targetPort"])
+        for lk in doc.get("links", [])
+    ]
+    ui = dict(meta.get("ui") or {})
+    ui.pop("notes", None)
+    if doc.get("notes"):
+        ui["notes"] = [
+            {
+                "id": n["id"],
+                "text": n["text"],
+                "x": round(float(n["x"]), 1),
+                "y": round(float(n["y"]), 1),
+            }
+            for n in doc["notes"]
+        ]
+    return Flow(
+        name=meta.get("name") or "untitled",
+        nodes=nodes,
+        links=links,
+        params=dict(meta.get("params") or {}),
+        description=meta.get("description") or "",
+        ui=ui,
+        path=path,
+    )
+
+
+def flow_meta(flow: Flow) -> dict[str, Any]:
+    return {
+        "name": flow.name,
+        "description": flow.description,
+        "params": flow.params,
+        "ui": flow.ui,
+    }
+
+
+def flow_text(flow: Flow) -> str:
+    return json.dumps(flow.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+# -- live validation ------------------------------------------------------------------------
+@dataclass
+class Analysis:
+    problems: list[Problem] = field(default_factory=list)
+    #: node id -> input port -> column names known without running Spark
+    input_columns: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+
+def analyze(flow: Flow) -> Analysis:
+    """Every problem of the flow (never raises) and the columns each node's inputs will have."""
+    try:
+        prepared, problems = analyze_flow(flow)
+    except FlowError as exc:
+        return Analysis(exc.problems)
+    except Exception as exc:  # a bug in an operator's checks must not take the editor down
+        return Analysis([Problem(f"The flow could not be checked: {exc}", None, "internal")])
+    cols: dict[str, dict[str, list[str]]] = {}
+    for nid, node in prepared.nodes.items():
+        ins = table_inputs(node, prepared.schemas)
+        per_port: dict[str, list[str]] = {}
+        for port, schema in ins.items():
+            schemas = schema if isinstance(schema, list) else [schema]
+            names: list[str] = []
+            for s in schemas:
+                for name in getattr(s, "names", []) or []:
+                    if name not in names:
+                        names.append(name)
+            per_port[port] = names
+        cols[nid] = per_port
+    return Analysis(problems, cols)
+
+
+# -- the flows folder -----------------------------------------------------------------------
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,79}$")
+
+
+class FlowStoreError(Exception):
+    pass
+
+
+def check_flow_name(name: str) -> str:
+    name = (name or "").strip()
+    if name.endswith(FLOW_SUFFIX):
+        name = name[: -len(FLOW_SUFFIX)]
+    if not _NAME_RE.match(name):
+        raise FlowStoreError(
+            f'"{name}" is not a usable flow name: use letters, digits, spaces, ".", "_" or "-" '
+            "(at most 80 characters, starting with a letter or digit)."
+        )
+    return name
+
+
+class FlowFolder:
+    """The workspace's flows/ folder; every write is atomic."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def path(self, name: str) -> Path:
+        return self.root / f"{check_flow_name(name)}{FLOW_SUFFIX}"
+
+    def list(self) -> list[dict[str, Any]]:
+        if not self.root.exists():
+            return []
+        out = []
+        for p in sorted(
+            self.root.glob(f"*{FLOW_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True
+        ):
+            out.append(
+                {"name": p.name[: -len(FLOW_SUFFIX)], "path": str(p), "modified": p.stat().st_mtime}
+            )
+        return out
+
+    def save(self, flow: Flow, name: str) -> Path:
+        from engine.atomic import atomic_write_text
+
+        p = self.path(name)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(p, flow_text(flow))
+        return p
+
+    def load(self, name: str) -> Flow:
+        from engine.flow import load_flow
+
+        return load_flow(self.path(name))
+
+    def rename(self, old: str, new: str) -> Path:
+        src, dst = self.path(old), self.path(new)
+        if dst.exists():
+            raise FlowStoreError(
+                f'A flow named "{check_flow_name(new)}" already exists; choose another name.'
+            )
+        src.rename(dst)
+        return dst
+
+    def delete(self, name: str) -> None:
+        self.path(name).unlink(missing_ok=True)
+
+    def unused_name(self, base: str) -> str:
+        base = check_flow_name(base)
+        if not self.path(base).exists():
+            return base
+        i = 2
+        while self.path(f"{base} {i}").exists():
+            i += 1
+        return f"{base} {i}"
+
+
+def sample_flows() -> list[dict[str, Any]]:
+    out = []
+    for p in sorted(SAMPLES_DIR.glob(f"*{FLOW_SUFFIX}")):
+        try:
+            data = json.loads(p.read_text("utf-8"))
+        except (OSError, ValueError):
+            continue
+        out.append(
+            {
+                "name": p.name[: -len(FLOW_SUFFIX)],
+                "path": str(p),
+                "description": data.get("description", ""),
+            }
+        )
+    return out
+
+
+def load_sample(name: str) -> Flow:
+    """A sample flow, its data paths made absolute so it runs from the workspace folder too."""
+    from engine.flow import load_flow
+
+    p = SAMPLES_DIR / f"{name}{FLOW_SUFFIX}"
+    flow = load_flow(p)
+    return absolutize_paths(flow, p.parent)
+
+
+def absolutize_paths(flow: Flow, base: Path) -> Flow:
+    """Relative file paths in path-widget params, made absolute against `base`."""
+    cat = catalog()
+    for n in flow.nodes:
+        spec = cat.get(n.op)
+        if not spec:
+            continue
+        for p in spec["params"]:
+            v = n.params.get(p["name"])
+            if not isinstance(v, str) or not v or "${" in v:
+                continue
+            if v.startswith("sqlite:///") and not v.startswith("sqlite:////"):
+                n.params[p["name"]] = "sqlite:///" + str((base / v[len("sqlite:///") :]).resolve())
+            elif p.get("x-widget") == "path" and "://" not in v and not Path(v).is_absolute():
+                n.params[p["name"]] = str((base / v).resolve())
+    for k, v in list(flow.params.items()):
+        if isinstance(v, str) and (
+            v.endswith((".csv", ".parquet", ".db")) and not Path(v).is_absolute()
+        ):
+            flow.params[k] = str((base / v).resolve())
+    return flow
+
+
+def parse_upload(text: str, filename: str) -> Flow:
+    """A flow file uploaded from the browser (raises FlowError with every problem)."""
+    return parse_flow(text, None) if not filename else _parse_named(text, filename)
+
+
+def _parse_named(text: str, filename: str) -> Flow:
+    flow = parse_flow(text, None)
+    if flow.name == "flow":
+        flow.name = Path(filename).name.removesuffix(FLOW_SUFFIX).removesuffix(".json")
+    return flow

@@ -1,0 +1,111 @@
+"""Runs started from the studio: in this process, on threads, against the one warm
+SparkSession (DESIGN.md decision 10). Run state lives in the workspace store, so a reloaded
+page finds a run again by its id."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.flow import Flow, FlowError, prepare_flow
+from engine.runner import RunHandle, Runner, RunOptions
+from engine.workspace import Workspace
+
+FINAL = {"succeeded", "failed", "cancelled"}
+
+
+class RunManager:
+    def __init__(self, workspace: Workspace, master: str | None = None):
+        self.ws = workspace
+        self.master = master
+        self.runner = Runner(workspace)
+        self._handles: dict[str, RunHandle] = {}
+        self._lock = threading.Lock()
+
+    def start(
+        self,
+        flow: Flow,
+        *,
+        to_node: str | None = None,
+        force: set[str] | None = None,
+    ) -> str:
+        """Start a run; raises FlowError when the flow is not valid."""
+        prepared = prepare_flow(flow)
+        options = RunOptions(master=self.master, to_node=to_node, force=set(force or ()))
+        handle = self.runner.start(prepared, options, background=True)
+        with self._lock:
+            self._handles[handle.run_id] = handle
+        return handle.run_id
+
+    def cancel(self, run_id: str) -> bool:
+        with self._lock:
+            handle = self._handles.get(run_id)
+        if handle is None or handle.done():
+            return False
+        handle.cancel()
+        return True
+
+    def active(self, run_id: str) -> bool:
+        with self._lock:
+            handle = self._handles.get(run_id)
+        return handle is not None and not handle.done()
+
+    def status(self, run_id: str, after_log: int = 0) -> dict[str, Any] | None:
+        """The run as the canvas shows it: run status, per-node status/seconds/rows/error,
+        and log lines after `after_log`."""
+        store = self.ws.store
+        run = store.get_run(run_id)
+        if run is None:
+            return None
+        nodes = {}
+        now = time.time()
+        for r in store.node_runs(run_id):
+            seconds = r.get("seconds")
+            if r["status"] == "running" and r.get("started_at"):
+                seconds = now - r["started_at"]
+            nodes[r["node_id"]] = {
+                "status": r["status"],
+                "seconds": None if seconds is None else round(float(seconds), 1),
+                "rows": r.get("rows") or {},
+                "error": r.get("error"),
+                "metrics": r.get("metrics"),
+            }
+        status = run["status"]
+        # a run whose thread is gone (the studio restarted) is over, whatever the store says
+        if status == "running" and not self.active(run_id):
+            with self._lock:
+                known = run_id in self._handles
+            if not known:
+                status = "interrupted"
+        logs = store.logs(run_id, after_log)
+        return {
+            "run_id": run_id,
+            "status": status,
+            "flow_name": run["flow_name"],
+            "started_at": run["started_at"],
+            "finished_at": run.get("finished_at"),
+            "nodes": nodes,
+            "logs": [
+                {
+                    "id": lg["id"],
+                    "node": lg["node_id"],
+                    "level": lg["level"],
+                    "message": lg["message"],
+                    "ts": lg["ts"],
+                }
+                for lg in logs
+            ],
+        }
+
+
+def run_flow_path(ws: Workspace, name: str | None) -> Path:
+    """Where a studio flow lives for path resolution (relative paths resolve against flows/)."""
+    from studio.model import FlowFolder
+
+    folder = FlowFolder(ws.flows_dir)
+    return folder.path(name) if name else ws.flows_dir / "untitled.flow.json"
+
+
+__all__ = ["FINAL", "FlowError", "RunManager", "run_flow_path"]
