@@ -122,15 +122,20 @@
     setProps("doc", { data: Object.assign({ ts: Date.now() }, snap) });
     cy.elements().unselect();
   }
+  function flush() { clearTimeout(S._pushTimer); push(); }
   S.undoOnce = function () {
     var cy = getCy();
-    if (!cy || !S.undo.length) return;
+    if (!cy) return;
+    flush(); // an edit still inside its debounce is the newest step
+    if (!S.undo.length) return;
     S.redo.push(snapshot(cy));
     restore(S.undo.pop());
   };
   S.redoOnce = function () {
     var cy = getCy();
-    if (!cy || !S.redo.length) return;
+    if (!cy) return;
+    flush();
+    if (!S.redo.length) return;
     S.undo.push(snapshot(cy));
     restore(S.redo.pop());
   };
@@ -398,6 +403,12 @@
     if (e.key === "Shift" && S.eh && !S.connectMode) S.eh.disableDrawMode();
   });
 
+  // a button that acts on the flow (Run, Save, Export...) must see the latest edit: send any
+  // edit still inside its debounce before the click reaches the server
+  document.addEventListener("mousedown", function (e) {
+    if (e.target.closest && e.target.closest("button")) flush();
+  }, true);
+
   S.setConnectMode = function (on) {
     S.connectMode = !!on;
     var cy = ensure();
@@ -460,7 +471,13 @@
     var n = cy.getElementById(id);
     if (!n.length || !n.data("op")) return;
     var params = Object.assign({}, n.data("params") || {});
-    if (value === undefined) delete params[name]; else params[name] = value;
+    // a value equal to the operator's default is not written (the form shows defaults; only
+    // what the user changes goes into the flow file)
+    var spec = (S.catalog || {})[n.data("op")] || { params: [] };
+    var p = spec.params.filter(function (q) { return q.name === name; })[0];
+    var isDefault = p && ("default" in p) && JSON.stringify(p["default"]) === JSON.stringify(value);
+    if (!(name in params) && (isDefault || value === undefined)) return;
+    if (value === undefined || isDefault) delete params[name]; else params[name] = value;
     if (JSON.stringify(params) === JSON.stringify(n.data("params") || {})) return;
     n.data("params", params);
   };
@@ -480,5 +497,44 @@
     cy.elements().unselect();
     var n = cy.getElementById(id);
     if (n.length) { n.select(); cy.animate({ center: { eles: n } }, { duration: 200 }); }
+  };
+})();
+
+/* the feature table editor: table rows -> feature definitions (see studio/forms.py) */
+(function () {
+  "use strict";
+  var S = (window.SEER = window.SEER || {});
+  function list(text) {
+    return String(text || "").split(/[,;]/).map(function (t) { return t.trim(); }).filter(Boolean);
+  }
+  function member(text) {
+    var m = String(text).trim().match(/^(.+?)\/(\d+)$/);
+    if (m) return { kind: "bucket", column: m[1].trim(), buckets: parseInt(m[2], 10) };
+    return { kind: "discrete", column: String(text).trim() };
+  }
+  S.rowsToFeatures = function (rows) {
+    var out = [];
+    (rows || []).forEach(function (r) {
+      if (!r || !r.kind) return;
+      var extra = {};
+      if (r._extra) { try { extra = JSON.parse(r._extra); } catch (e) { extra = {}; } }
+      var d = { kind: r.kind };
+      if (r.kind === "combine") {
+        var names = [r.column].concat(list(r["with"]));
+        var old = extra.of || [];
+        var oldText = old.map(function (m) { return m.kind === "bucket" && m.buckets ? m.column + "/" + m.buckets : m.column; });
+        d.of = names.map(function (n, i) { return oldText[i] === String(n).trim() ? old[i] : member(n); });
+        delete extra.of;
+      } else {
+        d.column = r.column || "";
+        if (r.kind === "continuous" && list(r.transform).length) d.transform = list(r.transform);
+        if (r.kind === "bucket" && r.buckets !== null && r.buckets !== undefined && r.buckets !== "") d.buckets = Number(r.buckets);
+        if (r.kind === "datetime") d.parts = list(r.transform).length ? list(r.transform) : ["year", "month", "weekday"];
+      }
+      Object.keys(extra).forEach(function (k) { if (!(k in d)) d[k] = extra[k]; });
+      if (r.name) d.name = r.name;
+      out.push(d);
+    });
+    return out;
   };
 })();

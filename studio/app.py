@@ -18,7 +18,7 @@ from typing import Any
 
 import dash
 import dash_cytoscape as cyto
-from dash import ALL, Input, Output, State, ctx, dash_table, dcc, html, no_update
+from dash import ALL, MATCH, Input, Output, State, ctx, dash_table, dcc, html, no_update
 
 from engine.flow import FlowError
 from engine.workspace import Workspace
@@ -285,6 +285,15 @@ def create_app(
                         className="search",
                         debounce=False,
                     ),
+                    dcc.Upload(
+                        html.Div(
+                            "⇪ Upload a CSV",
+                            title="Copy a CSV file into the workspace and add an Import CSV node for it",
+                        ),
+                        id="upload-data",
+                        className="upload",
+                        accept=".csv,.tsv,.txt,.parquet",
+                    ),
                     html.Div(palette, id="palette-groups"),
                 ],
                 className="palette",
@@ -464,6 +473,41 @@ def create_app(
         prevent_initial_call=True,
     )
     app.clientside_callback(
+        """function(tables){
+        var trig = window.dash_clientside.callback_context.triggered || [];
+        trig.forEach(function(t){
+          var id; try { id = JSON.parse(t.prop_id.slice(0, t.prop_id.lastIndexOf('.'))); } catch(e) { return; }
+          var defs = window.SEER.rowsToFeatures(t.value);
+          window.SEER.setParam(id.node, id.name, defs.length ? defs : undefined);
+        });
+        return window.dash_clientside.no_update; }""",
+        Output("dummy2", "data", allow_duplicate=True),
+        Input({"type": "ftable", "node": ALL, "name": ALL}, "data"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output({"type": "ftable", "node": MATCH, "name": MATCH}, "data"),
+        Input({"type": "fadd", "node": MATCH, "name": MATCH}, "n_clicks"),
+        State({"type": "ftable", "node": MATCH, "name": MATCH}, "data"),
+        prevent_initial_call=True,
+    )
+    def add_feature(n: int, rows: list | None) -> list:
+        if not n:
+            return no_update
+        return [
+            *(rows or []),
+            {
+                "kind": "discrete",
+                "column": "",
+                "with": "",
+                "buckets": None,
+                "transform": "",
+                "name": "",
+            },
+        ]
+
+    app.clientside_callback(
         """function(n, which){ var t = window.dash_clientside.callback_context.triggered[0];
         if (!t || !t.value) return window.dash_clientside.no_update;
         var id = JSON.parse(t.prop_id.slice(0, t.prop_id.lastIndexOf('.')));
@@ -642,7 +686,10 @@ def create_app(
         spec = cat.get(node["op"])
         if spec is None:
             return html.Div(f'Unknown operator "{node["op"]}".', className="error")
-        columns_by_port = ((probs or {}).get("columns") or {}).get(node["id"], {})
+        # columns from the document as it is now (the problems store may lag one edit behind)
+        meta = meta or _empty_meta()
+        analysis = analyze(doc_to_flow(doc, meta, run_flow_path(ws, meta.get("file"))))
+        columns_by_port = analysis.input_columns.get(node["id"], {})
         first_table = next((p["name"] for p in spec["inputs"] if p["type"] == "table"), None)
         columns = columns_by_port.get(first_table, []) if first_table else []
         fields = [
@@ -1037,6 +1084,49 @@ def create_app(
         return window.dash_clientside.no_update; }""",
         Output("dummy", "data", allow_duplicate=True),
         Input("toast-msg", "data"),
+        prevent_initial_call=True,
+    )
+
+    @app.callback(
+        Output("uploaded", "data"),
+        Output("toast-msg", "data", allow_duplicate=True),
+        Input("upload-data", "contents"),
+        State("upload-data", "filename"),
+        prevent_initial_call=True,
+    )
+    def upload_data(contents: str | None, filename: str | None) -> tuple:
+        """A data file from the browser, written atomically into the workspace's flows/data/."""
+        if not contents or not filename:
+            return no_update, no_update
+        from engine.atomic import atomic_write_bytes
+
+        name = Path(filename).name
+        if Path(name).suffix.lower() not in (".csv", ".tsv", ".txt", ".parquet"):
+            return no_update, {
+                "msg": f'"{name}" is not a CSV or Parquet file.',
+                "kind": "error",
+                "ts": time.time(),
+            }
+        target = ws.flows_dir / "data" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(target, base64.b64decode(contents.split(",", 1)[1]))
+        op = "import.parquet" if name.lower().endswith(".parquet") else "import.csv"
+        msg = f"Uploaded {name} to {target.parent}; an import node reads it."
+        return {"op": op, "path": f"data/{name}", "ts": time.time()}, {
+            "msg": msg,
+            "kind": "info",
+            "ts": time.time(),
+        }
+
+    app.layout.children.append(dcc.Store(id="uploaded"))
+    app.clientside_callback(
+        """function(u){ if (!u) return window.dash_clientside.no_update;
+        var cy = window.SEER.getCy(); var ext = cy.extent();
+        var id = window.SEER.addNode(u.op, ext.x1 + 120, ext.y1 + 80);
+        if (id) window.SEER.setParam(id, 'path', u.path);
+        return window.dash_clientside.no_update; }""",
+        Output("dummy2", "data", allow_duplicate=True),
+        Input("uploaded", "data"),
         prevent_initial_call=True,
     )
 
@@ -1875,8 +1965,9 @@ def _model_view(nid: str, out: dict[str, Any]) -> Any:
         ),
         html.Div([html.B("Inputs: "), ", ".join(f["name"] for f in fields)], className="small"),
     ]
-    tuning = manifest.get("tuning") or {}
-    if tuning.get("trials"):
+    tuning = manifest.get("tuning") or []
+    trials = tuning.get("trials", []) if isinstance(tuning, dict) else tuning
+    if trials:
         rows = [
             html.Tr(
                 [
@@ -1886,7 +1977,8 @@ def _model_view(nid: str, out: dict[str, Any]) -> Any:
                     html.Td(f"{t.get('seconds', 0):.2f}"),
                 ]
             )
-            for t in tuning["trials"]
+            for t in trials
+            if isinstance(t, dict)
         ]
         summary.append(
             html.Table(
@@ -2110,28 +2202,10 @@ def _models_view(ws: Workspace, scoring: ScoringService) -> Any:
 
 
 def _routes(app: dash.Dash, ws: Workspace, flows: FlowFolder) -> None:
-    from flask import jsonify, request
+    from flask import jsonify
 
     server = app.server
 
     @server.get("/studio/api/catalog")
     def _catalog() -> Any:
         return jsonify(catalog())
-
-    @server.post("/studio/api/upload")
-    def _upload() -> Any:
-        """Upload a data file into the workspace (flows/data/), for import.* path params."""
-        f = request.files.get("file")
-        if f is None or not f.filename:
-            return jsonify({"error": "No file in the request."}), 400
-        name = Path(f.filename).name
-        if Path(name).suffix.lower() not in (".csv", ".tsv", ".txt", ".parquet", ".json"):
-            return jsonify({"error": f'"{name}" is not a CSV, Parquet or JSON file.'}), 400
-        from engine.atomic import temp_sibling
-
-        target = ws.flows_dir / "data" / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_sibling(target, "upload")
-        f.save(str(tmp))
-        tmp.replace(target)
-        return jsonify({"path": str(target), "relative": f"data/{name}"})

@@ -94,7 +94,11 @@ def param_field(node_id: str, p: dict[str, Any], value: Any, columns: list[str])
             className="code",
             spellCheck=False,
         )
-    elif widget in ("json", "mapping", "features") or ptype in ("array", "object"):
+    elif widget == "features":
+        control = features_editor(
+            node_id, name, current if isinstance(current, list) else [], columns
+        )
+    elif widget in ("json", "mapping") or ptype in ("array", "object"):
         text = "" if current is None else _fmt(current)
         control = dcc.Textarea(
             id=pid("json"),
@@ -132,11 +136,110 @@ def param_field(node_id: str, p: dict[str, Any], value: Any, columns: list[str])
                 n_clicks=0,
             )
         )
-    if widget == "features":
-        children.append(features_table(current if isinstance(current, list) else []))
     if p.get("description"):
         children.append(html.Div(p["description"], className="help"))
     return html.Div(children, className="param", id=f"param-{node_id}-{name}")
+
+
+KINDS = ["continuous", "discrete", "bucket", "combine", "datetime"]
+_SHOWN = ("kind", "column", "with", "buckets", "transform", "name")
+
+
+def _member_text(m: dict[str, Any]) -> str:
+    if m.get("kind") == "bucket" and m.get("buckets"):
+        return f"{m.get('column')}/{m['buckets']}"
+    return str(m.get("column", ""))
+
+
+def feature_rows(features: list[Any]) -> list[dict[str, Any]]:
+    """Feature definitions as editable table rows (unknown keys kept in `_extra`)."""
+    rows = []
+    for f in features:
+        if not isinstance(f, dict):
+            continue
+        kind = f.get("kind", "")
+        row: dict[str, Any] = {
+            "kind": kind,
+            "column": f.get("column", ""),
+            "with": "",
+            "buckets": None,
+        }
+        row["transform"] = ""
+        row["name"] = f.get("name", "")
+        extra = {
+            k: v
+            for k, v in f.items()
+            if k not in ("kind", "column", "name", "of", "buckets", "transform", "parts")
+        }
+        if kind == "continuous":
+            t = f.get("transform", [])
+            row["transform"] = ", ".join(t) if isinstance(t, list) else str(t or "")
+        elif kind == "bucket":
+            row["buckets"] = f.get("buckets")
+        elif kind == "datetime":
+            row["transform"] = ", ".join(f.get("parts") or [])
+        elif kind == "combine":
+            members = [m for m in f.get("of", []) if isinstance(m, dict)]
+            row["column"] = _member_text(members[0]) if members else ""
+            row["with"] = ", ".join(_member_text(m) for m in members[1:])
+            extra["of"] = members
+        row["_extra"] = json.dumps(extra) if extra else ""
+        rows.append(row)
+    return rows
+
+
+def features_editor(node_id: str, name: str, features: list[Any], columns: list[str]) -> html.Div:
+    """The feature configuration as a table: one row per feature, kinds and columns picked from
+    lists; crosses name their members in `with` (`age/5` = age in 5 buckets)."""
+    from dash import dash_table
+
+    col_opts = [{"label": c, "value": c} for c in columns]
+    table = dash_table.DataTable(
+        id={"type": "ftable", "node": node_id, "name": name},
+        data=feature_rows(features),
+        columns=[
+            {"name": "kind", "id": "kind", "presentation": "dropdown"},
+            {"name": "column", "id": "column", "presentation": "dropdown" if columns else "input"},
+            {"name": "with (cross)", "id": "with"},
+            {"name": "buckets", "id": "buckets", "type": "numeric"},
+            {"name": "transform / parts", "id": "transform"},
+            {"name": "name", "id": "name"},
+        ],
+        dropdown={
+            "kind": {"options": [{"label": k, "value": k} for k in KINDS], "clearable": False},
+            "column": {"options": col_opts},
+        },
+        editable=True,
+        row_deletable=True,
+        style_table={"overflowX": "auto"},
+        style_cell={
+            "fontSize": 11.5,
+            "padding": "2px 4px",
+            "minWidth": 60,
+            "fontFamily": "Inter, system-ui, sans-serif",
+        },
+        style_header={"fontWeight": "600", "backgroundColor": "#f3f4f6"},
+        css=[
+            {"selector": ".Select-menu-outer", "rule": "display: block !important; z-index: 1000;"}
+        ],
+    )
+    return html.Div(
+        [
+            table,
+            html.Button(
+                "+ Add feature",
+                id={"type": "fadd", "node": node_id, "name": name},
+                n_clicks=0,
+                className="btn small",
+            ),
+            html.Div(
+                "continuous: transform = clip, log1p, standardize · bucket: buckets (quantiles) · "
+                "combine: column × the columns in 'with' (age/5 = age in 5 buckets) · datetime: parts = "
+                "year, month, day, weekday, hour.",
+                className="help",
+            ),
+        ]
+    )
 
 
 def features_table(features: list[dict[str, Any]]) -> html.Table:

@@ -4,6 +4,7 @@ server. Runs execute in this process against one warm SparkSession."""
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import threading
 import time
@@ -26,6 +27,11 @@ def serve(
     from studio.app import create_app
 
     t0 = time.perf_counter()
+    # imported once here: waitress threads importing them lazily at the same time can see a
+    # half-initialized module
+    import pandas  # noqa: F401
+    import plotly.io  # noqa: F401
+
     ws = Workspace(workspace)
     ws.flows_dir.mkdir(parents=True, exist_ok=True)
     app = create_app(ws, master=master, serve_port=serve_port)
@@ -47,12 +53,27 @@ def serve(
     )
     print(url, flush=True)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    # SIGTERM ends the studio like Ctrl+C, so the scoring service it started stops too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if open_browser:
         threading.Timer(0.5, lambda: webbrowser.open(url)).start()
+    # start the SparkSession now, in the background: the first run then finds it warm
+    threading.Thread(
+        target=_warm_spark, args=(ws, master), name="seer-spark-warmup", daemon=True
+    ).start()
     try:
         server.run()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         pass
     finally:
         server.close()
     return 0
+
+
+def _warm_spark(ws: Workspace, master: str | None) -> None:
+    from engine.spark import get_spark
+
+    try:
+        get_spark(master, ws.spark_local_dir, ws.logs_dir)
+    except Exception as exc:  # the first run reports it with its node
+        logging.getLogger("seer.studio").warning("Spark did not start: %s", exc)

@@ -98,3 +98,11 @@ def run_op(ws: Any, folder: Path, op: str, params: dict, inputs: dict[str, Any])
     }
     result.node = node
     return result
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Any:
+    """Keep each phase's report on the test item (the browser tests screenshot failures)."""
+    rep = yield
+    setattr(item, f"rep_{rep.when}", rep)
+    return rep
