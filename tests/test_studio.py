@@ -19,7 +19,11 @@ import httpx
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(os.environ.get("SEER_SCREENSHOTS", Path(__file__).resolve().parent.parent / "build" / "screenshots"))
+SHOTS = Path(
+    os.environ.get(
+        "SEER_SCREENSHOTS", Path(__file__).resolve().parent.parent / "build" / "screenshots"
+    )
+)
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -31,7 +35,9 @@ FLAGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt install chromium)")
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt install chromium)"
+)
 
 
 def free_port() -> int:
@@ -69,7 +75,9 @@ class Studio:
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().decode().strip()
-        assert line == self.url, f"seer studio printed {line!r}; log: {(root / 'studio.log').read_text()}"
+        assert line == self.url, (
+            f"seer studio printed {line!r}; log: {(root / 'studio.log').read_text()}"
+        )
         self.ready_seconds = time.perf_counter() - t0
 
     def stop(self) -> None:
@@ -106,7 +114,9 @@ def page(browser: Any, studio: Studio, request: pytest.FixtureRequest) -> Iterat
     pg.on("pageerror", lambda e: pg.errors.append(str(e)))
     pg.goto(studio.url)
     pg.wait_for_selector("#canvas canvas", timeout=20000)
-    pg.wait_for_function("() => window.SEER && window.SEER.catalog && window.SEER.getCy()", timeout=20000)
+    pg.wait_for_function(
+        "() => window.SEER && window.SEER.catalog && window.SEER.getCy()", timeout=20000
+    )
     yield pg
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
@@ -154,7 +164,10 @@ def connect(page: Any, src: str, dst: str, shift: bool = True) -> None:
 
 
 def links(page: Any) -> set[str]:
-    return {f"{lk['source']}.{lk['sourcePort']}->{lk['target']}.{lk['targetPort']}" for lk in page.evaluate("() => SEER.snapshot().links")}
+    return {
+        f"{lk['source']}.{lk['sourcePort']}->{lk['target']}.{lk['targetPort']}"
+        for lk in page.evaluate("() => SEER.snapshot().links")
+    }
 
 
 def click_node(page: Any, nid: str) -> None:
@@ -171,7 +184,9 @@ def choose(page: Any, container: str, value: str) -> None:
 
 
 def wait_doc(page: Any, predicate: str, timeout: float = 10000) -> None:
-    page.wait_for_function(f"() => {{ const s = SEER.snapshot(); return {predicate}; }}", timeout=timeout)
+    page.wait_for_function(
+        f"() => {{ const s = SEER.snapshot(); return {predicate}; }}", timeout=timeout
+    )
 
 
 def saved_flow(studio: Studio, name: str) -> dict[str, Any]:
@@ -179,7 +194,9 @@ def saved_flow(studio: Studio, name: str) -> dict[str, Any]:
 
 
 # -- the user story ---------------------------------------------------------------------------
-def test_build_run_publish_and_score_the_credit_risk_flow(page: Any, studio: Studio, tmp_path: Path) -> None:
+def test_build_run_publish_and_score_the_credit_risk_flow(
+    page: Any, studio: Studio, tmp_path: Path
+) -> None:
     assert studio.ready_seconds < 30
     # build the flow from an empty canvas by drag and drop
     sample = drop(page, "import.sample", 90, 120)
@@ -188,7 +205,14 @@ def test_build_run_publish_and_score_the_credit_risk_flow(page: Any, studio: Stu
     model = drop(page, "train.hdlr", 690, 60)
     pred = drop(page, "predict", 690, 220)
     ev = drop(page, "evaluate.binary", 890, 220)
-    assert [sample, split, feats, model, pred, ev] == ["sample", "split", "extract", "hdlr", "predict", "binary"]
+    assert [sample, split, feats, model, pred, ev] == [
+        "sample",
+        "split",
+        "extract",
+        "hdlr",
+        "predict",
+        "binary",
+    ]
     connect(page, sample, split)
     connect(page, split, feats)
     connect(page, feats, model)
@@ -243,8 +267,12 @@ def test_build_run_publish_and_score_the_credit_risk_flow(page: Any, studio: Stu
     assert {n["id"] for n in flow["nodes"]} == {sample, split, feats, model, pred, ev}
     assert flow["nodes"][0]["ui"]["x"] and len(flow["links"]) == 6
     page.reload()
-    page.wait_for_function("() => window.SEER && SEER.getCy() && SEER.snapshot().nodes.length === 6", timeout=20000)
-    page.wait_for_function("() => document.getElementById('flow-name').textContent === 'credit story'")
+    page.wait_for_function(
+        "() => window.SEER && SEER.getCy() && SEER.snapshot().nodes.length === 6", timeout=20000
+    )
+    page.wait_for_function(
+        "() => document.getElementById('flow-name').textContent === 'credit story'"
+    )
 
     # run: every node turns succeeded
     page.click("#btn-run")
@@ -261,7 +289,16 @@ def test_build_run_publish_and_score_the_credit_risk_flow(page: Any, studio: Stu
     page.wait_for_selector(".chart .main-svg", timeout=20000)
     shot(page, "story-3-evaluation")
     cli = subprocess.run(
-        [sys.executable, "-m", "studio.cli", "run", str(studio.ws / "flows" / "credit story.flow.json"), "--json", "--workspace", str(tmp_path / "cli-ws")],
+        [
+            sys.executable,
+            "-m",
+            "studio.cli",
+            "run",
+            str(studio.ws / "flows" / "credit story.flow.json"),
+            "--json",
+            "--workspace",
+            str(tmp_path / "cli-ws"),
+        ],
         capture_output=True,
         text=True,
         env={**os.environ, "SEER_DRIVER_MEMORY": "2g", "SEER_SPARK_MASTER": "local[2]"},
@@ -278,7 +315,7 @@ def test_build_run_publish_and_score_the_credit_risk_flow(page: Any, studio: Stu
     page.wait_for_function("() => document.getElementById('modal-input').value === 'hdlr'")
     page.fill("#modal-input", "credit-story")
     page.click("#modal-ok")
-    page.wait_for_selector("text=Published \"credit-story\" version 1", timeout=30000)
+    page.wait_for_selector('text=Published "credit-story" version 1', timeout=30000)
     page.click("#page-models")
     page.wait_for_selector("#models-page h3:has-text('credit-story')", timeout=20000)
     page.click("button:has-text('Score')")
@@ -294,7 +331,11 @@ def test_build_run_publish_and_score_the_credit_risk_flow(page: Any, studio: Stu
         except ValueError:
             value = text
         record[field.query_selector("label").inner_text()] = value
-    r = httpx.post(f"http://127.0.0.1:{studio.serve_port}/v1/models/credit-story:predict", json={"instances": [record]}, timeout=10)
+    r = httpx.post(
+        f"http://127.0.0.1:{studio.serve_port}/v1/models/credit-story:predict",
+        json={"instances": [record]},
+        timeout=10,
+    )
     assert r.status_code == 200, r.text
     assert f"{r.json()['predictions'][0]['score']:.6f}" == score
 
@@ -357,7 +398,11 @@ def test_export_and_import_round_trip(page: Any, studio: Studio, tmp_path: Path)
     dl.value.save_as(exported)
     data = json.loads(exported.read_text())
     assert data["seer_flow"] == 1 and data["name"] == "credit-risk-models"
-    original = json.loads((Path(__file__).resolve().parent.parent / "sample_flows" / "credit_risk_models.flow.json").read_text())
+    original = json.loads(
+        (
+            Path(__file__).resolve().parent.parent / "sample_flows" / "credit_risk_models.flow.json"
+        ).read_text()
+    )
     assert [n["id"] for n in data["nodes"]] == [n["id"] for n in original["nodes"]]
     assert len(data["links"]) == len(original["links"])
     assert data["nodes"][2]["params"] == original["nodes"][2]["params"]
@@ -365,7 +410,10 @@ def test_export_and_import_round_trip(page: Any, studio: Studio, tmp_path: Path)
     page.click("#btn-new")
     wait_doc(page, "s.nodes.length === 0")
     page.set_input_files("#upload-flow input[type=file]", str(exported))
-    wait_doc(page, f"s.nodes.length === {len(original['nodes'])} && s.links.length === {len(original['links'])}")
+    wait_doc(
+        page,
+        f"s.nodes.length === {len(original['nodes'])} && s.links.length === {len(original['links'])}",
+    )
     # a broken file is refused with the reason, and the canvas keeps what it had
     bad = tmp_path / "bad.flow.json"
     bad.write_text('{"seer_flow": 1, "nodes": [}')
@@ -385,9 +433,14 @@ def test_a_failing_node_shows_its_error(page: Any) -> None:
     page.fill("#param-sample-rows input", "200")
     page.keyboard.press("Enter")
     click_node(page, sql)
-    page.fill("#param-sql-query textarea", "SELECT CAST('abc' AS INT) / 0 AS x FROM sample WHERE assert_true(income < 0)")
+    page.fill(
+        "#param-sql-query textarea",
+        "SELECT CAST('abc' AS INT) / 0 AS x FROM sample WHERE assert_true(income < 0)",
+    )
     page.locator("#param-sql-query textarea").blur()
-    wait_doc(page, "(s.nodes.find(n => n.id === 'sql').params.query || '').indexOf('assert_true') >= 0")
+    wait_doc(
+        page, "(s.nodes.find(n => n.id === 'sql').params.query || '').indexOf('assert_true') >= 0"
+    )
     page.click("#btn-run")
     page.wait_for_selector("#run-status .pill.s-failed", timeout=180000)
     click_node(page, sql)
