@@ -927,6 +927,19 @@ def create_app(
             }
             return flow_to_elements(flow), m, time.time(), "modal hidden", "", no_update, no_update
 
+        def saved(flow: Any, name: str, msg: str, hide_modal: bool) -> tuple:
+            m = {**meta, "name": name, "file": name, "saved": _hash(flow_text(flow))}
+            toast = {"msg": msg, "kind": "info", "ts": time.time()}
+            return (
+                no_update,
+                m,
+                no_update,
+                "modal hidden" if hide_modal else no_update,
+                "",
+                no_update,
+                toast,
+            )
+
         def current(name: str | None = None, file: str | None = None) -> Any:
             m = dict(meta)
             if name:
@@ -937,45 +950,27 @@ def create_app(
 
         try:
             if trig == "url":  # page load: reopen the flow this browser tab had open
-                if meta.get("file") and flows.path(meta["file"]).exists() and meta.get("saved"):
+                if meta.get("file") and meta.get("saved") and flows.path(meta["file"]).exists():
                     return loaded(flows.load(meta["file"]), meta["file"], True)
-                if meta.get("name") and doc is None and meta.get("draft"):
-                    return nothing
                 return nothing
             if trig == "btn-new":
                 return [], _empty_meta(), time.time(), no_update, "", no_update, no_update
             if trig == "btn-save":
                 if not meta.get("file"):
-                    name = (
-                        flows.unused_name(meta.get("name") or "untitled")
-                        if not meta.get("name") or meta.get("name") == "untitled"
-                        else meta["name"]
-                    )
+                    # a first save never overwrites another flow of the same name
+                    name = flows.unused_name(meta.get("name") or "untitled")
                     flow = current(name, name)
                 else:
                     name = meta["file"]
                     flow = current(file=name)
                 flows.save(flow, name)
-                m = {**meta, "name": flow.name, "file": name, "saved": _hash(flow_text(flow))}
-                return (
-                    no_update,
-                    m,
-                    no_update,
-                    no_update,
-                    "",
-                    no_update,
-                    {"msg": f'Saved "{name}".', "kind": "info", "ts": time.time()},
-                )
+                return saved(flow, name, f'Saved "{name}".', hide_modal=False)
             if trig == "btn-duplicate":
                 base = meta.get("file") or meta.get("name") or "untitled"
                 name = flows.unused_name(f"{base} copy")
                 flow = current(name, name)
                 flows.save(flow, name)
-                return (
-                    loaded(flow, name, True)[:1]
-                    + ({**flow_meta(flow), "file": name, "saved": _hash(flow_text(flow))},)
-                    + loaded(flow, name, True)[2:]
-                )
+                return loaded(flow, name, True)
             if trig == "btn-export":
                 flow = current()
                 fname = f"{meta.get('file') or meta.get('name') or 'flow'}.flow.json"
@@ -1023,16 +1018,7 @@ def create_app(
                         )
                     flow = current(name, name)
                     flows.save(flow, name)
-                    m = {**meta, "name": name, "file": name, "saved": _hash(flow_text(flow))}
-                    return (
-                        no_update,
-                        m,
-                        no_update,
-                        "modal hidden",
-                        "",
-                        no_update,
-                        {"msg": f'Saved as "{name}".', "kind": "info", "ts": time.time()},
-                    )
+                    return saved(flow, name, f'Saved as "{name}".', hide_modal=True)
                 if action == "rename":
                     from studio.model import check_flow_name
 
@@ -1040,16 +1026,7 @@ def create_app(
                     flows.rename(meta["file"], name)
                     flow = current(name, name)
                     flows.save(flow, name)
-                    m = {**meta, "name": name, "file": name, "saved": _hash(flow_text(flow))}
-                    return (
-                        no_update,
-                        m,
-                        no_update,
-                        "modal hidden",
-                        "",
-                        no_update,
-                        {"msg": f'Renamed to "{name}".', "kind": "info", "ts": time.time()},
-                    )
+                    return saved(flow, name, f'Renamed to "{name}".', hide_modal=True)
                 if action == "delete":
                     flows.delete(meta["file"])
                     m = {**meta, "file": None, "saved": None}

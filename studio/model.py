@@ -260,7 +260,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,79}$")
 
 
 class FlowStoreError(Exception):
-    pass
+    """A flow file name or flows-folder operation that cannot be done (the message says why)."""
 
 
 def check_flow_name(name: str) -> str:
@@ -381,12 +381,9 @@ def absolutize_paths(flow: Flow, base: Path) -> Flow:
 
 
 def parse_upload(text: str, filename: str) -> Flow:
-    """A flow file uploaded from the browser (raises FlowError with every problem)."""
-    return parse_flow(text, None) if not filename else _parse_named(text, filename)
-
-
-def _parse_named(text: str, filename: str) -> Flow:
+    """A flow file uploaded from the browser (raises FlowError with every problem); a file
+    without a name inside is named after the uploaded file."""
     flow = parse_flow(text, None)
-    if flow.name == "flow":
+    if flow.name == "flow" and filename:
         flow.name = Path(filename).name.removesuffix(FLOW_SUFFIX).removesuffix(".json")
     return flow
