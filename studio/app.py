@@ -369,7 +369,7 @@ def create_app(
             html.Div(id="runs-page", className="page hidden"),
             html.Div(id="models-page", className="page hidden"),
             modal,
-            dcc.Store(id="doc", data=None),
+            dcc.Store(id="doc", data=None, storage_type="session"),
             dcc.Store(id="meta", data=_empty_meta(), storage_type="session"),
             dcc.Store(id="selection", data=None),
             dcc.Store(id="problems-store", data={"problems": [], "columns": {}}),
@@ -949,7 +949,18 @@ def create_app(
             )
 
         try:
-            if trig == "url":  # page load: reopen the flow this browser tab had open
+            if trig == "url":  # page load: bring back what this browser tab had on its canvas
+                if doc and (doc.get("nodes") or doc.get("notes")):  # edits, saved or not
+                    flow = current()
+                    return (
+                        flow_to_elements(flow),
+                        meta,
+                        time.time(),
+                        no_update,
+                        "",
+                        no_update,
+                        no_update,
+                    )
                 if meta.get("file") and meta.get("saved") and flows.path(meta["file"]).exists():
                     return loaded(flows.load(meta["file"]), meta["file"], True)
                 return nothing
@@ -1043,6 +1054,8 @@ def create_app(
                             "ts": time.time(),
                         },
                     )
+                if action == "publish":  # the publish callback answers (and keeps errors shown)
+                    return nothing
                 return nothing[:3] + ("modal hidden",) + nothing[4:]
         except (FlowStoreError, FlowError, OSError) as exc:
             msg = (

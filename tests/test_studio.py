@@ -339,6 +339,48 @@ def test_build_run_publish_and_score_the_credit_risk_flow(
     assert r.status_code == 200, r.text
     assert f"{r.json()['predictions'][0]['score']:.6f}" == score
 
+    # a second version: staging until promoted; promote, canary and roll back from the page
+    from engine.model_registry import ModelRegistry
+    from engine.workspace import Workspace
+
+    registry = ModelRegistry(Workspace(studio.ws))
+    page.click("#page-flow")
+    click_node(page, model)
+    page.click("#bt-output")
+    page.click("button:has-text('Publish…')")
+    page.wait_for_function("() => document.getElementById('modal-input').value === 'hdlr'")
+    page.fill("#modal-input", "credit-story")
+    page.click("#modal-ok")
+    page.wait_for_selector('text=Published "credit-story" version 2', timeout=30000)
+    assert registry.route("credit-story").production == 1
+    page.click("#page-models")
+    page.click('[id*=\'"act":"promote"\'][id*=\'"version":2\']')
+    page.wait_for_selector("text=production v2", timeout=10000)
+    assert registry.route("credit-story").production == 2
+    page.fill('[id*="canary-pct"]', "25")
+    page.click('[id*=\'"act":"canary"\'][id*=\'"version":1\']')
+    page.wait_for_selector("text=canary v1 (25%)", timeout=10000)
+    assert (
+        registry.route("credit-story").canary,
+        registry.route("credit-story").canary_percent,
+    ) == (1, 25.0)
+    page.click('[id*=\'"act":"rollback"\']')
+    page.wait_for_selector("text=production v1", timeout=10000)
+    assert registry.route("credit-story").production == 1
+    # a model name the registry refuses: the dialog says why and stays open
+    page.click("#page-flow")
+    click_node(page, model)
+    page.click("#bt-output")
+    page.click("button:has-text('Publish…')")
+    page.wait_for_function("() => document.getElementById('modal-input').value === 'hdlr'")
+    page.fill("#modal-input", "no spaces allowed")
+    page.click("#modal-ok")
+    assert (
+        "cannot name a model"
+        in page.wait_for_selector("#modal-error:has-text('cannot')", timeout=10000).inner_text()
+    )
+    page.click("#modal-cancel")
+
 
 def test_an_invalid_link_is_refused_with_the_reason(page: Any) -> None:
     page.click("#btn-new")
@@ -467,3 +509,105 @@ def test_studio_page_is_quick_to_serve(studio: Studio) -> None:
     assert r.status_code == 200 and "Seer studio" in r.text
     assert r.headers.get("server") == "seer-studio"  # waitress, not the development server
     assert time.perf_counter() - t < 5
+
+
+def test_flow_files_save_as_rename_duplicate_delete(page: Any, studio: Studio) -> None:
+    flows = studio.ws / "flows"
+    page.click("#btn-new")
+    wait_doc(page, "s.nodes.length === 0")
+    drop(page, "import.sample", 250, 150)
+
+    def dialog(button: str, value: str | None) -> None:
+        page.click(button)
+        page.wait_for_selector("#modal:not(.hidden)")
+        if value is not None:
+            page.wait_for_timeout(300)
+            page.fill("#modal-input", value)
+        page.click("#modal-ok")
+
+    dialog("#btn-saveas", "alpha")
+    page.wait_for_selector("#modal.hidden", state="attached")
+    assert (flows / "alpha.flow.json").exists()
+    # an existing name is refused in the dialog, nothing overwritten
+    drop(page, "split", 450, 150)
+    taken = flows / "taken.flow.json"
+    taken.write_text('{"seer_flow": 1, "name": "taken", "nodes": [], "links": []}\n')
+    dialog("#btn-saveas", "taken")
+    assert "exists" in page.wait_for_selector("#modal-error:has-text('exists')").inner_text()
+    page.click("#modal-cancel")
+    assert json.loads(taken.read_text())["nodes"] == []
+    page.wait_for_function(
+        "() => document.getElementById('dirty').textContent.indexOf('unsaved') >= 0"
+    )
+    page.click("#btn-save")
+    page.wait_for_function("() => document.getElementById('dirty').textContent === ''")
+    assert len(saved_flow(studio, "alpha")["nodes"]) == 2
+    dialog("#btn-rename", "beta")
+    page.wait_for_function("() => document.getElementById('flow-name').textContent === 'beta'")
+    assert not (flows / "alpha.flow.json").exists() and saved_flow(studio, "beta")["name"] == "beta"
+    page.click("#btn-duplicate")
+    page.wait_for_function("() => document.getElementById('flow-name').textContent === 'beta copy'")
+    assert len(saved_flow(studio, "beta copy")["nodes"]) == 2
+    dialog("#btn-delete", None)
+    page.wait_for_selector("text=Flow file deleted")
+    assert not (flows / "beta copy.flow.json").exists() and (flows / "beta.flow.json").exists()
+    wait_doc(page, "s.nodes.length === 2")  # the canvas keeps the flow
+    # Open lists the workspace's flows
+    page.click("#btn-open")
+    page.click("[id*='open-flow'] >> text=beta")
+    page.wait_for_function("() => document.getElementById('flow-name').textContent === 'beta'")
+
+
+def test_upload_a_csv_and_pick_files(page: Any, studio: Studio, tmp_path: Path) -> None:
+    page.click("#btn-new")
+    wait_doc(page, "s.nodes.length === 0")
+    csv = tmp_path / "people.csv"
+    csv.write_text("age,city,churn\n31,Oslo,0\n45,Bergen,1\n")
+    page.set_input_files("#upload-data input[type=file]", str(csv))
+    wait_doc(
+        page,
+        "s.nodes.length === 1 && s.nodes[0].op === 'import.csv' && s.nodes[0].params.path === 'data/people.csv'",
+    )
+    assert (studio.ws / "flows" / "data" / "people.csv").read_text() == csv.read_text()
+    page.wait_for_selector("text=No problems: the flow is ready to run.", timeout=10000)
+    # the file picker: folders of the workspace, then the file
+    nid = page.evaluate("() => SEER.snapshot().nodes[0].id")
+    click_node(page, nid)
+    page.click("[id*='browse'] >> text=Browse…")
+    page.click("[id*='browse-dir'] >> text=flows")
+    page.click("[id*='browse-dir'] >> text=data")
+    page.click("[id*='browse-file'] >> text=people.csv")
+    wait_doc(page, "s.nodes[0].params.path.endsWith('/flows/data/people.csv')")
+    # a file of another kind is not taken (the upload only accepts CSV/TSV/text/Parquet)
+    bad = tmp_path / "notes.docx"
+    bad.write_text("x")
+    page.set_input_files("#upload-data input[type=file]", str(bad))
+    page.wait_for_timeout(1000)
+    assert not (studio.ws / "flows" / "data" / "notes.docx").exists()
+    wait_doc(page, "s.nodes.length === 1")
+
+
+def test_stop_a_run_and_reattach_after_reload(page: Any) -> None:
+    page.click("#btn-new")
+    wait_doc(page, "s.nodes.length === 0")
+    nid = drop(page, "import.sample", 250, 150)
+    click_node(page, nid)
+    page.fill(f"#param-{nid}-rows input", "30000000")
+    page.keyboard.press("Enter")
+    wait_doc(page, "s.nodes[0].params.rows === 30000000")
+    page.click("#btn-run")
+    page.wait_for_selector("#run-status .pill.s-running", timeout=60000)
+    page.wait_for_function(
+        "() => SEER.getCy().nodes()[0].style('label').startsWith('▶')", timeout=60000
+    )
+    page.reload()  # the page reattaches to the run it started, the unsaved canvas comes back
+    page.wait_for_selector("#run-status .pill.s-running", timeout=20000)
+    page.wait_for_function(
+        "() => window.SEER && SEER.getCy() && SEER.getCy().nodes().length === 1", timeout=20000
+    )
+    page.click("#btn-stop")
+    page.wait_for_selector("#run-status .pill.s-cancelled", timeout=60000)
+    page.wait_for_function(
+        "() => SEER.getCy().nodes()[0].style('label').startsWith('■')", timeout=10000
+    )
+    shot(page, "stopped")
