@@ -49,8 +49,13 @@
 
   // -- the document --------------------------------------------------------------------------
   function snapshot(cy) {
-    var nodes = [], notes = [], links = [];
+    var nodes = [], notes = [], links = [], groups = [];
     cy.nodes().forEach(function (n) {
+      if (n.data("group") !== undefined) {
+        groups.push({ id: n.id(), name: n.data("group"), collapsed: !!n.data("collapsed"),
+          nodes: n.children().filter(function (c) { return !!c.data("op"); }).map(function (c) { return c.id(); }) });
+        return;
+      }
       var p = n.position();
       if (n.data("op")) {
         nodes.push({ id: n.id(), op: n.data("op"), label: n.data("label") || "", params: n.data("params") || {},
@@ -63,7 +68,7 @@
       links.push({ source: e.data("source"), target: e.data("target"),
         sourcePort: e.data("sourcePort"), targetPort: e.data("targetPort") });
     });
-    return { nodes: nodes, links: links, notes: notes };
+    return { nodes: nodes, links: links, notes: notes, groups: groups };
   }
   S.snapshot = function () { var cy = getCy(); return cy ? snapshot(cy) : null; };
 
@@ -90,11 +95,16 @@
 
   function elementsOf(snap) {
     var cat = S.catalog || {};
-    var els = [];
+    var els = [], parentOf = {};
+    (snap.groups || []).forEach(function (g) {
+      els.push({ group: "nodes", data: { id: g.id, group: g.name, label: g.name, collapsed: !!g.collapsed, colour: "#94a3b8" }, classes: "group" });
+      g.nodes.forEach(function (nid) { parentOf[nid] = g.id; });
+    });
     snap.nodes.forEach(function (n) {
       var spec = cat[n.op] || {};
-      els.push({ group: "nodes", data: { id: n.id, op: n.op, label: n.label, params: n.params,
-        colour: spec.colour || "#6b7280", category: spec.category || "" }, position: { x: n.x, y: n.y } });
+      var d = { id: n.id, op: n.op, label: n.label, params: n.params, colour: spec.colour || "#6b7280", category: spec.category || "" };
+      if (parentOf[n.id]) d.parent = parentOf[n.id];
+      els.push({ group: "nodes", data: d, position: { x: n.x, y: n.y } });
     });
     (snap.notes || []).forEach(function (n) {
       els.push({ group: "nodes", data: { id: n.id, note: n.text, label: n.text }, position: { x: n.x, y: n.y }, classes: "note" });
@@ -116,6 +126,7 @@
       cy.elements().remove();
       cy.add(elementsOf(snap));
     });
+    S.applyCollapsed();
     S.restoring = false;
     S.last = snap;
     S.lastText = JSON.stringify(snap);
@@ -145,6 +156,7 @@
       var cy = getCy();
       if (!cy) return;
       S.undo = []; S.redo = [];
+      S.applyCollapsed();
       S.last = snapshot(cy);
       S.lastText = JSON.stringify(S.last);
       setProps("doc", { data: Object.assign({ ts: Date.now(), loaded: true }, S.last) });
@@ -286,9 +298,10 @@
         var ids = sel.map(function (e) { return e.id(); });
         var first = sel.length ? sel[0] : null;
         setProps("selection", { data: { ids: ids, id: first ? first.id() : null,
-          kind: first ? (first.isEdge() ? "edge" : (first.data("op") ? "node" : "note")) : null, ts: Date.now() } });
+          kind: first ? (first.isEdge() ? "edge" : (first.data("op") ? "node" : (first.data("group") !== undefined ? "group" : "note"))) : null, ts: Date.now() } });
       }, 60);
     });
+    cy.on("dbltap", "node.group", function (evt) { S.toggleGroup(evt.target.id()); });
     cy.on("dbltap", "node.note", function (evt) {
       var n = evt.target;
       var text = window.prompt("Note", n.data("note"));
@@ -463,6 +476,7 @@
     if (!cy) return;
     var n = cy.getElementById(id);
     if (!n.length) return;
+    if (n.data("group") !== undefined && patch.label !== undefined) patch = Object.assign({ group: patch.label }, patch);
     n.data(patch);
   };
   S.setParam = function (id, name, value) {
@@ -536,5 +550,71 @@
       out.push(d);
     });
     return out;
+  };
+})();
+
+/* named, collapsible groups of nodes (kept in the flow file's ui.groups) */
+(function () {
+  "use strict";
+  var S = window.SEER;
+  function cyOf() { return S.getCy(); }
+  // while a group is collapsed its members are hidden and stand-in edges connect the group box
+  S.applyCollapsed = function () {
+    var cy = cyOf();
+    if (!cy) return;
+    cy.batch(function () {
+      cy.edges(".meta").remove();
+      cy.nodes(".group").forEach(function (g) {
+        var members = g.children();
+        var on = !!g.data("collapsed");
+        g.toggleClass("collapsed", on);
+        members.toggleClass("hidden-member", on);
+        g.data("label", on ? "▸ " + g.data("group") + " (" + members.length + ")" : g.data("group"));
+        if (!on) return;
+        var seen = {};
+        members.connectedEdges().forEach(function (e) {
+          if (!e.data("sourcePort")) return;
+          var s = e.source(), t = e.target();
+          var sIn = s.parent().same(g), tIn = t.parent().same(g);
+          if (sIn && tIn) return;
+          var a = sIn ? g.id() : s.id(), b = tIn ? g.id() : t.id();
+          var id = "meta:" + a + "->" + b;
+          if (seen[id]) return;
+          seen[id] = true;
+          cy.add({ group: "edges", data: { id: id, source: a, target: b }, classes: "meta" });
+        });
+      });
+    });
+  };
+  S.groupSelected = function () {
+    var cy = cyOf();
+    if (!cy) return null;
+    var sel = cy.$("node:selected").filter(function (n) { return !!n.data("op") && !n.isChild(); });
+    if (sel.length < 1) { S.toast("Select the nodes to group first (drag on the canvas to box-select).", "error"); return null; }
+    var i = 1;
+    while (cy.getElementById("group" + i).length) i++;
+    var id = "group" + i;
+    cy.add({ group: "nodes", data: { id: id, group: "Group " + i, label: "Group " + i, collapsed: false, colour: "#94a3b8" }, classes: "group" });
+    sel.move({ parent: id });
+    cy.elements().unselect();
+    cy.getElementById(id).select();
+    return id;
+  };
+  S.ungroup = function (id) {
+    var cy = cyOf();
+    if (!cy) return;
+    var g = id ? cy.getElementById(id) : cy.$("node.group:selected").first();
+    if (!g || !g.length) { S.toast("Select a group to ungroup.", "error"); return; }
+    if (g.data("collapsed")) { g.data("collapsed", false); S.applyCollapsed(); }
+    g.children().move({ parent: null });
+    g.remove();
+  };
+  S.toggleGroup = function (id) {
+    var cy = cyOf();
+    if (!cy) return;
+    var g = id ? cy.getElementById(id) : cy.$("node.group:selected").first();
+    if (!g || !g.length) { S.toast("Select a group to collapse or expand.", "error"); return; }
+    g.data("collapsed", !g.data("collapsed"));
+    S.applyCollapsed();
   };
 })();

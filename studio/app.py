@@ -121,6 +121,45 @@ BASE_STYLESHEET: list[dict[str, Any]] = [
         "selector": "edge:selected",
         "style": {"line-color": "#2563eb", "target-arrow-color": "#2563eb", "width": 3},
     },
+    # named groups: a dashed box around their members, a compact box when collapsed
+    {
+        "selector": "node.group",
+        "style": {
+            "shape": "round-rectangle",
+            "background-color": "#f1f5f9",
+            "background-opacity": 0.7,
+            "border-style": "dashed",
+            "border-width": 1.5,
+            "border-color": "#94a3b8",
+            "text-valign": "top",
+            "text-halign": "center",
+            "font-weight": "bold",
+            "color": "#334155",
+            "padding": 18,
+        },
+    },
+    {
+        "selector": "node.group.collapsed",
+        "style": {
+            "width": 170,
+            "height": 50,
+            "background-color": "#e0e7ff",
+            "background-opacity": 1,
+            "border-style": "solid",
+            "border-color": "#6366f1",
+            "text-valign": "center",
+        },
+    },
+    {"selector": ".hidden-member", "style": {"display": "none"}},
+    {
+        "selector": "edge.meta",
+        "style": {
+            "line-style": "dashed",
+            "line-color": "#818cf8",
+            "target-arrow-color": "#818cf8",
+            "label": "",
+        },
+    },
     # edgehandles' own elements
     {
         "selector": ".eh-handle",
@@ -263,6 +302,19 @@ def create_app(
             tb("−", "btn-zoom-out", "Zoom out", "btn small"),
             tb("Auto-layout", "btn-layout", "Arrange the nodes left to right", "btn small"),
             tb("Note", "btn-note", "Add a note to the canvas", "btn small"),
+            tb("Group", "btn-group", "Put the selected nodes in a named group", "btn small"),
+            tb(
+                "Collapse",
+                "btn-collapse",
+                "Collapse or expand the selected group (or double-click it)",
+                "btn small",
+            ),
+            tb(
+                "Ungroup",
+                "btn-ungroup",
+                "Dissolve the selected group, keeping its nodes",
+                "btn small",
+            ),
             tb("Undo", "btn-undo", "Undo (Ctrl+Z)", "btn small"),
             tb("Redo", "btn-redo", "Redo (Ctrl+Shift+Z)", "btn small"),
             tb("Delete", "btn-del", "Delete the selection (Delete)", "btn small"),
@@ -405,15 +457,15 @@ def create_app(
         prevent_initial_call=True,
     )
     app.clientside_callback(
-        """function(a,b,c,d,e,f,g,h){
+        """function(){
         var t = window.dash_clientside.callback_context.triggered[0]; if(!t) return window.dash_clientside.no_update;
         var S = window.SEER, id = t.prop_id.split('.')[0];
         if (id==='btn-fit') S.fit(); else if (id==='btn-zoom-in') S.zoomBy(1.25); else if (id==='btn-zoom-out') S.zoomBy(0.8);
         else if (id==='btn-layout') S.autoLayout(); else if (id==='btn-note') S.addNote();
+        else if (id==='btn-group') S.groupSelected(); else if (id==='btn-collapse') S.toggleGroup();
+        else if (id==='btn-ungroup') S.ungroup();
         else if (id==='btn-undo') S.undoOnce(); else if (id==='btn-redo') S.redoOnce();
         else if (id==='btn-del') S.deleteSelected();
-        else if (id==='btn-connect') { S.setConnectMode(!S.connectMode);
-          document.getElementById('btn-connect').classList.toggle('on', S.connectMode); }
         return window.dash_clientside.no_update; }""",
         Output("dummy", "data", allow_duplicate=True),
         Input("btn-fit", "n_clicks"),
@@ -424,6 +476,9 @@ def create_app(
         Input("btn-undo", "n_clicks"),
         Input("btn-redo", "n_clicks"),
         Input("btn-del", "n_clicks"),
+        Input("btn-group", "n_clicks"),
+        Input("btn-collapse", "n_clicks"),
+        Input("btn-ungroup", "n_clicks"),
         prevent_initial_call=True,
     )
     app.clientside_callback(
@@ -641,6 +696,34 @@ def create_app(
         cat = catalog()
         if not sel or not sel.get("id"):
             return _flow_info(doc, meta or _empty_meta())
+        if sel.get("kind") == "group":
+            group = next((g for g in doc.get("groups", []) if g["id"] == sel["id"]), None)
+            if group is None:
+                return html.Div("Select a node to edit its parameters.", className="muted")
+            labels = {n["id"]: n.get("label") or n["id"] for n in doc.get("nodes", [])}
+            return html.Div(
+                [
+                    html.H3("Group"),
+                    html.Label("Name", className="plabel"),
+                    dcc.Input(
+                        id={"type": "label", "node": group["id"]},
+                        value=group["name"],
+                        type="text",
+                        debounce=True,
+                        className="field",
+                    ),
+                    html.Div(
+                        f"{len(group['nodes'])} node(s): "
+                        + ", ".join(labels.get(n, n) for n in group["nodes"]),
+                        className="help",
+                    ),
+                    html.Div(
+                        "Double-click the group (or Collapse) to fold it into one box; Ungroup keeps the "
+                        "nodes and removes the box; Delete removes the group with its nodes.",
+                        className="help",
+                    ),
+                ]
+            )
         if sel.get("kind") == "edge":
             edge = next((lk for lk in doc.get("links", []) if _edge_id(lk) == sel["id"]), None)
             if edge is None:

@@ -73,18 +73,31 @@ def flow_to_elements(flow: Flow) -> list[dict[str, Any]]:
     """Cytoscape elements for a flow (nodes with their params in `data`, links as edges)."""
     cat = catalog()
     elements: list[dict[str, Any]] = []
+    parent_of: dict[str, str] = {}
+    for g in flow.ui.get("groups", []):
+        name = g.get("name") or g["id"]
+        elements.append(
+            {
+                "data": {
+                    "id": g["id"],
+                    "group": name,
+                    "label": name,
+                    "collapsed": bool(g.get("collapsed")),
+                    "colour": "#94a3b8",
+                },
+                "classes": "group",
+            }
+        )
+        for nid in g.get("nodes", []):
+            parent_of[nid] = g["id"]
     for i, n in enumerate(flow.nodes):
         spec = cat.get(n.op, {})
         x = n.ui.get("x", 80 + 200 * (i % 5))
         y = n.ui.get("y", 100 + 120 * (i // 5))
-        elements.append(
-            {
-                "data": node_data(
-                    n.id, n.op, n.ui.get("label") or spec.get("title") or n.op, n.params, spec
-                ),
-                "position": {"x": float(x), "y": float(y)},
-            }
-        )
+        data = node_data(n.id, n.op, n.ui.get("label") or spec.get("title") or n.op, n.params, spec)
+        if n.id in parent_of:
+            data["parent"] = parent_of[n.id]
+        elements.append({"data": data, "position": {"x": float(x), "y": float(y)}})
     for lk in flow.links:
         elements.append({"data": edge_data(lk.src, lk.src_port, lk.dst, lk.dst_port)})
     for note in flow.ui.get("notes", []):
@@ -126,43 +139,6 @@ def edge_data(src: str, sport: str, dst: str, dport: str) -> dict[str, Any]:
     }
 
 
-def doc_from_elements(elements: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """The canvas document from cytoscape elements, without edgehandles' ghost elements."""
-    nodes, links, notes = [], [], []
-    for el in elements or []:
-        d = el.get("data", {})
-        if "source" not in d:
-            pos = el.get("position") or {}
-            if d.get("op"):
-                nodes.append(
-                    {
-                        "id": d["id"],
-                        "op": d["op"],
-                        "label": d.get("label", ""),
-                        "params": d.get("params") or {},
-                        "x": pos.get("x", 0),
-                        "y": pos.get("y", 0),
-                    }
-                )
-            elif "note" in d:
-                notes.append(
-                    {"id": d["id"], "text": d["note"], "x": pos.get("x", 0), "y": pos.get("y", 0)}
-                )
-    ids = {n["id"] for n in nodes}
-    for el in elements or []:
-        d = el.get("data", {})
-        if "source" in d and d["source"] in ids and d["target"] in ids and d.get("sourcePort"):
-            links.append(
-                {
-                    "source": d["source"],
-                    "target": d["target"],
-                    "sourcePort": d["sourcePort"],
-                    "targetPort": d["targetPort"],
-                }
-            )
-    return {"nodes": nodes, "links": links, "notes": notes}
-
-
 def doc_to_flow(doc: dict[str, Any], meta: dict[str, Any], path: Path | None = None) -> Flow:
     cat = catalog()
     nodes = []
@@ -189,6 +165,20 @@ def doc_to_flow(doc: dict[str, Any], meta: dict[str, Any], path: Path | None = N
     ]
     ui = dict(meta.get("ui") or {})
     ui.pop("notes", None)
+    ui.pop("groups", None)
+    known = {n.id for n in nodes}
+    groups = [
+        {
+            "id": g["id"],
+            "name": g.get("name") or g["id"],
+            "nodes": [nid for nid in g.get("nodes", []) if nid in known],
+            "collapsed": bool(g.get("collapsed")),
+        }
+        for g in doc.get("groups") or []
+    ]
+    groups = [g for g in groups if g["nodes"]]
+    if groups:
+        ui["groups"] = groups
     if doc.get("notes"):
         ui["notes"] = [
             {

@@ -611,3 +611,67 @@ def test_stop_a_run_and_reattach_after_reload(page: Any) -> None:
         "() => SEER.getCy().nodes()[0].style('label').startsWith('■')", timeout=10000
     )
     shot(page, "stopped")
+
+
+def test_named_collapsible_groups(page: Any, studio: Studio) -> None:
+    page.click("#btn-new")
+    wait_doc(page, "s.nodes.length === 0")
+    sample = drop(page, "import.sample", 150, 150)
+    split = drop(page, "split", 330, 150)
+    sql = drop(page, "transform.sql", 600, 300)
+    connect(page, sample, split)
+    connect(page, split, sql)
+    wait_doc(page, "s.links.length === 2")
+    # Ctrl+drag on the empty canvas draws a selection box
+    page.locator("#canvas").click(position={"x": 5, "y": 5})
+    x1, y1 = node_point(page, sample)
+    x2, y2 = node_point(page, split)
+    page.keyboard.down("Control")
+    page.mouse.move(x1 - 100, y1 - 60)
+    page.mouse.down()
+    page.mouse.move(x2 + 100, y2 + 60, steps=10)
+    page.mouse.up()
+    page.keyboard.up("Control")
+    assert sorted(
+        page.evaluate("() => SEER.getCy().$('node:selected').map(n => n.id())")
+    ) == sorted([sample, split])
+    page.click("#btn-group")
+    wait_doc(page, "s.groups.length === 1 && s.groups[0].nodes.length === 2")
+    gid = page.evaluate("() => SEER.snapshot().groups[0].id")
+    page.wait_for_selector("#inspector h3:has-text('Group')")
+    page.fill(f'[id=\'{{"node":"{gid}","type":"label"}}\']', "Data prep")
+    page.keyboard.press("Enter")
+    wait_doc(page, "s.groups[0].name === 'Data prep'")
+    page.click("#btn-collapse")
+    wait_doc(page, "s.groups[0].collapsed === true")
+    assert page.evaluate(f"() => SEER.getCy().getElementById('{sample}').visible()") is False
+    assert page.evaluate(
+        "() => SEER.getCy().edges('.meta').map(e => e.source().id() + '>' + e.target().id())"
+    ) == [f"{gid}>{sql}"]
+    shot(page, "group-collapsed")
+    page.click("#btn-saveas")
+    page.wait_for_selector("#modal:not(.hidden)")
+    page.wait_for_timeout(300)
+    page.fill("#modal-input", "grouped")
+    page.click("#modal-ok")
+    page.wait_for_function("() => document.getElementById('dirty').textContent === ''")
+    ui = saved_flow(studio, "grouped")["ui"]
+    assert ui["groups"] == [
+        {"id": gid, "name": "Data prep", "nodes": [sample, split], "collapsed": True}
+    ]
+    # a reload brings the collapsed group back; double-click expands it; Ungroup keeps the nodes
+    page.reload()
+    page.wait_for_function(
+        f"() => window.SEER && SEER.getCy() && SEER.getCy().getElementById('{gid}').hasClass('collapsed')",
+        timeout=20000,
+    )
+    assert page.evaluate(f"() => SEER.getCy().getElementById('{split}').visible()") is False
+    gx, gy = node_point(page, gid)
+    page.mouse.dblclick(gx, gy)
+    wait_doc(page, "s.groups[0].collapsed === false")
+    assert page.evaluate(f"() => SEER.getCy().getElementById('{split}').visible()") is True
+    page.evaluate(
+        f"() => {{ SEER.getCy().elements().unselect(); SEER.getCy().getElementById('{gid}').select(); }}"
+    )
+    page.click("#btn-ungroup")
+    wait_doc(page, "s.groups.length === 0 && s.nodes.length === 3 && s.links.length === 2")
