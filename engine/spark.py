@@ -78,6 +78,10 @@ def spark_conf(master: str, local_dir: Path | None, log_dir: Path | None = None)
         "spark.pyspark.driver.python": sys.executable,
         "spark.executorEnv.PYSPARK_PYTHON": sys.executable,
         "spark.sql.sources.partitionOverwriteMode": "static",
+        # a barrier stage (distributed LightGBM) asking for more slots than the cluster has
+        # fails after a few seconds instead of retrying for ten minutes
+        "spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures": "2",
+        "spark.scheduler.barrier.maxConcurrentTasksCheck.interval": "2s",
     }
     log4j = resources.files("engine").joinpath("log4j2.properties")
     java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"

@@ -1,4 +1,5 @@
-"""train.gbdt: gradient-boosted trees with LightGBM, trained on the driver."""
+"""train.gbdt: gradient-boosted trees with LightGBM, trained on the driver or, for large data,
+across the Spark executors (operators.gbdt_cluster)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,9 @@ from operators.modeling import (
 )
 
 MAX_CATEGORIES = 1000
+#: engine "auto" trains on the driver up to this many rows x feature columns (8 bytes each:
+#: 400 MB as doubles), on the cluster above it
+DRIVER_MAX_VALUES = 50_000_000
 DEFAULTS = {
     "num_leaves": 31,
     "learning_rate": 0.1,
@@ -165,6 +169,36 @@ class TrainGbdt(Operator):
             widget="number",
         ),
         Param(
+            "engine",
+            "string",
+            "Where to train: driver (collects the rows and tunes, fast for data that fits), spark "
+            "(LightGBM's distributed training across the executors in a barrier stage; no tuning "
+            "or early stopping there, 'rounds' rounds), or auto: driver up to 50 million values "
+            "(rows x feature columns), else spark.",
+            default="auto",
+            enum=("auto", "driver", "spark"),
+            widget="select",
+        ),
+        Param(
+            "rounds",
+            "integer",
+            "Boosting rounds when training on the cluster (engine spark).",
+            default=200,
+            minimum=1,
+            maximum=100_000,
+            widget="number",
+        ),
+        Param(
+            "workers",
+            "integer",
+            "LightGBM machines when training on the cluster (default: all task slots); each runs "
+            "one barrier task, so the cluster needs that many free slots at once.",
+            nullable=True,
+            minimum=1,
+            maximum=1024,
+            widget="number",
+        ),
+        Param(
             "seed",
             "integer",
             "Seed of LightGBM and of the validation hold-out.",
@@ -195,6 +229,14 @@ class TrainGbdt(Operator):
             train, _ = holdout(train, 1 - keep, params["seed"] + 1)
             ctx.log(f"training on a sample of about {params['sample_rows']:,} of {rows:,} rows")
             rows = params["sample_rows"]
+        engine = params["engine"]
+        if engine == "auto":
+            engine = "driver" if rows * len(spec) <= DRIVER_MAX_VALUES else "spark"
+        if engine == "spark":
+            spec = self._fit_categories(train, spec)
+            return self._run_on_cluster(
+                ctx, train, valid, y_col, spec, params, where, label, positive, classes
+            )
         check_collect(ctx, where, rows, 8 * (len(spec) + 1), "sample_rows")
         spec = self._fit_categories(train, spec)
         if valid is None:
@@ -285,50 +327,97 @@ class TrainGbdt(Operator):
 
             booster = on_openmp_thread(refit)
         seconds = time.time() - t0
-        gain = booster.feature_importance("gain", iteration=None)
-        split = booster.feature_importance("split", iteration=None)
-        importance = sorted(
-            (
-                {"feature": n, "gain": float(g), "split": int(s)}
-                for n, g, s in zip(names, gain, split, strict=True)
-            ),
-            key=lambda d: -d["gain"],
+        return _write_bundle(
+            ctx,
+            booster,
+            spec,
+            y_val,
+            scores,
+            threshold,
+            {"label": label, "positive": positive, "classes": classes},
+            {**cand, "rounds": n_iter, "threads": params["threads"], "seed": params["seed"]},
+            seconds,
+            trials,
+            {"engine": "driver"},
         )
-        report = binary_report(y_val, scores, threshold)
-        folder = ctx.artifact_dir("model")
-        (folder / "model.txt").write_text(
-            booster.model_to_string(num_iteration=None), encoding="utf-8"
+
+    def _run_on_cluster(
+        self,
+        ctx: RunContext,
+        train: Any,
+        valid: Any,
+        y_col: Any,
+        spec: list[dict[str, Any]],
+        params: Mapping[str, Any],
+        where: str,
+        label: str,
+        positive: Any,
+        classes: Any,
+    ) -> dict[str, Any]:
+        """LightGBM's data-parallel training on the executors, validated on a hold-out that is
+        scored on the driver (at most 200,000 of its rows)."""
+        import lightgbm as lgb
+
+        from operators.gbdt_cluster import train_on_cluster
+
+        fit_df, valid_df = holdout(train, 0.1, params["seed"]) if valid is None else (train, valid)
+        spark = ctx.spark
+        workers = params.get("workers") or spark.sparkContext.defaultParallelism
+        threads = int(spark.conf.get("spark.task.cpus", "1"))
+        cand = {
+            **DEFAULTS,
+            "num_leaves": params["num_leaves"],
+            "learning_rate": params["learning_rate"],
+        }
+        lgb_params = {
+            "objective": "binary",
+            "deterministic": True,
+            "num_threads": threads,
+            "seed": params["seed"],
+            "verbose": -1,
+            "feature_pre_filter": False,
+            **cand,
+        }
+        if params["class_weight"] == "balanced":
+            lgb_params["is_unbalance"] = True
+        ctx.log(f"training on the cluster: {workers} LightGBM machines, {params['rounds']} rounds")
+        t0 = time.time()
+        text, machines = train_on_cluster(
+            fit_df, y_col, spec, lgb_params, params["rounds"], workers, where
         )
-        write_manifest(
-            folder,
+        fit_seconds = time.time() - t0
+        n_valid = valid_df.count()
+        if n_valid > 200_000:
+            valid_df, _ = holdout(valid_df, 1 - 200_000 / n_valid, params["seed"] + 2)
+        x_val, y_val = _matrix(valid_df, y_col, spec)
+        booster = on_openmp_thread(lambda: lgb.Booster(model_str=text))
+        scores = on_openmp_thread(lambda: booster.predict(x_val))
+        auc = binary_report(y_val, scores, 0.5)["auc"]
+        ctx.log(
+            f"cluster training: {params['rounds']} rounds in {fit_seconds:.1f} s, validation AUC {auc:.4f}"
+        )
+        trials = [
             {
-                "model_type": "gbdt",
-                "label": label,
-                "positive": positive,
-                "classes": classes,
-                "threshold": threshold,
-                "input_schema": [{"name": c["name"], "type": c["type"]} for c in spec],
-                "gbdt": {"columns": spec},
-                "params": {
-                    **cand,
-                    "rounds": n_iter,
-                    "threads": params["threads"],
-                    "seed": params["seed"],
-                },
-                "metrics": {
-                    "valid_auc": valid_auc,
-                    "valid_ks": report["ks"],
-                    "valid_logloss": report["logloss"],
-                    "train_seconds": seconds,
-                },
-                "feature_importance": importance,
-                "baseline": _baseline(ctx, [c["name"] for c in spec]),
-                "tuning": trials,
-                "lineage": {"run_id": ctx.run_id, "node_id": ctx.node_id},
-            },
+                "name": f"cluster, {machines} machines",
+                "params": cand,
+                "rounds": params["rounds"],
+                "valid_auc": auc,
+                "seconds": round(fit_seconds, 4),
+            }
+        ]
+        return _write_bundle(
+            ctx,
+            booster,
+            spec,
+            y_val,
+            scores,
+            ks_threshold(y_val, scores),
+            {"label": label, "positive": positive, "classes": classes},
+            {**cand, "rounds": params["rounds"], "threads": threads, "seed": params["seed"]},
+            time.time() - t0,
+            trials,
+            {"engine": "spark", "machines": machines},
         )
-        ctx.set_metrics({"valid_auc": valid_auc, "rounds": n_iter, "threshold": threshold})
-        return {"model": folder}
 
     @staticmethod
     def _columns(df: Any, params: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
@@ -373,6 +462,61 @@ class TrainGbdt(Operator):
                 c = {**c, "categories": sorted(r["v"] for r in top)}
             out.append(c)
         return out
+
+
+def _write_bundle(
+    ctx: RunContext,
+    booster: Any,
+    spec: list[dict[str, Any]],
+    y_val: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    target: dict[str, Any],
+    model_params: dict[str, Any],
+    seconds: float,
+    trials: list[dict[str, Any]],
+    training: dict[str, Any],
+) -> dict[str, Any]:
+    """The model bundle (LightGBM model text + manifest), whichever engine trained it."""
+    names = [c["name"] for c in spec]
+    gain = booster.feature_importance("gain", iteration=None)
+    split = booster.feature_importance("split", iteration=None)
+    importance = sorted(
+        (
+            {"feature": n, "gain": float(g), "split": int(s)}
+            for n, g, s in zip(names, gain, split, strict=True)
+        ),
+        key=lambda d: -d["gain"],
+    )
+    report = binary_report(y_val, scores, threshold)
+    folder = ctx.artifact_dir("model")
+    (folder / "model.txt").write_text(booster.model_to_string(num_iteration=None), encoding="utf-8")
+    write_manifest(
+        folder,
+        {
+            "model_type": "gbdt",
+            **target,
+            "threshold": threshold,
+            "input_schema": [{"name": c["name"], "type": c["type"]} for c in spec],
+            "gbdt": {"columns": spec},
+            "params": model_params,
+            "metrics": {
+                "valid_auc": report["auc"],
+                "valid_ks": report["ks"],
+                "valid_logloss": report["logloss"],
+                "train_seconds": seconds,
+            },
+            "feature_importance": importance,
+            "baseline": _baseline(ctx, names),
+            "tuning": trials,
+            "training": training,
+            "lineage": {"run_id": ctx.run_id, "node_id": ctx.node_id},
+        },
+    )
+    ctx.set_metrics(
+        {"valid_auc": report["auc"], "rounds": model_params["rounds"], "threshold": threshold}
+    )
+    return {"model": folder}
 
 
 def _baseline(ctx: RunContext, columns: list[str]) -> dict[str, Any] | None:

@@ -137,8 +137,21 @@ def test_a_flow_gives_identical_metrics_on_a_cluster_and_locally(cluster, tmp_pa
                 "exclude": ["customer_id", "application_date"],
             },
         },
+        {
+            # LightGBM across the two executors (a barrier stage, one LightGBM machine each)
+            "id": "gbdt_dist",
+            "op": "train.gbdt",
+            "params": {
+                "label": "default",
+                "engine": "spark",
+                "auto_tune": False,
+                "rounds": 60,
+                "exclude": ["customer_id", "application_date"],
+            },
+        },
         {"id": "score_lr", "op": "predict", "params": {}},
         {"id": "score_gbdt", "op": "predict", "params": {}},
+        {"id": "score_dist", "op": "predict", "params": {}},
         {"id": "eval", "op": "evaluate.binary", "params": {}},
     ]
     links = [
@@ -146,6 +159,10 @@ def test_a_flow_gives_identical_metrics_on_a_cluster_and_locally(cluster, tmp_pa
         ("split.train", "fx.train"),
         ("fx.train", "lr.train"),
         ("split.train", "gbdt.train"),
+        ("split.train", "gbdt_dist.train"),
+        ("gbdt_dist.model", "score_dist.model"),
+        ("split.test", "score_dist.data"),
+        ("score_dist.out", "eval.scored"),
         ("lr.model", "score_lr.model"),
         ("split.test", "score_lr.data"),
         ("gbdt.model", "score_gbdt.model"),
@@ -175,7 +192,7 @@ def test_a_flow_gives_identical_metrics_on_a_cluster_and_locally(cluster, tmp_pa
     assert {n["status"] for n in a["nodes"].values()} == {"succeeded"}
     for node in ("split", "fx", "score_lr", "score_gbdt"):
         assert a["nodes"][node]["rows"] == b["nodes"][node]["rows"]
-    for node in ("lr", "gbdt", "eval"):
+    for node in ("lr", "gbdt", "gbdt_dist", "eval"):
         assert a["nodes"][node]["metrics"] == b["nodes"][node]["metrics"], node
     # the work really ran on the cluster: the master registered the application
     assert "Registered app seer" in (folder / "master.log").read_text(errors="replace")
