@@ -618,3 +618,28 @@
     S.applyCollapsed();
   };
 })();
+
+/* SQL and expression params (the "code" widget) get a code editor: CodeMirror with Spark SQL
+   highlighting, line numbers and wrapping; every change goes straight into the node's params. */
+(function () {
+  "use strict";
+  var S = window.SEER;
+  function enhance() {
+    if (!window.CodeMirror) return;
+    document.querySelectorAll("textarea.code:not([data-cm])").forEach(function (ta) {
+      var pid;
+      try { pid = JSON.parse(ta.id); } catch (e) { return; }
+      if (pid.type !== "param" || pid.kind !== "text") return;
+      ta.setAttribute("data-cm", "1");
+      var cm = window.CodeMirror.fromTextArea(ta, {
+        mode: "text/x-sparksql", lineNumbers: true, lineWrapping: true, viewportMargin: Infinity, indentUnit: 2,
+      });
+      cm.on("change", function () {
+        var v = cm.getValue();
+        S.setParam(pid.node, pid.name, v.trim() ? v : undefined);
+      });
+      ta._cm = cm;
+    });
+  }
+  new MutationObserver(enhance).observe(document.documentElement, { childList: true, subtree: true });
+})();

@@ -64,7 +64,7 @@ class TransformSql(Operator):
                     out = spark.sql(params["query"])
                 except Exception as exc:
                     raise OperatorError(
-                        f"The query of {where} cannot run: {spark_error_message(exc)}. "
+                        f"The query of {where} cannot run: {spark_error_message(exc).rstrip('.')}. "
                         f"Its inputs are the views: {', '.join(tables)}."
                     ) from exc
             finally:

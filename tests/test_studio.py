@@ -475,11 +475,12 @@ def test_a_failing_node_shows_its_error(page: Any) -> None:
     page.fill("#param-sample-rows input", "200")
     page.keyboard.press("Enter")
     click_node(page, sql)
-    page.fill(
-        "#param-sql-query textarea",
-        "SELECT CAST('abc' AS INT) / 0 AS x FROM sample WHERE assert_true(income < 0)",
+    # the SQL param is edited in a code editor (CodeMirror with Spark SQL highlighting)
+    page.click("#param-sql-query .CodeMirror")
+    page.keyboard.type(
+        "SELECT CAST('abc' AS INT) / 0 AS x FROM sample WHERE assert_true(income < 0)"
     )
-    page.locator("#param-sql-query textarea").blur()
+    assert page.locator("#param-sql-query .cm-keyword").count() >= 3  # SELECT, AS, FROM, WHERE
     wait_doc(
         page, "(s.nodes.find(n => n.id === 'sql').params.query || '').indexOf('assert_true') >= 0"
     )
