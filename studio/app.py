@@ -594,6 +594,8 @@ def create_app(
         ['flow','runs','models'].forEach(function(p){
           document.getElementById('page-'+p).classList.toggle('active', p===which);
           document.getElementById(p+'-page').classList.toggle('hidden', p!==which); });
+        // the canvas was not laid out while hidden
+        if (which === 'flow' && window.SEER && window.SEER.getCy()) window.SEER.getCy().resize();
         return which; }""",
         Output("page", "data"),
         Input("page-flow", "n_clicks"),

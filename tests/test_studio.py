@@ -345,6 +345,7 @@ def test_build_run_publish_and_score_the_credit_risk_flow(
 
     registry = ModelRegistry(Workspace(studio.ws))
     page.click("#page-flow")
+    page.wait_for_selector("#canvas", state="visible")
     click_node(page, model)
     page.click("#bt-output")
     page.click("button:has-text('Publish…')")
@@ -369,6 +370,7 @@ def test_build_run_publish_and_score_the_credit_risk_flow(
     assert registry.route("credit-story").production == 1
     # a model name the registry refuses: the dialog says why and stays open
     page.click("#page-flow")
+    page.wait_for_selector("#canvas", state="visible")
     click_node(page, model)
     page.click("#bt-output")
     page.click("button:has-text('Publish…')")
