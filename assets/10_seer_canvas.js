@@ -476,8 +476,10 @@
     if (!cy) return;
     var n = cy.getElementById(id);
     if (!n.length) return;
-    if (n.data("group") !== undefined && patch.label !== undefined) patch = Object.assign({ group: patch.label }, patch);
+    var isGroup = n.data("group") !== undefined;
+    if (isGroup && patch.label !== undefined) patch = Object.assign({ group: patch.label }, patch);
     n.data(patch);
+    if (isGroup) S.applyCollapsed(); // a collapsed group's box shows its new name and size
   };
   S.setParam = function (id, name, value) {
     var cy = getCy();

@@ -647,7 +647,9 @@ def test_named_collapsible_groups(page: Any, studio: Studio) -> None:
     wait_doc(page, "s.groups[0].name === 'Data prep'")
     page.click("#btn-collapse")
     wait_doc(page, "s.groups[0].collapsed === true")
-    assert page.evaluate(f"() => SEER.getCy().getElementById('{sample}').visible()") is False
+    page.wait_for_function(
+        f"() => SEER.getCy().getElementById('{sample}').visible() === false", timeout=5000
+    )
     assert page.evaluate(
         "() => SEER.getCy().edges('.meta').map(e => e.source().id() + '>' + e.target().id())"
     ) == [f"{gid}>{sql}"]
@@ -668,11 +670,15 @@ def test_named_collapsible_groups(page: Any, studio: Studio) -> None:
         f"() => window.SEER && SEER.getCy() && SEER.getCy().getElementById('{gid}').hasClass('collapsed')",
         timeout=20000,
     )
-    assert page.evaluate(f"() => SEER.getCy().getElementById('{split}').visible()") is False
+    page.wait_for_function(
+        f"() => SEER.getCy().getElementById('{split}').visible() === false", timeout=5000
+    )
     gx, gy = node_point(page, gid)
     page.mouse.dblclick(gx, gy)
     wait_doc(page, "s.groups[0].collapsed === false")
-    assert page.evaluate(f"() => SEER.getCy().getElementById('{split}').visible()") is True
+    page.wait_for_function(
+        f"() => SEER.getCy().getElementById('{split}').visible() === true", timeout=5000
+    )
     page.evaluate(
         f"() => {{ SEER.getCy().elements().unselect(); SEER.getCy().getElementById('{gid}').select(); }}"
     )
