@@ -28,7 +28,9 @@ from operators.modeling import (
     POSITIVE,
     check_collect,
     default_lr_features,
+    driver_limit_bytes,
     has_features,
+    hash_sample,
     holdout,
     resolve_label,
     single_blas_thread,
@@ -36,7 +38,14 @@ from operators.modeling import (
     transform_of_input,
 )
 
-DRIVER_MAX_ENTRIES = 50_000_000  # rows x features per row below which training runs on the driver
+TUNE_SAMPLE_ROWS = (
+    1_000_000  # on the Spark path, the strength is searched on the driver on this many rows
+)
+
+
+def collect_bytes(rows: int, entries: int) -> int:
+    """What the driver path brings to the driver: a 4-byte index and an 8-byte value per entry."""
+    return rows * (entries * 12 + 16)
 
 
 class TrainHdlr(Operator):
@@ -127,7 +136,8 @@ class TrainHdlr(Operator):
         Param(
             "engine",
             "string",
-            "Where to train: auto (driver below 50M feature entries, else Spark), driver, or spark.",
+            "Where to train: auto (the driver when the rows fit its collect limit, else Spark), "
+            "driver, or spark.",
             default="auto",
             enum=("auto", "driver", "spark"),
             widget="select",
@@ -188,25 +198,46 @@ class TrainHdlr(Operator):
         entries = sum(len(f.get("parts", [0])) for f in fitted["features"])
         rows = train.count()
         engine = params["engine"]
+        need = collect_bytes(rows, entries)
         if engine == "auto":
-            engine = "driver" if rows * entries <= DRIVER_MAX_ENTRIES else "spark"
+            engine = "driver" if need <= driver_limit_bytes(ctx.spark) else "spark"
         ctx.log(
             f"training on {rows:,} rows x {entries} features in a 2^{fitted['hash_bits']} space ({engine})"
         )
         t0 = time.time()
-        trainer = (
-            _DriverLR(ctx, where, params, dim) if engine == "driver" else _SparkLR(ctx, params, dim)
-        )
         if engine == "driver":
             check_collect(ctx, where, rows, entries * 12 + 16, "engine")
-        data_fit = trainer.prepare(fit_part, y_col, label, positive)
-        data_valid = trainer.prepare(valid_part, y_col, label, positive)
+            trainer: Any = _DriverLR(ctx, where, params, dim)
+        else:
+            trainer = _SparkLR(ctx, params, dim)
         regs = (
             list(np.logspace(-6, -1, params["tune_budget"]))
             if params["auto_tune"]
             else [params["reg"]]
         )
-        trials = []
+        trials: list[dict[str, Any]] = []
+        if engine == "spark" and len(regs) > 1:
+            # one MLlib fit costs a Spark job per iteration: search the strength on the driver,
+            # on a sample, with the same objective, then fit once on the cluster
+            regs = [
+                self._tune_on_sample(
+                    ctx,
+                    where,
+                    params,
+                    dim,
+                    fit_part,
+                    valid_part,
+                    regs,
+                    y_col,
+                    label,
+                    positive,
+                    rows,
+                    entries,
+                    trials,
+                )
+            ]
+        data_fit = trainer.prepare(fit_part, y_col, label, positive)
+        data_valid = trainer.prepare(valid_part, y_col, label, positive)
         best = None
         for reg in regs:
             ctx.check_cancelled()
@@ -273,6 +304,62 @@ class TrainHdlr(Operator):
             }
         )
         return {"model": folder}
+
+    @staticmethod
+    def _tune_on_sample(
+        ctx: RunContext,
+        where: str,
+        params: Mapping[str, Any],
+        dim: int,
+        fit_part: Any,
+        valid_part: Any,
+        regs: list[float],
+        y_col: Any,
+        label: str,
+        positive: Any,
+        rows: int,
+        entries: int,
+        trials: list[dict[str, Any]],
+    ) -> float:
+        """The strength chosen on a content-hash sample by the driver trainer, rescaled to the
+        full data: MLlib's objective is the mean loss + reg x penalty, so the same prior
+        strength on n rows is reg x n_sample / n."""
+        fit_rows = fit_part.count()
+        limit_rows = driver_limit_bytes(ctx.spark) // max(1, 2 * (entries * 12 + 16))
+        share = min(1.0, TUNE_SAMPLE_ROWS / max(1, rows), limit_rows / max(1, rows))
+        driver = _DriverLR(ctx, where, params, dim)
+        fit_s = driver.prepare(hash_sample(fit_part, share, 7), y_col, label, positive)
+        valid_s = driver.prepare(hash_sample(valid_part, share, 7), y_col, label, positive)
+        n_sample = fit_s[0].shape[0]
+        if n_sample < 2 or len(set(fit_s[1].tolist())) < 2:
+            ctx.log("the tuning sample is too small; keeping the 'reg' parameter")
+            return float(params["reg"])
+        ctx.log(
+            f"searching the strength on the driver on a sample of {n_sample:,} of {fit_rows:,} rows"
+        )
+        best: tuple[float, float] | None = None
+        for reg in regs:
+            ctx.check_cancelled()
+            fit_start = time.perf_counter()
+            model = driver.fit(fit_s, reg)
+            seconds = time.perf_counter() - fit_start
+            y, scores = driver.score(model, valid_s)
+            auc = binary_report(y, scores, 0.5)["auc"]
+            trials.append(
+                {
+                    "reg": float(reg),
+                    "valid_auc": auc,
+                    "seconds": round(seconds, 4),
+                    "sample_rows": n_sample,
+                }
+            )
+            ctx.log(f"sample, reg={reg:.2e}: validation AUC {auc:.4f}")
+            if best is None or auc > best[0]:
+                best = (auc, reg)
+        assert best is not None
+        scaled = float(best[1]) * n_sample / max(1, fit_rows)
+        ctx.log(f"chosen on the sample: reg={best[1]:.2e}, {scaled:.2e} on all {fit_rows:,} rows")
+        return scaled
 
 
 class _DriverLR:

@@ -196,6 +196,14 @@ def holdout(df: Any, share: float, seed: int) -> tuple[Any, Any]:
     )
 
 
+def hash_sample(df: Any, share: float, seed: int) -> Any:
+    """About ``share`` of the rows, picked by a hash of their content (the same on any
+    partitioning and master)."""
+    if share >= 1.0:
+        return df
+    return holdout(df, share, seed)[1]
+
+
 def transform_of_input(ctx: RunContext, port: str) -> dict[str, Any] | None:
     """The fitted transform that produced an input table's feature vector, if any."""
     import json

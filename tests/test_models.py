@@ -188,6 +188,34 @@ def test_hdlr_driver_and_spark_paths_agree(spark, workspace, tmp_path: Path) -> 
     assert aucs["driver"] == pytest.approx(aucs["spark"], abs=0.01)
 
 
+def test_hdlr_spark_path_tunes_on_a_driver_sample(
+    spark, workspace, tmp_path: Path, monkeypatch
+) -> None:
+    """On the Spark path the strength is searched on a sample on the driver (one MLlib fit per
+    model, not one per candidate) and rescaled to the full row count."""
+    import operators.hdlr as hdlr
+
+    monkeypatch.setattr(hdlr, "TUNE_SAMPLE_ROWS", 1000)
+    result = run_flow(
+        model_flow(tmp_path, rows=3000, lr={"engine": "spark", "tune_budget": 4}),
+        workspace,
+        to_node="lr",
+    )
+    assert result.status == "succeeded", result.nodes["lr"].error
+    manifest = read_manifest(Path(result.nodes["lr"].outputs["model"]["path"]))
+    assert manifest["params"]["engine"] == "spark"
+    sampled = [t for t in manifest["tuning"] if "sample_rows" in t]
+    final = [t for t in manifest["tuning"] if "sample_rows" not in t]
+    assert len(sampled) == 4 and len(final) == 1
+    n_sample = sampled[0]["sample_rows"]
+    fit_rows = 3000 * 0.75 * 0.8  # split 75%, then 20% held out, both by hash: about
+    assert 0.2 < n_sample / fit_rows < 0.5
+    best = max(sampled, key=lambda t: t["valid_auc"])
+    assert final[0]["reg"] == pytest.approx(manifest["params"]["reg"])
+    assert best["reg"] * 0.2 < manifest["params"]["reg"] < best["reg"] * 0.5
+    assert manifest["metrics"]["valid_auc"] > 0.7
+
+
 @pytest.mark.parametrize(
     ("rows", "params", "expected"),
     [
