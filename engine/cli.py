@@ -115,7 +115,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     runner = Runner(ws, listeners=[progress])
     options = RunOptions(
-        master=args.master, force=set(args.force), from_nodes=set(args.from_node), to_node=args.to
+        master=args.master,
+        force=set(args.force),
+        from_nodes=set(args.from_node),
+        to_node=args.to,
+        keep="all" if args.keep_all else "needed",
     )
     _err.print(f"[bold]{escape(flow.name)}[/] · workspace {escape(str(ws.root))}")
     handle = runner.start(prepared, options)
@@ -421,6 +425,12 @@ def build_parser(
         help="rerun NODE even if its cached result is valid",
     )
     run.add_argument("--to", metavar="NODE", help="run only what NODE needs (run to here)")
+    run.add_argument(
+        "--keep-all",
+        action="store_true",
+        help="save every node's output tables (by default a split's outputs go to their "
+        "consumers unsaved and are recomputed when needed)",
+    )
     run.add_argument(
         "--param",
         action="append",

@@ -33,6 +33,7 @@ class RunContext:
         workspace_dir: Path | None = None,
         registered: Callable[[str, int | None], tuple[int, Path]] | None = None,
         input_paths: dict[str, Path] | None = None,
+        pass_through: bool = False,
     ):
         self.run_id = run_id
         self.node_id = node_id
@@ -52,6 +53,8 @@ class RunContext:
         self.workspace_dir = workspace_dir
         self._registered = registered
         self._input_paths = input_paths or {}
+        #: return output tables as DataFrames: the runner hands them on unsaved
+        self.pass_through = pass_through
 
     @property
     def spark(self) -> Any:

@@ -60,6 +60,8 @@ class NodeResult:
     error: str | None = None
     traceback: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
+    # tables handed on unsaved ("transient" outputs), by port; lazy Spark plans
+    frames: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,6 +95,9 @@ class RunOptions:
     from_nodes: set[str] = field(default_factory=set)  # rerun these and everything downstream
     to_node: str | None = None  # run only what this node needs ("run to here")
     max_parallel: int = 2
+    # "all": save every node's output tables (the studio: every output can be looked at);
+    # "needed": hand the tables of pass-through nodes (a split) to their consumers unsaved
+    keep: str = "all"
 
 
 def new_run_id() -> str:
@@ -278,6 +283,58 @@ class Runner:
             return None
         return entry
 
+    def _plan_cache(
+        self,
+        prepared: PreparedFlow,
+        results: Mapping[str, NodeResult],
+        keys: Mapping[str, str],
+        forced: set[str],
+        consumers: Mapping[str, set[str]],
+        options: RunOptions,
+    ) -> dict[str, dict[str, Any] | None]:
+        """The cache entry each node reuses (None: it runs). An entry whose tables were handed on
+        unsaved is reused only when none of its consumers runs (else the node runs again to
+        recompute them) and only in a run that keeps just what is needed."""
+        hits: dict[str, dict[str, Any] | None] = {}
+        for nid in reversed([n for n in prepared.order if n in results]):
+            entry = None if nid in forced else self._cache_hit(prepared.nodes[nid], keys[nid])
+            transient = entry is not None and any(
+                o.get("transient") for o in entry["outputs"].values()
+            )
+            if transient and (
+                options.keep != "needed" or any(hits[c] is None for c in consumers[nid])
+            ):
+                entry = None
+            hits[nid] = entry
+        return hits
+
+    @staticmethod
+    def _passes_through(
+        prepared: PreparedFlow,
+        nid: str,
+        results: Mapping[str, NodeResult],
+        consumers: Mapping[str, set[str]],
+        options: RunOptions,
+    ) -> bool:
+        """Whether a node's tables go to their consumers unsaved: a lean run, an operator that
+        says its outputs are cheap to recompute, every output used in this run, and no consumer
+        that reads stored files."""
+        node = prepared.nodes[nid]
+        if options.keep != "needed" or not node.op.passes_through(node.params):
+            return False
+        used = {
+            sport
+            for c in consumers[nid]
+            for ups in prepared.nodes[c].inputs.values()
+            for src, sport in ups
+            if src == nid
+        }
+        return (
+            all(p.name in used for p in node.op.outputs)
+            and all(p.type == "table" for p in node.op.outputs)
+            and not any(prepared.nodes[c].op.reads_input_files for c in consumers[nid])
+        )
+
     def _execute(self, handle: RunHandle, prepared: PreparedFlow, options: RunOptions) -> None:
         store = self.ws.store
         run_id = handle.run_id
@@ -288,6 +345,16 @@ class Runner:
                 forced |= prepared.downstream(nid) & targets
             keys, _ = self._cache_keys(prepared, run_id, targets)
             results = {nid: NodeResult() for nid in prepared.order if nid in targets}
+            consumers: dict[str, set[str]] = {nid: set() for nid in results}
+            for nid in results:
+                for ups in prepared.nodes[nid].inputs.values():
+                    for src, _ in ups:
+                        consumers[src].add(nid)
+            hits = self._plan_cache(prepared, results, keys, forced, consumers, options)
+            lean = {
+                nid: self._passes_through(prepared, nid, results, consumers, options)
+                for nid in results
+            }
             for nid in results:
                 op = prepared.nodes[nid].op.id
                 store.set_node(run_id, nid, op=op, status="queued", cache_key=keys[nid])
@@ -325,7 +392,7 @@ class Runner:
                             )
                             sorter.done(nid)
                             continue
-                        entry = None if nid in forced else self._cache_hit(node, keys[nid])
+                        entry = hits[nid]
                         if entry is not None:
                             res.outputs = entry["outputs"]
                             res.rows = {
@@ -338,7 +405,14 @@ class Runner:
                             sorter.done(nid)
                             continue
                         fut = pool.submit(
-                            self._run_node, handle, prepared, node, keys[nid], results, options
+                            self._run_node,
+                            handle,
+                            prepared,
+                            node,
+                            keys[nid],
+                            results,
+                            options,
+                            lean[nid],
                         )
                         pending[fut] = nid
                     if not pending:
@@ -407,6 +481,7 @@ class Runner:
         key: str,
         results: dict[str, NodeResult],
         options: RunOptions,
+        pass_through: bool = False,
     ) -> None:
         store = self.ws.store
         run_id = handle.run_id
@@ -444,7 +519,7 @@ class Runner:
         input_paths = {
             port: Path(results[ups[0][0]].outputs[ups[0][1]]["path"])
             for port, ups in node.inputs.items()
-            if ups and ups[0][1] in results[ups[0][0]].outputs
+            if ups and "path" in results[ups[0][0]].outputs.get(ups[0][1], {})
         }
         input_lineage = {
             port: {
@@ -498,6 +573,7 @@ class Runner:
             workspace_dir=self.ws.root,
             registered=registered,
             input_paths=input_paths,
+            pass_through=pass_through,
         )
         written: list[Path] = []
         try:
@@ -511,7 +587,10 @@ class Runner:
                 raise OperatorError(with_node(problems[0][1], node.op.id, node.id))
             outputs = node.op.run(ctx, inputs, node.params)
             ctx.check_cancelled()
-            persisted = self._persist(ctx, node, outputs or {}, node_dir, inputs, results, written)
+            persisted = self._persist(ctx, node, outputs or {}, node_dir, results, written)
+            res.frames = {
+                p: outputs[p] for p, o in persisted.items() if o.get("transient") and outputs
+            }
             metrics = ctx.metrics
             if metrics is None:
                 metrics = next(
@@ -590,7 +669,9 @@ class Runner:
                         f'Upstream node "{src}" produced no "{sport}" output (an optional output '
                         "appears only when the matching input is linked)."
                     )
-                if out["type"] == "table":
+                if out["type"] == "table" and out.get("transient"):
+                    value = results[src].frames[sport]
+                elif out["type"] == "table":
                     value = ctx.spark.read.parquet(out["path"])
                 elif out["type"] in ("metrics", "report"):
                     value = json.loads(Path(out["path"]).read_text("utf-8"))
@@ -611,7 +692,6 @@ class Runner:
         node: ResolvedNode,
         outputs: Mapping[str, Any],
         node_dir: Path,
-        inputs: Mapping[str, Any],
         results: Mapping[str, NodeResult],
         written: list[Path],
     ) -> dict[str, Any]:
@@ -622,7 +702,6 @@ class Runner:
                 f"{node.op.id} returned outputs it does not declare: {sorted(unknown)}"
             )
         inherited = self._inherited_lineage(node, results)
-        node_dir.mkdir(parents=True, exist_ok=True)
         for port in node.op.outputs:
             if port.name not in outputs or outputs[port.name] is None:
                 if port.optional:  # e.g. a test output when no test input is linked
@@ -630,9 +709,22 @@ class Runner:
                 raise RuntimeError(f"{node.op.id} did not produce its output {port.name!r}")
             value = outputs[port.name]
             entry: dict[str, Any] = {"type": port.type}
+            transient = ctx.pass_through and port.type == "table" and not isinstance(value, Path)
+            if not transient:
+                node_dir.mkdir(parents=True, exist_ok=True)
             if port.type == "table":
                 final = node_dir / f"{port.name}.parquet"
                 ctx.check_cancelled()
+                if transient:
+                    # handed to the consumers unsaved: schema and lineage only, no rows or path
+                    entry["transient"] = True
+                    entry["schema"] = TableSchema.from_spark(value.schema).to_json()
+                    lineage = dict(inherited)
+                    lineage.update(ctx.lineage.get(port.name, {}))
+                    if lineage:
+                        entry["lineage"] = lineage
+                    persisted[port.name] = entry
+                    continue
                 if isinstance(value, Path):  # Parquet files the operator wrote itself
                     replace_path(value, final)
                     written.append(final)

@@ -461,6 +461,17 @@ class Operator(ABC):
         """Advice appended to a Spark error raised while this node's output was computed."""
         return None
 
+    def passes_through(self, params: Mapping[str, Any]) -> bool:
+        """True when the output tables are cheap, narrow plans over the inputs (a filter, say).
+        In a run that keeps only what is needed (``seer run`` without ``--keep-all``) they are
+        then handed to their consumers unsaved and recomputed when needed again; ``run`` sees
+        ``ctx.pass_through`` and returns DataFrames instead of writing files."""
+        return False
+
+    #: True when ``run`` reads its input tables' stored files (e.g. training-data statistics),
+    #: so its inputs are always saved.
+    reads_input_files: ClassVar[bool] = False
+
     def external_outputs(self, params: Mapping[str, Any]) -> list[str]:
         """Files a node writes outside the run store; a cached result is only reused while
         they are still there, unchanged."""

@@ -187,6 +187,8 @@ def find_output(
         outputs = store.outputs_of(rid, node_id)
         if not outputs:
             continue
+        if run_id == "latest" and all(o.get("transient") for o in outputs.values()):
+            continue  # handed on unsaved in that run; an earlier run may have kept them
         tables = {p: o for p, o in outputs.items() if o["type"] == "table"}
         if port is None:
             if not tables:
@@ -195,6 +197,12 @@ def find_output(
         if port not in tables:
             raise OutputNotFound(
                 f'Node "{node_id}" has no table output "{port}" (its tables: {", ".join(tables) or "none"}).'
+            )
+        if tables[port].get("transient"):
+            raise OutputNotFound(
+                f'The {port} output of node "{node_id}" in run {rid} went to its consumers without '
+                "being saved (seer run keeps only what is needed). Run the flow with --keep-all, "
+                "or in the studio, to keep it."
             )
         return port, tables[port]
     where = "any run" if run_id == "latest" else f"run {run_id}"

@@ -59,6 +59,7 @@ CANDIDATES = [
 
 class TrainGbdt(Operator):
     id = "train.gbdt"
+    reads_input_files = True  # training-data statistics of the input, kept in the bundle
     version = 1
     category = "Models"
     title = "GBDT (LightGBM)"

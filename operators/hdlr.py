@@ -50,6 +50,7 @@ def collect_bytes(rows: int, entries: int) -> int:
 
 class TrainHdlr(Operator):
     id = "train.hdlr"
+    reads_input_files = True  # training-data statistics of the input, kept in the bundle
     version = 1
     category = "Models"
     title = "High-dimensional LR"

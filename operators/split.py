@@ -122,6 +122,11 @@ class Split(Operator):
             ]
         return []
 
+    def passes_through(self, params: Mapping[str, Any]) -> bool:
+        # a filter per side (no shuffle): cheaper to recompute than to save; not so the
+        # stratified split, which ranks rows within each stratum
+        return params["mode"] == "rule" or not params.get("stratify")
+
     def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> dict[str, Any]:
@@ -180,8 +185,14 @@ class Split(Operator):
 _U, _N, _R, _SIDE = "__seer_u", "__seer_n", "__seer_r", "__seer_side"
 
 
-def _write_sides(ctx: RunContext, df: Any, side: Any) -> dict[str, Path]:
-    """Write both outputs in one Spark job (one pass over the input), partitioned by side."""
+def _write_sides(ctx: RunContext, df: Any, side: Any) -> dict[str, Any]:
+    """Write both outputs in one Spark job (one pass over the input), partitioned by side; or,
+    when the runner hands them on unsaved, one filter per side."""
+    if ctx.pass_through and side is not None:
+        from pyspark.sql import functions as F
+
+        is_train = F.coalesce(side == F.lit("train"), F.lit(False))
+        return {"train": df.where(is_train), "test": df.where(~is_train)}
     staged = ctx.scratch_dir() / "sides"
     marked = df if side is None else df.withColumn(_SIDE, side)
     ctx.check_cancelled()

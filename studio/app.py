@@ -1828,6 +1828,15 @@ def _outputs_view(ws: Workspace, run_id: str | None, nid: str, port: str | None)
     out = outs[port]
     kind = out.get("type")
     body: Any
+    if kind == "table" and out.get("transient"):
+        return [
+            tabs,
+            html.Div(
+                "This output went to the next nodes without being saved (a run of `seer run` "
+                "keeps only what is needed). Rerun the node here to see it.",
+                className="muted",
+            ),
+        ]
     if kind == "table":
         try:
             pv = preview_rows(out["path"], 50)

@@ -291,3 +291,74 @@ def test_run_record_keeps_the_flow_and_params(spark, workspace, tmp_path: Path) 
     assert json.loads(run["params_json"]) == {"n": 150}
     assert json.loads(run["flow_json"])["nodes"][0]["params"] == {"rows": "${n}"}
     assert result.nodes["gen"].rows == {"out": 150}
+
+
+def test_a_lean_run_hands_the_split_on_unsaved_and_recomputes_it_when_needed(
+    spark, workspace, tmp_path: Path
+) -> None:
+    """`seer run` keeps only what is needed: a split's outputs go to their consumers without
+    being written, give the same results, and are recomputed when a consumer changes."""
+    from engine.stats import OutputNotFound, find_output
+    from engine.workspace import Workspace
+
+    kept_dir = tmp_path / "kept"
+    kept_dir.mkdir()
+    kept = run_flow(basic_flow(kept_dir), Workspace(tmp_path / "ws-kept"))
+    path = basic_flow(tmp_path)
+    lean = run_flow(path, workspace, keep="needed")
+    assert {r.status for r in lean.nodes.values()} == {"succeeded"}
+    run_dir = workspace.run_dir(lean.run_id)
+    assert not (run_dir / "split").exists()
+    assert (run_dir / "agg" / "out.parquet").is_dir()
+    assert lean.nodes["split"].outputs["train"]["transient"] is True
+    assert lean.nodes["split"].rows == {}
+    assert lean.nodes["agg"].rows == kept.nodes["agg"].rows
+    lines = sorted((tmp_path / "out" / "agg.csv").read_text().splitlines())
+    assert lines == sorted((kept_dir / "out" / "agg.csv").read_text().splitlines())
+    with pytest.raises(OutputNotFound, match="without being saved.*--keep-all"):
+        find_output(workspace.store, lean.run_id, "split", "train")
+
+    again = run_flow(path, workspace, keep="needed")
+    assert {r.status for r in again.nodes.values()} == {"cached"}
+
+    changed = basic_flow(
+        tmp_path, query="SELECT channel, COUNT(*) AS n FROM split_train GROUP BY channel"
+    )
+    rerun = run_flow(changed, workspace, keep="needed")
+    status = {n: r.status for n, r in rerun.nodes.items()}
+    assert status == {
+        "gen": "cached",
+        "split": "succeeded",
+        "agg": "succeeded",
+        "save": "succeeded",
+    }
+    assert (tmp_path / "out" / "agg.csv").read_text().startswith("channel,n\n")
+
+    # a run that keeps everything (the studio's) saves the split again; the rest stays cached
+    full = run_flow(changed, workspace)
+    status = {n: r.status for n, r in full.nodes.items()}
+    assert status == {"gen": "cached", "split": "succeeded", "agg": "cached", "save": "cached"}
+    assert (workspace.run_dir(full.run_id) / "split" / "train.parquet").is_dir()
+    assert find_output(workspace.store, "latest", "split", "train")[1]["rows"] > 0
+
+
+def test_a_lean_run_saves_what_training_reads(spark, workspace, tmp_path: Path) -> None:
+    """A model keeps statistics of its training table for drift checks, so a split that feeds
+    training is saved even in a lean run."""
+    nodes = [
+        SMALL,
+        {"id": "split", "op": "split", "params": {"ratio": 0.7}},
+        {
+            "id": "m",
+            "op": "train.gbdt",
+            "params": {"label": "default", "auto_tune": False, "exclude": ["customer_id"]},
+        },
+    ]
+    links = [("gen.out", "split.in"), ("split.train", "m.train"), ("split.test", "m.valid")]
+    result = run_flow(write_flow(tmp_path, nodes, links), workspace, keep="needed")
+    assert result.status == "succeeded", result.nodes["m"].error
+    assert (workspace.run_dir(result.run_id) / "split" / "train.parquet").is_dir()
+    manifest = json.loads(
+        (Path(result.nodes["m"].outputs["model"]["path"]) / "manifest.json").read_text()
+    )
+    assert manifest["baseline"]
