@@ -173,6 +173,107 @@ def baselines(train: pd.DataFrame, test: pd.DataFrame, label: str, positive: obj
     }
 
 
+def hashed_lr_speed(path: str, label: str, positive: Any, reg: float, bits: int) -> dict:
+    """One logistic-regression fit on exactly the hashed features train.hdlr trained on (its
+    input table), three ways, in a fresh interpreter: Seer's driver fit (scikit-learn on the
+    columns the rows use), scikit-learn on the whole 2^bits space, and Vowpal Wabbit (if
+    installed; it rehashes each index into its own 2^bits space). 80% of the rows fit, the
+    other 20% give the AUC."""
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    from engine.features.spark import INDEX_COL, VALUE_COL
+    from operators.hdlr import _DriverLR
+
+    table = pq.read_table(path, columns=[label, INDEX_COL, VALUE_COL])
+    idx = table.column(INDEX_COL).combine_chunks()
+    val = table.column(VALUE_COL).combine_chunks()
+    offsets = np.array(idx.offsets.to_numpy(), dtype=np.int64)
+    x = sp.csr_matrix(
+        (
+            np.array(val.values.to_numpy(zero_copy_only=False), dtype=float),
+            np.array(idx.values.to_numpy(zero_copy_only=False), dtype=np.int32),
+            offsets,
+        ),
+        shape=(table.num_rows, 1 << bits),
+    )
+    x.sum_duplicates()
+    raw = table.column(label).to_pandas()
+    y = (raw.astype(str) == str(positive if positive is not None else 1)).to_numpy().astype(np.int8)
+    order = np.random.default_rng(0).permutation(len(y))
+    cut = int(len(y) * 0.8)
+    tr, te = order[:cut], order[cut:]
+    xtr, ytr, xte, yte = x[tr], y[tr], x[te], y[te]
+    out: dict[str, Any] = {
+        "hashed_rows_fit": int(cut),
+        "hashed_entries_per_row": round(x.nnz / len(y), 1),
+    }
+
+    params = {"max_iter": 200, "penalty": "l2", "class_weight": "none", "l1_ratio": 0.5}
+    seer = _DriverLR(None, "", params, 1 << bits)
+    t = time.perf_counter()
+    model = seer.fit((xtr, ytr), reg)
+    out["seer_hdlr_fit_seconds"] = round(time.perf_counter() - t, 4)
+    out["seer_hdlr_fit_auc"] = round(roc_auc_score(yte, seer.score(model, (xte, yte))[1]), 4)
+
+    c = 1.0 / max(reg * len(ytr), 1e-12)
+    t = time.perf_counter()
+    plain = LogisticRegression(C=c, max_iter=200, tol=1e-5).fit(xtr, ytr)
+    out["sklearn_full_space_fit_seconds"] = round(time.perf_counter() - t, 4)
+    out["sklearn_full_space_auc"] = round(roc_auc_score(yte, plain.predict_proba(xte)[:, 1]), 4)
+
+    try:
+        import vowpalwabbit
+    except ImportError:
+        out["vw"] = "not installed (pip install vowpalwabbit to measure it)"
+        return out
+
+    def lines(m: Any, labels: np.ndarray | None) -> list[str]:
+        rows = []
+        for i in range(m.shape[0]):
+            a, b = m.indptr[i], m.indptr[i + 1]
+            feats = " ".join(f"{j}:{v:g}" for j, v in zip(m.indices[a:b], m.data[a:b], strict=True))
+            head = "" if labels is None else ("1" if labels[i] else "-1")
+            rows.append(f"{head} |f {feats}")
+        return rows
+
+    train_lines, test_lines = lines(xtr, ytr), lines(xte, None)
+    for passes in (1, 10):
+        vw = vowpalwabbit.Workspace(
+            f"--loss_function logistic --link logistic -b {bits} --l2 {reg:g} --quiet"
+        )
+        t = time.perf_counter()
+        for _ in range(passes):
+            for line in train_lines:
+                vw.learn(line)
+        out[f"vw_{passes}_pass_seconds"] = round(time.perf_counter() - t, 4)
+        scores = np.array([vw.predict(line) for line in test_lines])
+        out[f"vw_{passes}_pass_auc"] = round(roc_auc_score(yte, scores), 4)
+        vw.finish()
+    return out
+
+
+def isolated_hashed_lr(result: Any, spec: dict) -> dict:
+    from engine.bundle import read_manifest
+
+    lr = read_manifest(Path(result.nodes["lr"].outputs["model"]["path"]))
+    path = result.nodes["auto"].outputs["train"]["path"]
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(
+            hashed_lr_speed,
+            (
+                path,
+                spec["label"],
+                spec["positive"],
+                lr["params"]["reg"],
+                int(lr["transform"]["hash_bits"]),
+            ),
+        )
+
+
 def isolated_baselines(
     train: pd.DataFrame, test: pd.DataFrame, label: str, positive: Any
 ) -> dict[str, Any]:
@@ -230,6 +331,7 @@ def main() -> None:
             "gbdt_seconds": round(result.nodes["gbdt"].seconds, 2),
             "flow_seconds": round(total, 1),
             **isolated_baselines(train, test, spec["label"], spec["positive"]),
+            **isolated_hashed_lr(result, spec),
         }
         print(name, json.dumps(out[name]), file=sys.stderr)
     print(json.dumps(out, indent=1))

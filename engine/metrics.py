@@ -122,6 +122,11 @@ def binary_report(y: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, A
     ]
     at = confusion(y, s, threshold)
     at_ks = confusion(y, s, ks_threshold)
+    # exact counts of rows scored >= t on a 0.01 grid: the studio's threshold slider
+    grid = np.round(np.linspace(0.0, 1.0, 101), 2)
+    pos_scores, neg_scores = np.sort(s[y == 1]), np.sort(s[y == 0])
+    tp_grid = pos - np.searchsorted(pos_scores, grid, side="left")
+    fp_grid = (n - pos) - np.searchsorted(neg_scores, grid, side="left")
     return {
         "rows": n,
         "positives": pos,
@@ -143,6 +148,11 @@ def binary_report(y: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, A
             "ks": {"threshold": roc_thr, "tpr": roc_tpr, "fpr": roc_fpr},
             "deciles": deciles,
             "calibration": calibration,
+            "thresholds": {
+                "threshold": [float(t) for t in grid],
+                "tp": [int(v) for v in tp_grid],
+                "fp": [int(v) for v in fp_grid],
+            },
         },
     }
 

@@ -177,18 +177,29 @@ def preview_rows(path: str | Path, rows: int = 50) -> dict[str, Any]:
     }
 
 
+def _not_saved(node_id: str, port: str, run_id: str) -> OutputNotFound:
+    return OutputNotFound(
+        f'The {port} output of node "{node_id}" in run {run_id} went to its consumers without '
+        "being saved (seer run keeps only what is needed). Run the flow with --keep-all, "
+        "or in the studio, to keep it."
+    )
+
+
 def find_output(
     store: Any, run_id: str, node_id: str, port: str | None
 ) -> tuple[str, dict[str, Any]]:
     """The (port, output record) of a node's table output in a run ('latest' = newest run
     in which the node has outputs)."""
     runs = [r["run_id"] for r in store.list_runs(limit=200)] if run_id == "latest" else [run_id]
+    unsaved: OutputNotFound | None = None
     for rid in runs:
         outputs = store.outputs_of(rid, node_id)
         if not outputs:
             continue
         if run_id == "latest" and all(o.get("transient") for o in outputs.values()):
-            continue  # handed on unsaved in that run; an earlier run may have kept them
+            # handed on unsaved in that run; an earlier run may have kept them
+            unsaved = unsaved or _not_saved(node_id, port or next(iter(outputs)), rid)
+            continue
         tables = {p: o for p, o in outputs.items() if o["type"] == "table"}
         if port is None:
             if not tables:
@@ -199,11 +210,9 @@ def find_output(
                 f'Node "{node_id}" has no table output "{port}" (its tables: {", ".join(tables) or "none"}).'
             )
         if tables[port].get("transient"):
-            raise OutputNotFound(
-                f'The {port} output of node "{node_id}" in run {rid} went to its consumers without '
-                "being saved (seer run keeps only what is needed). Run the flow with --keep-all, "
-                "or in the studio, to keep it."
-            )
+            raise _not_saved(node_id, port, rid)
         return port, tables[port]
+    if unsaved is not None:
+        raise unsaved
     where = "any run" if run_id == "latest" else f"run {run_id}"
     raise OutputNotFound(f'No outputs of node "{node_id}" in {where} of this workspace.')

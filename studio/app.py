@@ -261,8 +261,7 @@ def create_app(
                         html.Button(
                             "Import", className="btn", title="Open a flow file from your computer"
                         ),
-                        id="upload-flow",
-                        accept=".json",
+                        id="upload-flow",  # any file: a wrong one is refused with the reason
                     ),
                     tb("Export", "btn-export", "Download the flow file"),
                 ],
@@ -344,7 +343,8 @@ def create_app(
                         ),
                         id="upload-data",
                         className="upload",
-                        accept=".csv,.tsv,.txt,.parquet",
+                        # no `accept` filter: the browser would drop other files silently; the
+                        # server refuses them with a message instead
                     ),
                     html.Div(palette, id="palette-groups"),
                 ],

@@ -139,19 +139,27 @@ def importance(report: dict[str, Any], name: str) -> go.Figure | None:
 
 
 def confusion_at(report: dict[str, Any], threshold: float) -> dict[str, float]:
-    """Confusion counts at a threshold, from the ROC curve points (nearest threshold)."""
-    c = report["charts"]["roc"]
+    """Confusion counts at a threshold: exact at the report's own threshold and on the 0.01
+    grid the slider moves on; reports from before that grid use the nearest ROC point."""
     pos, n = report["positives"], report["rows"]
     neg = n - pos
-    best = min(range(len(c["threshold"])), key=lambda i: abs(c["threshold"][i] - threshold))
-    tpr, fpr = c["tpr"][best], c["fpr"][best]
-    tp, fp = round(tpr * pos), round(fpr * neg)
+    own = report.get("confusion")
+    grid = report["charts"].get("thresholds")
+    if own and abs(threshold - report.get("threshold", -1.0)) < 1e-9:
+        used, tp, fp = threshold, own["tp"], own["fp"]
+    elif grid:
+        i = min(range(len(grid["threshold"])), key=lambda k: abs(grid["threshold"][k] - threshold))
+        used, tp, fp = grid["threshold"][i], grid["tp"][i], grid["fp"][i]
+    else:
+        c = report["charts"]["roc"]
+        i = min(range(len(c["threshold"])), key=lambda k: abs(c["threshold"][k] - threshold))
+        used, tp, fp = c["threshold"][i], round(c["tpr"][i] * pos), round(c["fpr"][i] * neg)
     fn, tn = pos - tp, neg - fp
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / pos if pos else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     return {
-        "threshold": c["threshold"][best],
+        "threshold": used,
         "tp": tp,
         "fp": fp,
         "fn": fn,

@@ -74,6 +74,33 @@ def test_sample_flow_runs_then_reruns_from_cache_without_starting_spark(tmp_path
     assert missing.returncode == 2 and 'No outputs of node "nope"' in missing.stderr
 
 
+@pytest.mark.spark
+def test_run_keeps_a_splits_tables_only_with_keep_all(tmp_path: Path) -> None:
+    nodes = [
+        {"id": "gen", "op": "import.sample", "params": {"rows": 1000, "seed": 1}},
+        {"id": "split", "op": "split", "params": {"ratio": 0.7}},
+        {"id": "save", "op": "export.parquet", "params": {"path": "out/test_rows"}},
+        {"id": "save_train", "op": "export.parquet", "params": {"path": "out/train_rows"}},
+    ]
+    links = [("gen.out", "split.in"), ("split.test", "save.in"), ("split.train", "save_train.in")]
+    path = write_flow(tmp_path, nodes, links)
+    ws = str(tmp_path / "ws")
+    lean = seer_cli("run", str(path), "--workspace", ws, "--json")
+    assert lean.returncode == 0, lean.stderr
+    assert json.loads(lean.stdout)["nodes"]["split"]["rows"] == {}
+    assert (tmp_path / "out" / "test_rows").is_dir()
+    prev = seer_cli("preview", "latest", "split", "--workspace", ws, timeout=60)
+    assert prev.returncode == 2
+    assert "without being saved" in prev.stderr and "--keep-all" in prev.stderr
+    kept = seer_cli("run", str(path), "--workspace", ws, "--json", "--keep-all")
+    assert kept.returncode == 0, kept.stderr
+    rows = json.loads(kept.stdout)["nodes"]["split"]["rows"]
+    assert rows["train"] + rows["test"] == 1000
+    prev = seer_cli("preview", "latest", "split", "--json", "--workspace", ws, timeout=60)
+    assert prev.returncode == 0, prev.stderr
+    assert json.loads(prev.stdout)["total_rows"] == rows["train"]
+
+
 def test_validate_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
     nodes = [
         {"id": "load", "op": "import.csv", "params": {}},

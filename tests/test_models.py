@@ -259,3 +259,20 @@ def test_predict_names_missing_input_columns(trained, spark, tmp_path: Path) -> 
     err = again.nodes["score_gbdt"].error
     assert err.startswith('predict (node "score_gbdt"): the model needs the columns')
     assert "income" in err and "Columns: age, loan_purpose." in err
+
+
+def test_the_threshold_slider_counts_are_exact() -> None:
+    """The studio's confusion matrix at a slider position equals a direct count."""
+    from engine.metrics import binary_report, confusion
+    from studio.charts import confusion_at
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 5000)
+    s = np.clip(rng.normal(0.35 + 0.3 * y, 0.2), 0, 1)
+    report = json.loads(json.dumps(binary_report(y, s, 0.4137)))  # as stored
+    for t in (0.0, 0.07, 0.3, 0.41, 0.5, 0.93, 1.0, 0.4137):
+        shown, direct = confusion_at(report, t), confusion(y, s, t)
+        assert shown["threshold"] == pytest.approx(t)
+        for key in ("tp", "fp", "fn", "tn"):
+            assert shown[key] == direct[key], (t, key)
+        assert shown["f1"] == pytest.approx(direct["f1"])

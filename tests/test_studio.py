@@ -581,11 +581,11 @@ def test_upload_a_csv_and_pick_files(page: Any, studio: Studio, tmp_path: Path) 
     page.click("[id*='browse-dir'] >> text=data")
     page.click("[id*='browse-file'] >> text=people.csv")
     wait_doc(page, "s.nodes[0].params.path.endsWith('/flows/data/people.csv')")
-    # a file of another kind is not taken (the upload only accepts CSV/TSV/text/Parquet)
+    # a file of another kind is refused with a message naming it
     bad = tmp_path / "notes.docx"
     bad.write_text("x")
     page.set_input_files("#upload-data input[type=file]", str(bad))
-    page.wait_for_timeout(1000)
+    page.wait_for_selector('.toast.show >> text="notes.docx" is not a CSV or Parquet file.')
     assert not (studio.ws / "flows" / "data" / "notes.docx").exists()
     wait_doc(page, "s.nodes.length === 1")
 
