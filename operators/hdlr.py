@@ -239,28 +239,18 @@ class TrainHdlr(Operator):
             ]
         data_fit = trainer.prepare(fit_part, y_col, label, positive)
         data_valid = trainer.prepare(valid_part, y_col, label, positive)
-        best = None
-        for reg in regs:
-            ctx.check_cancelled()
-            fit_start = time.perf_counter()
-            model = trainer.fit(data_fit, reg)
-            fit_seconds = time.perf_counter() - fit_start
-            y, scores = trainer.score(model, data_valid)
-            auc = binary_report(y, scores, 0.5)["auc"]
-            trials.append({"reg": float(reg), "valid_auc": auc, "seconds": round(fit_seconds, 4)})
-            ctx.log(f"reg={reg:.2e}: validation AUC {auc:.4f}")
-            if best is None or auc > best[0]:
-                best = (auc, reg, model, scores, y)
-        assert best is not None
-        valid_auc, reg, model, scores, y = best
+        valid_auc, reg, model, scores, y = _search(ctx, trainer, data_fit, data_valid, regs, trials)
         threshold = ks_threshold(y, scores)
-        # the final model: the chosen strength, fitted on all training rows
-        final = (
-            trainer.fit(trainer.prepare(train, y_col, label, positive), reg)
-            if valid is None
-            else model
-        )
+        if valid is None:
+            # the final model: the chosen strength, fitted on all training rows (the tuning
+            # data is let go first: on the driver it is most of what the node holds)
+            del data_fit, data_valid
+            trainer.release()
+            final = trainer.fit(trainer.prepare(train, y_col, label, positive), reg)
+        else:
+            final = model
         intercept, indices, weights = trainer.coefficients(final)
+        trainer.release()
         seconds = time.time() - t0
         folder = ctx.artifact_dir("model")
         (folder / "coefficients.json").write_text(
@@ -338,29 +328,39 @@ class TrainHdlr(Operator):
         ctx.log(
             f"searching the strength on the driver on a sample of {n_sample:,} of {fit_rows:,} rows"
         )
-        best: tuple[float, float] | None = None
-        for reg in regs:
-            ctx.check_cancelled()
-            fit_start = time.perf_counter()
-            model = driver.fit(fit_s, reg)
-            seconds = time.perf_counter() - fit_start
-            y, scores = driver.score(model, valid_s)
-            auc = binary_report(y, scores, 0.5)["auc"]
-            trials.append(
-                {
-                    "reg": float(reg),
-                    "valid_auc": auc,
-                    "seconds": round(seconds, 4),
-                    "sample_rows": n_sample,
-                }
-            )
-            ctx.log(f"sample, reg={reg:.2e}: validation AUC {auc:.4f}")
-            if best is None or auc > best[0]:
-                best = (auc, reg)
-        assert best is not None
+        best = _search(ctx, driver, fit_s, valid_s, regs, trials, {"sample_rows": n_sample})
         scaled = float(best[1]) * n_sample / max(1, fit_rows)
         ctx.log(f"chosen on the sample: reg={best[1]:.2e}, {scaled:.2e} on all {fit_rows:,} rows")
         return scaled
+
+
+def _search(
+    ctx: RunContext,
+    trainer: Any,
+    data_fit: Any,
+    data_valid: Any,
+    regs: list[float],
+    trials: list[dict[str, Any]],
+    extra: dict[str, Any] | None = None,
+) -> tuple[float, float, Any, np.ndarray, np.ndarray]:
+    """Fit each strength, score the validation rows; (auc, reg, model, scores, y) of the best.
+    Every candidate is appended to ``trials`` (with ``extra``, e.g. the sample size)."""
+    best = None
+    for reg in regs:
+        ctx.check_cancelled()
+        fit_start = time.perf_counter()
+        model = trainer.fit(data_fit, reg)
+        fit_seconds = time.perf_counter() - fit_start
+        y, scores = trainer.score(model, data_valid)
+        auc = binary_report(y, scores, 0.5)["auc"]
+        trials.append(
+            {"reg": float(reg), "valid_auc": auc, "seconds": round(fit_seconds, 4), **(extra or {})}
+        )
+        ctx.log(f"{'sample, ' if extra else ''}reg={reg:.2e}: validation AUC {auc:.4f}")
+        if best is None or auc > best[0]:
+            best = (auc, reg, model, scores, y)
+    assert best is not None
+    return best
 
 
 class _DriverLR:
@@ -368,27 +368,50 @@ class _DriverLR:
 
     def __init__(self, ctx: RunContext, where: str, params: Mapping[str, Any], dim: int):
         self.ctx, self.where, self.params, self.dim = ctx, where, params, dim
+        self._used: tuple[Any, np.ndarray, Any] | None = None
+
+    def release(self) -> None:
+        self._used = None
+
+    def _used_columns(self, x: Any) -> tuple[np.ndarray, Any]:
+        """The columns the rows use and the matrix narrowed to them, computed once per
+        training matrix; it shares the values with ``x`` (only the indices are renumbered)."""
+        import scipy.sparse as sp
+
+        if self._used is None or self._used[0] is not x:
+            cols = np.unique(x.indices)
+            narrowed = sp.csr_matrix(
+                (x.data, np.searchsorted(cols, x.indices).astype(np.int32), x.indptr),
+                shape=(x.shape[0], len(cols)),
+            )
+            self._used = (x, cols, narrowed)
+        return self._used[1], self._used[2]
 
     def prepare(self, df: Any, y_col: Any, label: str, positive: Any) -> Any:
         import scipy.sparse as sp
 
         table = stable_order(df.select(y_col.alias("y"), INDEX_COL, VALUE_COL)).toArrow()
+        y = table.column("y").to_numpy().astype(np.int8)
+        n = table.num_rows
         idx = table.column(INDEX_COL).combine_chunks()
         val = table.column(VALUE_COL).combine_chunks()
+        del table
         # copies: scipy sorts and merges duplicate indices in place; Arrow buffers are read-only
         offsets = np.array(idx.offsets.to_numpy(), dtype=np.int64)
-        data = np.array(val.values.to_numpy(zero_copy_only=False), dtype=float)
         indices = np.array(idx.values.to_numpy(zero_copy_only=False), dtype=np.int32)
-        x = sp.csr_matrix((data, indices, offsets), shape=(table.num_rows, self.dim))
+        del idx
+        data = np.array(val.values.to_numpy(zero_copy_only=False), dtype=float)
+        del val
+        x = sp.csr_matrix((data, indices, offsets), shape=(n, self.dim))
         x.sum_duplicates()
-        return x, table.column("y").to_numpy().astype(np.int8)
+        return x, y
 
     def fit(self, data: Any, reg: float) -> Any:
         """Fit on the columns the rows use (a few hundred of the 2^bits): same model, far faster."""
         from sklearn.linear_model import LogisticRegression
 
         x, y = data
-        cols = np.unique(x.indices)
+        cols, narrowed = self._used_columns(x)
         p = self.params
         n = x.shape[0]
         c = 1.0 / max(reg * n, 1e-12)
@@ -412,7 +435,7 @@ class _DriverLR:
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", FutureWarning)
             with single_blas_thread():
-                model = LogisticRegression(**kwargs).fit(x[:, cols], y)
+                model = LogisticRegression(**kwargs).fit(narrowed, y)
         return model, cols
 
     def score(self, fitted: Any, data: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -431,6 +454,7 @@ class _SparkLR:
 
     def __init__(self, ctx: RunContext, params: Mapping[str, Any], dim: int):
         self.ctx, self.params, self.dim = ctx, params, dim
+        self._cached: list[Any] = []
 
     def prepare(self, df: Any, y_col: Any, label: str, positive: Any) -> Any:
         from pyspark.ml.linalg import SparseVector, VectorUDT
@@ -456,7 +480,13 @@ class _SparkLR:
             out = out.withColumn(
                 "w", F.when(F.col("y") == 1.0, w.get(1.0, 1.0)).otherwise(w.get(0.0, 1.0))
             )
-        return out.cache()
+        self._cached.append(out.cache())
+        return out
+
+    def release(self) -> None:
+        for df in self._cached:
+            df.unpersist()
+        self._cached.clear()
 
     def fit(self, data: Any, reg: float) -> Any:
         from pyspark.ml.classification import LogisticRegression
