@@ -3,6 +3,7 @@ predict -> evaluate) at growing row counts, each size in a fresh `seer run` proc
 
     .venv/bin/python bench/scale.py [--rows 100000,1000000,10000000] [--hash-bits 20,24]
         [--out docs/scale.png]
+    .venv/bin/python bench/scale.py --plot-only small.json big.json --out docs/scale.png
 
 For each size: wall time, peak resident memory of the driver process tree (Python driver, JVM
 and Spark's Python workers, sampled every 0.2 s), and per-node seconds. In local mode the
@@ -143,7 +144,16 @@ def main() -> None:
     ap.add_argument("--rows", default="100000,1000000,10000000")
     ap.add_argument("--hash-bits", default="20")
     ap.add_argument("--out", default=str(ROOT / "docs" / "scale.png"))
+    ap.add_argument(
+        "--plot-only",
+        nargs="+",
+        metavar="RESULTS.json",
+        help="draw the plot from the JSON documents of earlier runs (e.g. one per size) and stop",
+    )
     args = ap.parse_args()
+    if args.plot_only:
+        plot([r for f in args.plot_only for r in json.loads(Path(f).read_text())], Path(args.out))
+        return
     folder = Path(tempfile.mkdtemp(prefix="seer-scale-"))
     results = []
     for bits in [int(b) for b in args.hash_bits.split(",")]:
