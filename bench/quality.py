@@ -179,26 +179,14 @@ def hashed_lr_speed(path: str, label: str, positive: Any, reg: float, bits: int)
     columns the rows use), scikit-learn on the whole 2^bits space, and Vowpal Wabbit (if
     installed; it rehashes each index into its own 2^bits space). 80% of the rows fit, the
     other 20% give the AUC."""
-    import scipy.sparse as sp
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
     from engine.features.spark import INDEX_COL, VALUE_COL
-    from operators.hdlr import _DriverLR
+    from operators.hdlr import _DriverLR, hashed_matrix
 
     table = pq.read_table(path, columns=[label, INDEX_COL, VALUE_COL])
-    idx = table.column(INDEX_COL).combine_chunks()
-    val = table.column(VALUE_COL).combine_chunks()
-    offsets = np.array(idx.offsets.to_numpy(), dtype=np.int64)
-    x = sp.csr_matrix(
-        (
-            np.array(val.values.to_numpy(zero_copy_only=False), dtype=float),
-            np.array(idx.values.to_numpy(zero_copy_only=False), dtype=np.int32),
-            offsets,
-        ),
-        shape=(table.num_rows, 1 << bits),
-    )
-    x.sum_duplicates()
+    x = hashed_matrix(table, 1 << bits)
     raw = table.column(label).to_pandas()
     y = (raw.astype(str) == str(positive if positive is not None else 1)).to_numpy().astype(np.int8)
     order = np.random.default_rng(0).permutation(len(y))

@@ -363,6 +363,26 @@ def _search(
     return best
 
 
+def hashed_matrix(table: Any, dim: int) -> Any:
+    """The CSR matrix (rows x dim) of an Arrow table's hashed feature columns, duplicate
+    indices within a row summed. The table's feature buffers are let go as soon as copied."""
+    import scipy.sparse as sp
+
+    n = table.num_rows
+    idx = table.column(INDEX_COL).combine_chunks()
+    val = table.column(VALUE_COL).combine_chunks()
+    del table
+    # copies: scipy sorts and merges duplicate indices in place; Arrow buffers are read-only
+    offsets = np.array(idx.offsets.to_numpy(), dtype=np.int64)
+    indices = np.array(idx.values.to_numpy(zero_copy_only=False), dtype=np.int32)
+    del idx
+    data = np.array(val.values.to_numpy(zero_copy_only=False), dtype=float)
+    del val
+    x = sp.csr_matrix((data, indices, offsets), shape=(n, dim))
+    x.sum_duplicates()
+    return x
+
+
 class _DriverLR:
     """scikit-learn on the driver, with MLlib's objective: mean log-loss + reg x penalty."""
 
@@ -388,23 +408,10 @@ class _DriverLR:
         return self._used[1], self._used[2]
 
     def prepare(self, df: Any, y_col: Any, label: str, positive: Any) -> Any:
-        import scipy.sparse as sp
 
         table = stable_order(df.select(y_col.alias("y"), INDEX_COL, VALUE_COL)).toArrow()
         y = table.column("y").to_numpy().astype(np.int8)
-        n = table.num_rows
-        idx = table.column(INDEX_COL).combine_chunks()
-        val = table.column(VALUE_COL).combine_chunks()
-        del table
-        # copies: scipy sorts and merges duplicate indices in place; Arrow buffers are read-only
-        offsets = np.array(idx.offsets.to_numpy(), dtype=np.int64)
-        indices = np.array(idx.values.to_numpy(zero_copy_only=False), dtype=np.int32)
-        del idx
-        data = np.array(val.values.to_numpy(zero_copy_only=False), dtype=float)
-        del val
-        x = sp.csr_matrix((data, indices, offsets), shape=(n, self.dim))
-        x.sum_duplicates()
-        return x, y
+        return hashed_matrix(table, self.dim), y
 
     def fit(self, data: Any, reg: float) -> Any:
         """Fit on the columns the rows use (a few hundred of the 2^bits): same model, far faster."""
