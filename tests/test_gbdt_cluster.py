@@ -70,7 +70,7 @@ def test_distributed_gbdt_trains_across_partitions_and_scores_like_the_driver(
 def test_auto_engine_keeps_small_data_on_the_driver(spark, workspace, tmp_path: Path) -> None:
     result = run_flow(flow(tmp_path, "auto", "auto"), workspace)
     manifest = read_manifest(Path(result.nodes["gbdt"].outputs["model"]["path"]))
-    assert manifest["training"] == {"engine": "driver"}
+    assert manifest["training"] == {"engine": "driver", "validation": "hold-out"}
 
 
 def test_more_machines_than_task_slots_fails_with_a_clear_message(
