@@ -507,8 +507,15 @@ def _write_bundle(
 ) -> dict[str, Any]:
     """The model bundle (LightGBM model text + manifest), whichever engine trained it."""
     names = [c["name"] for c in spec]
-    gain = booster.feature_importance("gain", iteration=None)
-    split = booster.feature_importance("split", iteration=None)
+    # on the OpenMP thread too: LightGBM's model export runs parallel regions, and one on any
+    # other thread would slow every later fit in the process (see on_openmp_thread)
+    gain, split, text = on_openmp_thread(
+        lambda: (
+            booster.feature_importance("gain", iteration=None),
+            booster.feature_importance("split", iteration=None),
+            booster.model_to_string(num_iteration=None),
+        )
+    )
     importance = sorted(
         (
             {"feature": n, "gain": float(g), "split": int(s)}
@@ -518,7 +525,7 @@ def _write_bundle(
     )
     report = binary_report(y_val, scores, threshold)
     folder = ctx.artifact_dir("model")
-    (folder / "model.txt").write_text(booster.model_to_string(num_iteration=None), encoding="utf-8")
+    (folder / "model.txt").write_text(text, encoding="utf-8")
     write_manifest(
         folder,
         {
