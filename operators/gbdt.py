@@ -366,7 +366,7 @@ class TrainGbdt(Operator):
             {**cand, "rounds": n_iter, "threads": params["threads"], "seed": params["seed"]},
             seconds,
             trials,
-            {"engine": "driver", "validation": f"{len(folds)} folds" if folds else "hold-out"},
+            {"engine": "driver", "validation": _validation_kind(valid, folds)},
         )
 
     def _run_on_cluster(
@@ -650,6 +650,12 @@ def _in_content_order(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndar
     collision)."""
     order = np.argsort(_row_hashes(x, y, 17), kind="stable")
     return x[order], y[order]
+
+
+def _validation_kind(valid: Any, folds: list[Any]) -> str:
+    if valid is not None:
+        return "valid input"
+    return f"{len(folds)} folds" if folds else "hold-out"
 
 
 def _content_folds(
