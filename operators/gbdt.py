@@ -268,6 +268,7 @@ class TrainGbdt(Operator):
         else:
             x_fit, y_fit = _in_content_order(x, y)
             x_val, y_val = _encode(_collect_columns(valid, y_col, spec), spec)
+        _check_validation_rows(where, y, y_fit, y_val, folds, valid is not None)
         cat_idx = [i for i, c in enumerate(spec) if c["categorical"]]
         names = [c["name"] for c in spec]
         base = {
@@ -650,6 +651,42 @@ def _in_content_order(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndar
     collision)."""
     order = np.argsort(_row_hashes(x, y, 17), kind="stable")
     return x[order], y[order]
+
+
+def _check_validation_rows(
+    where: str,
+    y: np.ndarray,
+    y_fit: np.ndarray,
+    y_val: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    linked: bool,
+) -> None:
+    """Tuning, early stopping and the KS threshold need rows of both classes on each side."""
+
+    def both(labels: np.ndarray) -> bool:
+        return len(labels) > 0 and 0 < int(labels.sum()) < len(labels)
+
+    def described(labels: np.ndarray) -> str:
+        return f"{len(labels):,} rows, {int(labels.sum()):,} of them positive"
+
+    fix = "Train on more rows, or lower 'tune_folds'." if folds else "Train on more rows."
+    if linked:
+        fix = "Link a 'valid' table with rows of both classes."
+        parts = [("the training rows", y_fit), ("the 'valid' rows", y_val)]
+    elif folds:
+        parts = [
+            (f"fold {i + 1} of {len(folds)}", y[scored]) for i, (_, scored) in enumerate(folds)
+        ]
+        parts += [(f"the rows outside fold {i + 1}", y[fit]) for i, (fit, _) in enumerate(folds)]
+    else:
+        fix += " Or link a 'valid' table."
+        parts = [("the training rows", y_fit), ("the 10% hold-out", y_val)]
+    for what, labels in parts:
+        if not both(labels):
+            raise OperatorError(
+                f"{where} cannot tune and validate on {what}: {described(labels)}, and "
+                f"both classes are needed there. {fix}"
+            )
 
 
 def _validation_kind(valid: Any, folds: list[Any]) -> str:

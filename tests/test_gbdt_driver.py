@@ -193,3 +193,33 @@ def test_rows_over_the_driver_limit_fail_before_collecting_or_train_on_a_sample(
     assert sampled.status == "succeeded", sampled.nodes["gbdt"].error
     logged = [r["message"] for r in workspace.store.logs(sampled.run_id) if r["node_id"] == "gbdt"]
     assert any("training on a sample of about 3,000 of 12,000 rows" in m for m in logged), logged
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize(
+    ("rows", "folds", "expected"),
+    [
+        (12, 1, "on the 10% hold-out: 2 rows, 2 of them positive"),
+        (40, 10, "on fold 1 of 10: 2 rows, 0 of them positive"),
+    ],
+)
+def test_too_few_rows_to_validate_on_are_named(
+    spark, workspace, tmp_path: Path, rows: int, folds: int, expected: str
+) -> None:
+    nodes = [
+        {"id": "rows", "op": "import.sample", "params": {"rows": rows, "seed": 1}},
+        {
+            "id": "gbdt",
+            "op": "train.gbdt",
+            "params": {
+                "label": "default",
+                "exclude": ["customer_id", "application_date"],
+                "tune_folds": folds,
+            },
+        },
+    ]
+    result = run_flow(write_flow(tmp_path, nodes, [("rows.out", "gbdt.train")]), workspace)
+    err = result.nodes["gbdt"].error
+    assert result.nodes["gbdt"].status == "failed"
+    assert err.startswith('train.gbdt (node "gbdt") cannot tune and validate'), err
+    assert expected in err and "both classes are needed there" in err, err
