@@ -31,6 +31,24 @@ SPEC = [
 ]
 
 
+def train_gbdt(folder: Path, ws, source: dict, name: str = "gbdt", **params: object) -> object:
+    """Run a two-node flow: `source` (an import node's op and params) into train.gbdt on the
+    generated loan rows' label."""
+    nodes = [
+        {"id": "rows", **source},
+        {
+            "id": "gbdt",
+            "op": "train.gbdt",
+            "params": {
+                "label": "default",
+                "exclude": ["customer_id", "application_date"],
+                **params,
+            },
+        },
+    ]
+    return run_flow(write_flow(folder, nodes, [("rows.out", "gbdt.train")], name=name), ws)
+
+
 def test_categories_keep_the_most_frequent_values_ties_by_value(monkeypatch) -> None:
     import operators.gbdt as gbdt
 
@@ -128,22 +146,13 @@ def test_the_same_rows_give_the_same_model_however_spark_delivers_them(
 
     models = []
     for folder in (one_file, scattered):
-        nodes = [
-            {"id": "rows", "op": "import.parquet", "params": {"path": str(folder)}},
-            {
-                "id": "gbdt",
-                "op": "train.gbdt",
-                "params": {
-                    "label": "default",
-                    "exclude": ["customer_id", "application_date"],
-                    "tune_budget": 2,
-                    "tune_folds": folds,
-                },
-            },
-        ]
-        result = run_flow(
-            write_flow(tmp_path, nodes, [("rows.out", "gbdt.train")], name=folder.name),
+        result = train_gbdt(
+            tmp_path,
             workspace,
+            {"op": "import.parquet", "params": {"path": str(folder)}},
+            folder.name,
+            tune_budget=2,
+            tune_folds=folds,
         )
         assert result.status == "succeeded", result.nodes["gbdt"].error
         models.append(Path(result.nodes["gbdt"].outputs["model"]["path"]))
@@ -166,22 +175,8 @@ def test_rows_over_the_driver_limit_fail_before_collecting_or_train_on_a_sample(
     monkeypatch.setattr(modeling, "driver_limit_bytes", lambda _spark: 2**20)
 
     def train(name: str, **params: object) -> object:
-        nodes = [
-            {"id": "rows", "op": "import.sample", "params": {"rows": 12000, "seed": 4}},
-            {
-                "id": "gbdt",
-                "op": "train.gbdt",
-                "params": {
-                    "label": "default",
-                    "exclude": ["customer_id", "application_date"],
-                    "auto_tune": False,
-                    **params,
-                },
-            },
-        ]
-        return run_flow(
-            write_flow(tmp_path, nodes, [("rows.out", "gbdt.train")], name=name), workspace
-        )
+        source = {"op": "import.sample", "params": {"rows": 12000, "seed": 4}}
+        return train_gbdt(tmp_path, workspace, source, name, auto_tune=False, **params)
 
     refused = train("too_big")
     assert refused.nodes["gbdt"].status == "failed"
@@ -206,19 +201,8 @@ def test_rows_over_the_driver_limit_fail_before_collecting_or_train_on_a_sample(
 def test_too_few_rows_to_validate_on_are_named(
     spark, workspace, tmp_path: Path, rows: int, folds: int, expected: str
 ) -> None:
-    nodes = [
-        {"id": "rows", "op": "import.sample", "params": {"rows": rows, "seed": 1}},
-        {
-            "id": "gbdt",
-            "op": "train.gbdt",
-            "params": {
-                "label": "default",
-                "exclude": ["customer_id", "application_date"],
-                "tune_folds": folds,
-            },
-        },
-    ]
-    result = run_flow(write_flow(tmp_path, nodes, [("rows.out", "gbdt.train")]), workspace)
+    source = {"op": "import.sample", "params": {"rows": rows, "seed": 1}}
+    result = train_gbdt(tmp_path, workspace, source, tune_folds=folds)
     err = result.nodes["gbdt"].error
     assert result.nodes["gbdt"].status == "failed"
     assert err.startswith('train.gbdt (node "gbdt") cannot tune and validate'), err
