@@ -120,7 +120,7 @@ class TrainGbdt(Operator):
             "integer",
             "Without a 'valid' input: 1 holds out 10% of the rows for tuning and early stopping; "
             "k > 1 trains each parameter set on k-1 of k folds in turn and scores the fold left "
-            "out, a steadier choice for about 2x (k=3) the tuning time.",
+            "out: a steadier choice, for about 2.5x the node's time at k=3.",
             default=1,
             minimum=1,
             maximum=10,
