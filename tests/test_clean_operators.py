@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -121,7 +122,8 @@ def test_cast_converts_or_nulls_or_fails(spark, workspace, tmp_path: Path, peopl
         {"in": people},
     )
     assert r.node.status == "failed"
-    assert 'cannot convert "ana" in column "name" to int' in r.node.error
+    # the first bad value Spark meets: which one depends on which task fails first
+    assert re.search(r'cannot convert "(ana|bo|cy|di|ed)" in column "name" to int', r.node.error)
 
 
 def test_dedupe_keeps_the_last_row_per_key_deterministically(
