@@ -25,6 +25,7 @@ from engine.spec import (
     missing_column,
     with_node,
 )
+from engine.sqlguard import check_plan, expression_problem, query_problem
 
 __all__ = [
     "COEFFICIENTS",
@@ -58,5 +59,8 @@ __all__ = [
     "replace_path",
     "sample_schema",
     "spark_error_message",
+    "check_plan",
+    "expression_problem",
+    "query_problem",
     "with_node",
 ]

@@ -98,7 +98,21 @@ def spark_conf(master: str, local_dir: Path | None, log_dir: Path | None = None)
     for key, value in os.environ.items():  # SEER_SPARK_CONF_spark.x.y=value passes through
         if key.startswith("SEER_SPARK_CONF_"):
             conf[key.removeprefix("SEER_SPARK_CONF_")] = value
+    conf.update(HARDENING)
     return {k: v for k, v in conf.items() if v != ""}
+
+
+#: Session settings that keep SQL written in flows away from files, scripts and the
+#: environment (engine/sqlguard.py checks the SQL itself); applied last, so they cannot be
+#: turned off through SEER_SPARK_CONF_.
+HARDENING = {
+    # no ``SELECT * FROM csv.`/any/path` ``
+    "spark.sql.runSQLOnFiles": "false",
+    # no ``BEGIN ... END`` scripts of several statements
+    "spark.sql.scripting.enabled": "false",
+    # no ``${env:SECRET}`` / ``${system:...}`` substitution into SQL text
+    "spark.sql.variable.substitute": "false",
+}
 
 
 def get_spark(

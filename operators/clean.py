@@ -13,6 +13,7 @@ from engine.opapi import (
     Port,
     RunContext,
     TableSchema,
+    expression_problem,
     missing_column,
     spark_error_message,
 )
@@ -213,12 +214,21 @@ class Filter(_TableOp):
         ),
     )
 
+    def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        what = f"The 'condition' parameter of {self.id}"
+        problem = expression_problem(params.get("condition"), what)
+        return [("condition", problem)] if problem else []
+
     def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> dict[str, Any]:
         from pyspark.sql import functions as F
 
         df = inputs["in"]
+        what = f"The 'condition' parameter of {_where(ctx, self.id)}"
+        problem = expression_problem(params["condition"], what)
+        if problem:  # checked again right before Spark sees the text
+            raise OperatorError(problem)
         try:
             out = df.where(F.expr(params["condition"]))
         except Exception as exc:

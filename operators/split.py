@@ -6,7 +6,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.opapi import Operator, OperatorError, Param, Port, RunContext, spark_error_message
+from engine.opapi import (
+    Operator,
+    OperatorError,
+    Param,
+    Port,
+    RunContext,
+    expression_problem,
+    spark_error_message,
+)
 
 #: Rows are placed by a hash of their content mapped to [0, 1) with this many bits.
 _HASH_BITS = 53
@@ -111,6 +119,10 @@ class Split(Operator):
                     "cut-off value, e.g. 2024-01-01.",
                 )
             ]
+        if rule and not column:
+            problem = expression_problem(rule, "The 'rule' parameter of split")
+            if problem:
+                return [("rule", problem)]
         if not rule and not column:
             return [
                 (
@@ -147,6 +159,9 @@ class Split(Operator):
                     )
                 cond = F.col(f"`{col}`") < cut
             else:
+                problem = expression_problem(params["rule"], f"The 'rule' parameter of {where}")
+                if problem:  # checked again right before Spark sees the text
+                    raise OperatorError(problem)
                 try:
                     cond = F.expr(params["rule"])
                     df.where(cond)  # analysed now, so a bad rule fails here with the columns listed

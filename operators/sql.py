@@ -13,6 +13,8 @@ from engine.opapi import (
     Port,
     RunContext,
     TableSchema,
+    check_plan,
+    query_problem,
     spark_error_message,
 )
 
@@ -34,6 +36,7 @@ class TransformSql(Operator):
     )
     inputs = (Port("in", "table", "One or more tables, each a view in the query.", multiple=True),)
     outputs = (Port("out", "table", "The query's result."),)
+    example_params = {"query": "SELECT * FROM loans WHERE amount > 0"}
     params = (
         Param(
             "query",
@@ -44,6 +47,10 @@ class TransformSql(Operator):
             widget="code",
         ),
     )
+
+    def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        problem = query_problem(params.get("query"), "The 'query' parameter of transform.sql")
+        return [("query", problem)] if problem else []
 
     def infer_schema(
         self, inputs: Mapping[str, Any], params: Mapping[str, Any]
@@ -56,6 +63,12 @@ class TransformSql(Operator):
         spark = ctx.spark
         tables: Mapping[str, Any] = inputs["in"]
         where = f'transform.sql (node "{ctx.node_id}")'
+        # checked again here, against the actual inputs, right before Spark sees the text
+        problem = query_problem(
+            params["query"], f"The 'query' parameter of {where}", views=list(tables)
+        )
+        if problem:
+            raise OperatorError(problem)
         with _views_lock:
             try:
                 for name, df in tables.items():
@@ -67,6 +80,9 @@ class TransformSql(Operator):
                         f"The query of {where} cannot run: {spark_error_message(exc).rstrip('.')}. "
                         f"Its inputs are the views: {', '.join(tables)}."
                     ) from exc
+                refused = check_plan(out)
+                if refused:
+                    raise OperatorError(f"The query of {where} cannot be used: {refused}.")
             finally:
                 for name in tables:
                     spark.catalog.dropTempView(f"`{name}`")

@@ -23,6 +23,7 @@ from engine.opapi import (
     Port,
     RunContext,
     files_fingerprint,
+    query_problem,
     spark_error_message,
 )
 
@@ -51,7 +52,19 @@ _DRIVERS = {
 }
 _QUOTE = {"postgresql": '"', "mysql": "`", "sqlite": '"'}
 _DEFAULT_PORT = {"postgresql": 5432, "mysql": 3306}
-_COMMENT = re.compile(r"(--[^\n]*\n)|(/\*.*?\*/)", re.S)
+# URL parts that carry a password (pgjdbc ?password=, MySQL ;password=, sslpassword, ...)
+_SECRET_IN_URL = re.compile(r"(?i)(^|[?&;:/])(ssl)?(password|passwd|pwd|pass|secret|token)=")
+# Every connection is opened read-only, a second guard beside the query check
+# (engine/sqlguard.py). Driver properties, not Spark's sessionInitStatement: Spark's schema
+# probe runs the query on a connection that never sees sessionInitStatement.
+_READ_ONLY = {
+    "postgresql": {"readOnly": "true", "readOnlyMode": "always"},
+    # MariaDB and MySQL 5.7 call it tx_read_only; MySQL 8 only transaction_read_only
+    "mysql": {"sessionVariables": "tx_read_only=1"},
+    "sqlite": {"open_mode": "1"},  # SQLITE_OPEN_READONLY
+}
+_MYSQL8_READ_ONLY = {"sessionVariables": "transaction_read_only=1"}
+_TABLE_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,256}")
 
 
 @dataclass(frozen=True)
@@ -72,7 +85,7 @@ def parse_url(url: str, base: Path) -> Source:
             f'"{url}" is not a database URL Seer reads; use sqlite:///file.db, '
             "postgresql://host:port/db or mysql://host:port/db."
         )
-    if parts.password:
+    if parts.password or _SECRET_IN_URL.search(url.split("://", 1)[-1]):
         raise ValueError(
             "The URL contains a password. Flows get shared: never store a password in one. "
             "Put it in an environment variable and name that variable in 'password_env'."
@@ -95,15 +108,28 @@ def parse_url(url: str, base: Path) -> Source:
     )
 
 
-def check_read_only(query: str) -> str | None:
-    body = _COMMENT.sub(" ", query + "\n").strip().rstrip(";").strip()
-    if not re.match(r"(?is)^(select|with)\b", body):
-        return "The 'query' parameter of import.sql must be a read-only SELECT (or WITH ... SELECT) query."
-    if ";" in body:
+def quote_table(name: str, kind: str) -> str:
+    """``schema.table`` as a quoted identifier of the source database: the name can never be
+    read as SQL (``loans; DELETE FROM loans`` is just a table that does not exist)."""
+    q = _QUOTE[kind]
+    return ".".join(q + part.replace(q, q + q) + q for part in name.split("."))
+
+
+def table_problem(name: Any) -> str | None:
+    if not isinstance(name, str):
+        return None
+    parts = name.split(".")
+    if len(parts) > 2 or not all(p.strip() for p in parts) or not _TABLE_NAME.fullmatch(name):
         return (
-            "The 'query' parameter of import.sql must be one statement; remove the ';' inside it."
+            f"The 'table' parameter of import.sql must be a table name or schema.table. Got "
+            f"{name!r}; use 'query' for anything else."
         )
     return None
+
+
+def source_kind(url: Any) -> str:
+    scheme = url.split(":", 1)[0].lower() if isinstance(url, str) else ""
+    return _SCHEMES.get(scheme, "postgresql")
 
 
 class ImportSql(Operator):
@@ -200,9 +226,14 @@ class ImportSql(Operator):
                 ("table", "Set exactly one of the 'table' and 'query' parameters of import.sql.")
             )
         if query:
-            problem = check_read_only(query)
+            dialect = source_kind(params.get("url"))
+            problem = query_problem(query, "The 'query' parameter of import.sql", dialect=dialect)
             if problem:
                 out.append(("query", problem))
+        if table:
+            problem = table_problem(table)
+            if problem:
+                out.append(("table", problem))
         try:
             parse_url(params["url"], Path.cwd())
         except ValueError as exc:
@@ -254,7 +285,16 @@ class ImportSql(Operator):
             raise OperatorError(
                 f'{where} found no SQLite database at "{src.sqlite_path}". Check the url.'
             )
+        if params.get("query"):  # checked again right before the database sees it
+            problem = query_problem(
+                params["query"], f"The 'query' parameter of {where}", dialect=src.kind
+            )
+            if problem:
+                raise OperatorError(problem)
+        elif problem := table_problem(params["table"]):
+            raise OperatorError(problem)
         props = {"driver": driver, "fetchsize": str(params["fetch_size"])}
+        props.update(_READ_ONLY[src.kind])
         user = src.user
         for key, field in (("user_env", "user"), ("password_env", "password")):
             name = params.get(key)
@@ -271,16 +311,18 @@ class ImportSql(Operator):
             props["user"] = user
         q = _QUOTE[src.kind]
         relation = (
-            params["table"]
+            quote_table(params["table"], src.kind)
             if params.get("table")
             else f"({params['query'].strip().rstrip(';')}) seer_q"
         )
-        reader = (
-            ctx.spark.read.format("jdbc").option("url", src.jdbc_url).option("dbtable", relation)
-        )
-        for k, v in props.items():
-            reader = reader.option(k, v)
-        try:
+
+        def read(props: dict[str, str]) -> Any:
+            reader = (
+                ctx.spark.read.format("jdbc")
+                .option("url", src.jdbc_url)
+                .option("dbtable", relation)
+                .options(**props)
+            )
             part = params.get("partition_column")
             if part:
                 col = q + part.replace(q, q + q) + q
@@ -289,9 +331,8 @@ class ImportSql(Operator):
                     ctx.spark.read.format("jdbc")
                     .option("url", src.jdbc_url)
                     .option("dbtable", bounds_sql)
+                    .options(**props)
                 )
-                for k, v in props.items():
-                    bounds_reader = bounds_reader.option(k, v)
                 row = bounds_reader.load().first()
                 if row["lo"] is not None and row["hi"] is not None and row["lo"] != row["hi"]:
                     reader = (
@@ -301,7 +342,15 @@ class ImportSql(Operator):
                         .option("numPartitions", str(params["partitions"]))
                     )
                     ctx.log(f"reading {row['n']:,} rows in {params['partitions']} ranges of {part}")
-            df = reader.load()
+            return reader.load()
+
+        try:
+            try:
+                df = read(props)
+            except Exception as exc:
+                if "unknown system variable 'tx_read_only'" not in str(exc).lower():
+                    raise
+                df = read({**props, **_MYSQL8_READ_ONLY})  # MySQL 8
         except Exception as exc:
             message = spark_error_message(exc).rstrip(".")
             hint = _hint(message) or ""

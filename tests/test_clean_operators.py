@@ -81,10 +81,19 @@ def test_filter_keeps_true_rows_and_explains_bad_conditions(
     r = run_op(workspace, tmp_path, "clean.filter", {"condition": "income > 20"}, {"in": people})
     assert sorted(r.frames["out"]["id"]) == [1, 3]
     r = run_op(
-        workspace, tmp_path / "b", "clean.filter", {"condition": "income >>> 2"}, {"in": people}
+        workspace, tmp_path / "b", "clean.filter", {"condition": "incme > 2"}, {"in": people}
     )
     assert r.node.error.startswith('The condition of clean.filter (node "node") cannot be used:')
     assert "Columns: id, name, income, grp, day." in r.node.error
+    # not even SQL: refused when the flow is validated
+    from engine.flow import validate_params
+    from engine.registry import load_registry
+
+    op = load_registry().get("clean.filter")
+    (message,) = validate_params(op, {"condition": "income >>> > 2"}, "f")
+    assert message.startswith(
+        "The 'condition' parameter of clean.filter (node \"f\") cannot be used: it is not valid SQL"
+    )
 
 
 def test_select_keep_drop_rename(spark, workspace, tmp_path: Path, people) -> None:

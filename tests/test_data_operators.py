@@ -7,6 +7,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from engine.flow import FlowError
+
 from .conftest import SHARED_DATA, run_flow, write_flow
 
 pytestmark = pytest.mark.spark
@@ -71,15 +73,21 @@ def test_a_bad_rule_names_the_problem_and_the_columns(spark, workspace, tmp_path
     df = spark.range(5)
     src = tmp_path / "src.parquet"
     df.write.parquet(str(src))
-    for rule, expected in (("idd > 3", "idd"), ("id >", "rule of split")):
-        nodes = [
-            {"id": "load", "op": "import.parquet", "params": {"path": str(src)}},
-            {"id": "s", "op": "split", "params": {"mode": "rule", "rule": rule}},
-        ]
-        result = run_flow(write_flow(tmp_path, nodes, [("load.out", "s.in")]), workspace)
-        err = result.nodes["s"].error
-        assert err.startswith('The rule of split (node "s") cannot be used:'), err
-        assert expected in err and "Columns: id." in err
+    nodes = [
+        {"id": "load", "op": "import.parquet", "params": {"path": str(src)}},
+        {"id": "s", "op": "split", "params": {"mode": "rule", "rule": "idd > 3"}},
+    ]
+    result = run_flow(write_flow(tmp_path, nodes, [("load.out", "s.in")]), workspace)
+    err = result.nodes["s"].error
+    assert err.startswith('The rule of split (node "s") cannot be used:'), err
+    assert "idd" in err and "Columns: id." in err
+    # a rule that is not SQL at all is refused when the flow is validated
+    nodes[1]["params"]["rule"] = "id >"
+    with pytest.raises(FlowError) as exc:
+        run_flow(write_flow(tmp_path, nodes, [("load.out", "s.in")]), workspace)
+    assert "The 'rule' parameter of split (node \"s\") cannot be used: it is not valid SQL" in str(
+        exc.value
+    )
 
 
 def test_import_sample_is_deterministic_and_has_the_promised_columns(

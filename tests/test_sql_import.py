@@ -172,10 +172,6 @@ def test_import_sql_errors_are_sentences(spark, workspace, tmp_path: Path, monke
             {"url": "postgresql://127.0.0.1:1/test", "table": "t"},
             "Check the host and port",
         ),
-        "syntax": (
-            {"url": f"sqlite:///{db}", "query": "SELECT FROM WHERE"},
-            "could not read from sqlite:///",
-        ),
         "notable": ({"url": f"sqlite:///{db}", "table": "missing_table"}, "no such table"),
         "nofile": ({"url": "sqlite:///nope.db", "table": "t"}, "found no SQLite database at"),
         "noenv": (
@@ -211,11 +207,17 @@ def test_import_sql_errors_are_sentences(spark, workspace, tmp_path: Path, monke
             "params": {"url": "sqlite:///x.db", "query": "SELECT 1", "table": "t"},
         },
         {"id": "scheme", "op": "import.sql", "params": {"url": "oracle://h/db", "table": "t"}},
+        {
+            "id": "syntax",
+            "op": "import.sql",
+            "params": {"url": "sqlite:///x.db", "query": "SELECT FROM WHERE"},
+        },
     ]
     with pytest.raises(FlowError) as err:
         prepare_flow(load_flow(write_flow(tmp_path, bad, [], name="bad")))
     msgs = {p.node: p.message for p in err.value.problems}
     assert "never store a password" in msgs["pw"]
-    assert "read-only SELECT" in msgs["write"]
+    assert "DELETE is not allowed: only a read-only query is" in msgs["write"]
+    assert "not valid SQL (near 'WHERE', line 1, column 17)" in msgs["syntax"]
     assert "exactly one of the 'table' and 'query'" in msgs["both"]
     assert "is not a database URL Seer reads" in msgs["scheme"]
