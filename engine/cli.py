@@ -63,6 +63,26 @@ def _rows_text(rows: dict[str, int] | None) -> str:
     return "  " + ", ".join(f"{port}: {n:,} rows" for port, n in rows.items())
 
 
+def _roots(args: argparse.Namespace, flow: Any, workspace: str | None) -> Any:
+    """The data roots of a command: the workspace, the flow's folder, --data-root, $SEER_DATA_ROOTS."""
+    from engine.dataroots import DataRoots
+    from engine.workspace import Workspace
+
+    folder = flow.path.parent if flow.path else None
+    return DataRoots.for_flow(folder, Workspace(workspace).root, args.data_root)
+
+
+def add_data_root(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder the flow may read and write besides the workspace and the flow's own "
+        "folder (repeatable; also $SEER_DATA_ROOTS)",
+    )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from engine.runner import NodeEvent, Runner, RunOptions
     from engine.workspace import Workspace
@@ -70,7 +90,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         overrides = _parse_params(args.param)
         flow = load_flow(args.flow)
-        prepared = prepare_flow(flow, load_registry(), overrides, override_base=Path.cwd())
+        prepared = prepare_flow(
+            flow, load_registry(), overrides, Path.cwd(), _roots(args, flow, args.workspace)
+        )
     except FlowError as err:
         _print_problems(err)
         if args.json:
@@ -151,7 +173,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         overrides = _parse_params(args.param)
         flow = load_flow(args.flow)
-        prepared = prepare_flow(flow, load_registry(), overrides, override_base=Path.cwd())
+        prepared = prepare_flow(
+            flow, load_registry(), overrides, Path.cwd(), _roots(args, flow, args.workspace)
+        )
     except FlowError as err:
         if args.json:
             print(
@@ -438,11 +462,16 @@ def build_parser(
         metavar="NAME=VALUE",
         help="override a flow parameter",
     )
+    add_data_root(run)
     run.set_defaults(func=cmd_run)
 
     val = sub.add_parser("validate", help="check a flow file without running it")
     val.add_argument("flow")
     val.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    val.add_argument(
+        "--workspace", help="workspace folder (default ./seer-workspace or $SEER_WORKSPACE)"
+    )
+    add_data_root(val)
     val.add_argument("--json", action="store_true", help="print the problems as JSON on stdout")
     val.set_defaults(func=cmd_validate)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.atomic import temp_sibling
+from engine.dataroots import DataRoots
 
 
 class Cancelled(Exception):
@@ -34,6 +35,7 @@ class RunContext:
         registered: Callable[[str, int | None], tuple[int, Path]] | None = None,
         input_paths: dict[str, Path] | None = None,
         pass_through: bool = False,
+        data_roots: DataRoots | None = None,
     ):
         self.run_id = run_id
         self.node_id = node_id
@@ -55,6 +57,7 @@ class RunContext:
         self._input_paths = input_paths or {}
         #: return output tables as DataFrames: the runner hands them on unsaved
         self.pass_through = pass_through
+        self._data_roots = data_roots or DataRoots.for_flow(flow_dir, workspace_dir)
 
     @property
     def spark(self) -> Any:
@@ -73,6 +76,16 @@ class RunContext:
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
+
+    def check_path(self, path: str | Path, what: str) -> None:
+        """Raise OperatorError unless ``path`` lies inside the data roots (checked when the
+        flow was validated; checked again here, on the files actually read or written, so a
+        symbolic link or a glob match cannot lead outside)."""
+        from engine.spec import OperatorError
+
+        sentence = self._data_roots.problem(str(path), what)
+        if sentence:
+            raise OperatorError(sentence)
 
     def scratch_dir(self) -> Path:
         """A private temporary folder for this node, removed when the node ends."""

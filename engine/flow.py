@@ -25,6 +25,7 @@ from typing import Any
 
 import jsonschema
 
+from engine.dataroots import DataRoots
 from engine.registry import Registry, load_registry
 from engine.spec import MISSING, Operator, OperatorError, param_message, with_node
 
@@ -257,6 +258,8 @@ class PreparedFlow:
     flow_params: dict[str, Any]
     # node id -> output port -> inferred table schema (None when unknown before a run)
     schemas: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the folders the flow's file paths may point into; checked again when a node runs
+    roots: DataRoots | None = None
 
     def downstream(self, node_id: str) -> set[str]:
         """The node and every node that depends on it."""
@@ -348,7 +351,7 @@ def _is_url(text: str) -> bool:
 
 
 def resolve_path(value: Any, base: Path) -> Any:
-    if isinstance(value, str) and value and not _is_url(value):
+    if isinstance(value, str) and value and not _is_url(value) and "\x00" not in value:
         p = Path(os.path.expanduser(value))
         return str(p if p.is_absolute() else (base / p).resolve())
     if isinstance(value, list):
@@ -366,9 +369,10 @@ def prepare_flow(
     registry: Registry | None = None,
     overrides: Mapping[str, str] | None = None,
     override_base: Path | None = None,
+    roots: DataRoots | None = None,
 ) -> PreparedFlow:
     """Validate a parsed flow and resolve every node's params; raises FlowError."""
-    prepared, problems = analyze_flow(flow, registry, overrides, override_base)
+    prepared, problems = analyze_flow(flow, registry, overrides, override_base, roots)
     if problems:
         raise FlowError(problems, str(flow.path) if flow.path else None)
     return prepared
@@ -379,11 +383,15 @@ def analyze_flow(
     registry: Registry | None = None,
     overrides: Mapping[str, str] | None = None,
     override_base: Path | None = None,
+    roots: DataRoots | None = None,
 ) -> tuple[PreparedFlow, list[Problem]]:
     """Every problem of a flow, without raising, plus what could be resolved of it: the nodes
     that are valid and the table schemas inferred for them (what an editor shows while the
-    flow is still being built)."""
+    flow is still being built). ``roots``: the allowed data folders (default: the workspace,
+    the flow file's folder and $SEER_DATA_ROOTS)."""
     registry = registry or load_registry()
+    if roots is None:
+        roots = DataRoots.for_flow(flow.path.parent if flow.path else None)
     problems: list[Problem] = []
     overrides = dict(overrides or {})
 
@@ -461,6 +469,10 @@ def analyze_flow(
             op, node.id, raw, subst, flow.base_dir, override_base
         )
         problems += node_problems
+        problems += [
+            Problem(sentence, node.id, "outside-data-roots")
+            for sentence in path_problems(op, node.id, params, roots)
+        ]
         resolved[node.id] = ResolvedNode(
             node.id, op, params, {p.name: [] for p in op.inputs}, node.ui.get("label", "")
         )
@@ -586,8 +598,25 @@ def analyze_flow(
     if not order:  # a cycle: keep the nodes in file order for the caller
         order = list(resolved)
     return PreparedFlow(
-        flow, {nid: resolved[nid] for nid in order}, order, values, schemas
+        flow, {nid: resolved[nid] for nid in order}, order, values, schemas, roots
     ), problems
+
+
+def path_problems(
+    op: Operator, node_id: str | None, params: Mapping[str, Any], roots: DataRoots
+) -> list[str]:
+    """Sentences for the node's file paths that lie outside the data roots."""
+    try:
+        paths = op.local_paths(params)
+    except Exception:  # malformed params are reported by the param checks
+        log.debug("local_paths failed for %s", node_id, exc_info=True)
+        return []
+    out = []
+    for name, path in paths:
+        sentence = roots.problem(path, f"The '{name}' parameter of {_where(op, node_id)}")
+        if sentence:
+            out.append(sentence)
+    return out
 
 
 def table_inputs(node: ResolvedNode, outputs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:

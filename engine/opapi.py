@@ -23,6 +23,7 @@ from engine.spec import (
     Port,
     TableSchema,
     missing_column,
+    model_name_problem,
     with_node,
 )
 from engine.sqlguard import check_plan, expression_problem, query_problem
@@ -56,6 +57,7 @@ __all__ = [
     "files_fingerprint",
     "generate_to_parquet",
     "missing_column",
+    "model_name_problem",
     "replace_path",
     "sample_schema",
     "spark_error_message",

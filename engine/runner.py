@@ -574,6 +574,7 @@ class Runner:
             registered=registered,
             input_paths=input_paths,
             pass_through=pass_through,
+            data_roots=prepared.roots,
         )
         written: list[Path] = []
         try:

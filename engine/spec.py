@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -39,6 +40,20 @@ WIDGETS = frozenset(
         "json",  # anything else, edited as JSON
     }
 )
+
+#: A published model's name: also a folder name under the workspace, so no '/' and no
+#: leading '.'.
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def model_name_problem(what: str, name: Any) -> str | None:
+    if not isinstance(name, str) or MODEL_NAME.fullmatch(name):
+        return None
+    return (
+        f"{what} must be a model name: letters, digits, '_', '.' and '-', starting with a "
+        f"letter or digit, at most 64 characters. Got {name[:80]!r}."
+    )
+
 
 PARAM_TYPES = frozenset({"string", "integer", "number", "boolean", "array", "object"})
 
@@ -405,6 +420,20 @@ class Operator(ABC):
     def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
         """Checks that involve several params. Returns (param name, sentence) pairs."""
         return []
+
+    def local_paths(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """The files and folders the node reads or writes, as (param name, path) pairs: they
+        must lie inside the data roots (engine/dataroots.py). The default lists every ``path``
+        param; an operator that names files in another form (a sqlite:/// URL) adds them."""
+        out: list[tuple[str, str]] = []
+        for p in self.params:
+            if p.widget != "path":
+                continue
+            value = params.get(p.name)
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, str) and item:
+                    out.append((p.name, item))
+        return out
 
     def check_columns(
         self, inputs: Mapping[str, Any], params: Mapping[str, Any]

@@ -6,9 +6,10 @@ import os
 from functools import cached_property
 from pathlib import Path
 
+from engine.dataroots import DEFAULT_WORKSPACE
 from engine.store import Store
 
-DEFAULT_WORKSPACE = "seer-workspace"
+__all__ = ["DEFAULT_WORKSPACE", "Workspace"]
 
 
 class Workspace:

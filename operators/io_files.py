@@ -35,7 +35,11 @@ def _node(ctx: RunContext, op: str) -> str:
 
 
 def _input_files(ctx: RunContext, op: str, path: str) -> list[Path]:
+    what = f"The 'path' parameter of {_node(ctx, op)}"
+    ctx.check_path(path, what)
     files = expand_paths(path)
+    for f in files:  # each file read, after links are followed
+        ctx.check_path(f, what)
     if not files:
         raise OperatorError(
             f'{_node(ctx, op)} found no file at "{path}". Check the path ({_PATH_HELP}: '
@@ -365,6 +369,7 @@ class _Export(Operator):
         return [params["path"]]
 
     def _target(self, ctx: RunContext, params: Mapping[str, Any]) -> tuple[Path, bool]:
+        ctx.check_path(params["path"], f"The 'path' parameter of {_node(ctx, self.id)}")
         target = Path(params["path"])
         single = target.suffix.lower() == self.suffix
         if target.exists() and not params["overwrite"]:

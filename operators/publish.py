@@ -6,7 +6,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.opapi import Operator, OperatorError, Param, Port, RunContext, read_manifest
+from engine.opapi import (
+    Operator,
+    OperatorError,
+    Param,
+    Port,
+    RunContext,
+    model_name_problem,
+    read_manifest,
+)
 
 
 class Publish(Operator):
@@ -36,6 +44,10 @@ class Publish(Operator):
             "description", "string", "A note stored with the version.", default="", widget="text"
         ),
     )
+
+    def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        problem = model_name_problem(f"The 'name' parameter of {self.id}", params.get("name"))
+        return [("name", problem)] if problem else []
 
     def infer_schema(self, inputs: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
         return {}

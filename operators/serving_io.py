@@ -8,7 +8,7 @@ import shutil
 from collections.abc import Mapping
 from typing import Any
 
-from engine.opapi import Operator, OperatorError, Param, Port, RunContext
+from engine.opapi import Operator, OperatorError, Param, Port, RunContext, model_name_problem
 
 
 class ModelLoad(Operator):
@@ -43,6 +43,10 @@ class ModelLoad(Operator):
 
     def is_cacheable(self, params: Mapping[str, Any]) -> bool:
         return params.get("version") is not None
+
+    def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        problem = model_name_problem(f"The 'name' parameter of {self.id}", params.get("name"))
+        return [("name", problem)] if problem else []
 
     def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
@@ -81,14 +85,21 @@ class ImportServingLog(Operator):
     def is_cacheable(self, params: Mapping[str, Any]) -> bool:
         return False
 
+    def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        problem = model_name_problem(f"The 'model' parameter of {self.id}", params.get("model"))
+        return [("model", problem)] if problem else []
+
     def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> dict[str, Any]:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        folder = (ctx.workspace_dir or ctx.flow_dir) / "logs" / "serving" / params["model"]
         where = f'import.serving_log (node "{ctx.node_id}")'
+        problem = model_name_problem(f"The 'model' parameter of {where}", params["model"])
+        if problem:
+            raise OperatorError(problem)
+        folder = (ctx.workspace_dir or ctx.flow_dir) / "logs" / "serving" / params["model"]
         if not folder.is_dir():
             raise OperatorError(
                 f'{where}: the service has logged nothing for "{params["model"]}" yet ({folder}).'

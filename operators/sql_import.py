@@ -259,6 +259,13 @@ class ImportSql(Operator):
                 params["url"] = parse_url(url, base).display  # sqlite:////absolute/path.db
         return params
 
+    def local_paths(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        url = params.get("url")
+        if isinstance(url, str) and url.lower().startswith("sqlite:"):
+            with contextlib.suppress(ValueError):
+                return [("url", str(parse_url(url, Path.cwd()).sqlite_path))]
+        return []
+
     def fingerprint(self, params: Mapping[str, Any]) -> Any:
         url = params.get("url") or ""
         if url.lower().startswith("sqlite:"):
@@ -281,6 +288,8 @@ class ImportSql(Operator):
                 f"{where} needs the {src.kind} JDBC driver ({jar}). Install the Debian package "
                 f"{package} and start Seer again."
             )
+        if src.sqlite_path is not None:
+            ctx.check_path(src.sqlite_path, f"The 'url' parameter of {where}")
         if src.sqlite_path is not None and not src.sqlite_path.is_file():
             raise OperatorError(
                 f'{where} found no SQLite database at "{src.sqlite_path}". Check the url.'

@@ -10,6 +10,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
+# the shared data sets are a data root of every flow the tests run (their files are read in
+# place, never copied into a workspace)
+os.environ["SEER_DATA_ROOTS"] = os.pathsep.join(
+    p for p in (os.environ.get("SEER_DATA_ROOTS", ""), str(SHARED_DATA)) if p
+)
 
 
 @pytest.fixture(scope="session")
