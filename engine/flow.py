@@ -31,6 +31,11 @@ from engine.spec import MISSING, Operator, OperatorError, param_message, with_no
 
 FLOW_FORMAT = 1
 FLOW_SUFFIX = ".flow.json"
+# Limits that keep validation fast and safe on any input (a flow is data from anyone)
+MAX_FLOW_BYTES = 20 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 5_000
+MAX_LINKS = 20_000
 log = logging.getLogger(__name__)
 _PARAM_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -134,6 +139,26 @@ def flow_schema() -> dict[str, Any]:
     return json.loads(text)
 
 
+@cache
+def _flow_validator() -> jsonschema.Draft202012Validator:
+    """The flow schema's validator, with its (non-recursive) $refs inlined: resolving a $ref
+    per node was most of the cost of validating a big flow."""
+    schema = flow_schema()
+    defs = schema.get("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    return jsonschema.Draft202012Validator(inline(schema))
+
+
 def _schema_problem(err: jsonschema.ValidationError, data: Any) -> Problem:
     path = list(err.absolute_path)
     node_id = None
@@ -166,13 +191,29 @@ def _schema_problem(err: jsonschema.ValidationError, data: Any) -> Problem:
 def parse_flow(text: str, path: str | Path | None = None) -> Flow:
     """Parse flow JSON text; raises FlowError on malformed JSON or a wrong structure."""
     source = str(path) if path else None
+    if len(text) > MAX_FLOW_BYTES:
+        msg = f"The flow is larger than {MAX_FLOW_BYTES // 2**20} MB; a flow file holds no data."
+        raise FlowError([Problem(msg, None, "too-big")], source)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         msg = f"The file is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."
         raise FlowError([Problem(msg, None, "json")], source) from None
+    except RecursionError:
+        data = None  # nested too deeply for the parser: reported below
+    if data is None or _depth_exceeds(data, MAX_DEPTH):
+        msg = f"The flow is nested more than {MAX_DEPTH} levels deep; no flow needs that."
+        raise FlowError([Problem(msg, None, "too-deep")], source)
     if not isinstance(data, dict):
         raise FlowError([Problem("A flow file must hold a JSON object.", None, "schema")], source)
+    for key, limit in (("nodes", MAX_NODES), ("links", MAX_LINKS)):
+        items = data.get(key)
+        if isinstance(items, list) and len(items) > limit:
+            msg = (
+                f"The flow has {len(items):,} {key}; Seer reads at most {limit:,}. Split it "
+                "into several flows."
+            )
+            raise FlowError([Problem(msg, None, "too-big")], source)
     version = data.get("seer_flow")
     if isinstance(version, int) and not isinstance(version, bool) and version > FLOW_FORMAT:
         msg = (
@@ -180,7 +221,7 @@ def parse_flow(text: str, path: str | Path | None = None) -> Flow:
             f"(format {FLOW_FORMAT}). Upgrade Seer to open it."
         )
         raise FlowError([Problem(msg, None, "newer-format")], source)
-    validator = jsonschema.Draft202012Validator(flow_schema())
+    validator = _flow_validator()
     problems = [
         _schema_problem(e, data)
         for e in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
@@ -214,9 +255,30 @@ def parse_flow(text: str, path: str | Path | None = None) -> Flow:
     )
 
 
+def _depth_exceeds(data: Any, limit: int) -> bool:
+    """True when JSON ``data`` nests deeper than ``limit`` (iterative: no recursion)."""
+    stack = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (dict, list)):
+            if depth > limit:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
 def load_flow(path: str | Path) -> Flow:
+    if "\x00" in str(path):
+        msg = "The file name contains a null character; rename the file."
+        raise FlowError([Problem(msg, None, "io")], repr(str(path))) from None
     p = Path(path)
     try:
+        if p.is_file() and p.stat().st_size > MAX_FLOW_BYTES:
+            msg = (
+                f"The file is larger than {MAX_FLOW_BYTES // 2**20} MB; a flow file holds no data."
+            )
+            raise FlowError([Problem(msg, None, "too-big")], str(p))
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FlowError([Problem(f"No flow file at {p}.", None, "missing-file")], str(p)) from None
@@ -723,7 +785,19 @@ def _resolve_params(
             )
             bad.add(spec.name)
     if not problems:
-        for pname, sentence in op.check_params(full):
+        try:
+            checked = op.check_params(full)
+        except Exception as exc:  # an operator's own check met params of an unexpected shape
+            log.debug("check_params failed for %s", node_id, exc_info=True)
+            checked = [
+                (
+                    "",
+                    f"The params of {_where(op, node_id)} have an unexpected shape and could "
+                    f"not be checked ({type(exc).__name__}); compare them with "
+                    f"`seer operators` or docs/operators.md.",
+                )
+            ]
+        for pname, sentence in checked:
             if pname not in bad:
                 problems.append(
                     Problem(with_node(sentence, op.id, node_id), node_id, "invalid-param")

@@ -26,6 +26,7 @@ import json
 import logging
 import re
 from collections.abc import Collection
+from functools import lru_cache
 from typing import Any
 
 import sqlglot
@@ -218,6 +219,26 @@ def check_query(
     any unqualified table name (an external database's own tables, or validation before the
     inputs are known). Names defined in a WITH clause are always allowed.
     """
+    reason = _query_refusal(text, None if views is None else frozenset(views), dialect)
+    if reason:
+        raise SqlRefused(reason)
+
+
+@lru_cache(maxsize=4096)  # a flow's SQL is checked at every validation: parse each text once
+def _query_refusal(text: str, views: frozenset[str] | None, dialect: str) -> str | None:
+    try:
+        _check_query(text, views=views, dialect=dialect)
+    except SqlRefused as exc:
+        return str(exc)
+    return None
+
+
+def _check_query(
+    text: str,
+    *,
+    views: Collection[str] | None,
+    dialect: str,
+) -> None:
     read = _DIALECTS[dialect]
     trees = _parse(text, read)
     if len(trees) != 1:
@@ -258,6 +279,21 @@ def check_query(
 def check_expression(text: str) -> None:
     """Raise SqlRefused unless ``text`` is one Spark SQL expression over columns (no
     subqueries, no statements, no refused functions)."""
+    reason = _expression_refusal(text)
+    if reason:
+        raise SqlRefused(reason)
+
+
+@lru_cache(maxsize=4096)
+def _expression_refusal(text: str) -> str | None:
+    try:
+        _check_expression(text)
+    except SqlRefused as exc:
+        return str(exc)
+    return None
+
+
+def _check_expression(text: str) -> None:
     trees = _parse(text, "spark")
     if len(trees) != 1:
         raise SqlRefused(

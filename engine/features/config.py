@@ -55,7 +55,9 @@ def describe(defn: Mapping[str, Any]) -> str:
         return repr(defn)
     kind = defn.get("kind", "?")
     if kind == "combine":
-        return "combine(" + ", ".join(describe(m) for m in defn.get("of") or []) + ")"
+        members = defn.get("of")
+        members = members if isinstance(members, list) else []
+        return "combine(" + ", ".join(describe(m) for m in members) + ")"
     return f"{kind}({defn.get('column', '?')})"
 
 
