@@ -47,7 +47,7 @@ def _refused_at_validation(path: Path) -> str:
 def _run_tampered(tmp_path: Path, data: Path, workspace, op: str, key: str, attack: str) -> str:
     """Validate a harmless version of the node, swap in the attack, run: the node's error."""
     harmless = {"query": "SELECT * FROM people", "condition": "age > 0", "rule": "age > 0"}[key]
-    doc_path = _flow(tmp_path / "tampered", data, op, {key: harmless})
+    doc_path = _flow(tmp_path, data, op, {key: harmless})
     prepared = prepare_flow(load_flow(doc_path))
     prepared.nodes["n"].params[key] = attack
     result = Runner(workspace).run(prepared, RunOptions())
