@@ -57,10 +57,12 @@ def write_flow(
 
 
 def run_flow(path: Path, ws: Any, overrides: dict[str, str] | None = None, **options: Any) -> Any:
+    from engine.dataroots import DataRoots
     from engine.flow import load_flow, prepare_flow
     from engine.runner import Runner, RunOptions
 
-    prepared = prepare_flow(load_flow(path), overrides=overrides)
+    roots = DataRoots.for_flow(Path(path).resolve().parent, ws.root)
+    prepared = prepare_flow(load_flow(path), overrides=overrides, roots=roots)
     events: list[Any] = []
     result = Runner(ws, listeners=[events.append]).run(prepared, RunOptions(**options))
     result.events = events

@@ -17,7 +17,15 @@ SAMPLE = ROOT / "sample_flows" / "credit_risk.flow.json"
 def test_sample_flow_runs_then_reruns_from_cache_without_starting_spark(tmp_path: Path) -> None:
     ws, out = tmp_path / "ws", tmp_path / "out"
     first = seer_cli(
-        "run", str(SAMPLE), "--workspace", str(ws), "--param", f"out_dir={out}", "--json"
+        "run",
+        str(SAMPLE),
+        "--workspace",
+        str(ws),
+        "--param",
+        f"out_dir={out}",
+        "--json",
+        "--data-root",
+        str(out),
     )
     assert first.returncode == 0, first.stderr
     doc = json.loads(first.stdout)  # stdout is exactly one JSON document
@@ -40,6 +48,8 @@ def test_sample_flow_runs_then_reruns_from_cache_without_starting_spark(tmp_path
         str(ws),
         "--param",
         f"out_dir={out}",
+        "--data-root",
+        str(out),
         "--json",
         "--master",
         "spark://127.0.0.1:1",

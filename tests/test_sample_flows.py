@@ -22,7 +22,7 @@ def test_sample_flow_runs_and_reruns_from_cache(
     if "rows" in declared:
         overrides["rows"] = "8000"  # keeps the suite quick; the flows' own sizes run the same way
     if "out_dir" in declared:
-        overrides["out_dir"] = str(tmp_path / "out")
+        overrides["out_dir"] = str(workspace.root / "out")  # exports stay inside the data roots
     result = run_flow(path, workspace, overrides=overrides)
     assert result.status == "succeeded", {k: v.error for k, v in result.nodes.items() if v.error}
     evaluations = [n for n in result.nodes.values() if n.metrics and "auc" in n.metrics]
