@@ -1,0 +1,20 @@
+// Login and roles in the browser: a callback refused for the user's role shows the reason as a
+// toast; an ended session goes back to the login page.
+(function () {
+  var fetch0 = window.fetch;
+  window.fetch = function (input, init) {
+    return fetch0.apply(this, arguments).then(function (resp) {
+      var url = typeof input === 'string' ? input : (input && input.url) || '';
+      if (url.indexOf('_dash-update-component') >= 0) {
+        if (resp.status === 401) {
+          window.location.href = '/login?next=' + encodeURIComponent(window.location.pathname);
+        } else if (resp.status === 403) {
+          resp.clone().json().then(function (body) {
+            if (window.SEER && window.SEER.toast) window.SEER.toast(body.error || 'Not allowed.', 'error');
+          }).catch(function () {});
+        }
+      }
+      return resp;
+    });
+  };
+})();
