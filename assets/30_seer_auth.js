@@ -18,3 +18,11 @@
     });
   };
 })();
+
+// the user menu closes on a choice or a click elsewhere
+document.addEventListener('click', function (e) {
+  var menu = document.getElementById('session-area');
+  if (menu && menu.open && (!menu.contains(e.target) || e.target.closest('.menu .tab'))) {
+    menu.open = false;
+  }
+});

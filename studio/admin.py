@@ -31,13 +31,9 @@ GUARDED = {
 DYNAMIC = {"publish": "publish", "browse": "edit"}
 
 
-def header_area() -> html.Div:
-    """The user's name and role, and logout; filled in per session."""
-    return html.Div(id="session-area", className="session")
-
-
-def admin_tabs() -> list[html.Button]:
-    return [
+def header_area() -> html.Details:
+    """The user's menu at the header's end: name and role; the admin pages and logout inside."""
+    tabs = [
         html.Button(
             label,
             id=f"page-{key}",
@@ -48,9 +44,21 @@ def admin_tabs() -> list[html.Button]:
         )
         for key, label, title in (
             ("users", "Users", "Studio users and roles (admins)"),
-            ("audit", "Audit", "Who did what, when (admins)"),
+            ("audit", "Audit log", "Who did what, when (admins)"),
         )
     ]
+    logout = html.Form(
+        html.Button("Log out", type="submit", className="tab", id="btn-logout"),
+        method="POST",
+        action="/logout",
+        id="logout-form",
+        className="logout",
+    )
+    return html.Details(
+        [html.Summary(id="who", className="who"), html.Div([*tabs, logout], className="menu")],
+        id="session-area",
+        className="session",
+    )
 
 
 def pages() -> list[html.Div]:
@@ -95,7 +103,9 @@ def register(app: dash.Dash, ws: Workspace) -> None:
     users = Users(ws.store)
 
     @app.callback(
-        Output("session-area", "children"),
+        Output("who", "children"),
+        Output("who", "title"),
+        Output("logout-form", "style"),
         Output("page-users", "style"),
         Output("page-audit", "style"),
         Output("upload-data", "disabled"),
@@ -106,30 +116,28 @@ def register(app: dash.Dash, ws: Workspace) -> None:
     )
     def session_header(_: Any) -> tuple:
         user = auth.current_user()
-        if g.get("seer_local"):
-            area: Any = html.Span(
-                "single-user mode", className="who muted", title="No users are configured"
-            )
+        local = bool(g.get("seer_local"))
+        if local:
+            who: Any = "single-user ▾"
+            tip = "No users are configured: anyone on this machine uses the studio as admin"
         else:
-            area = [
-                html.Span(
-                    [html.B(user.name, id="who-name"), f" · {user.role}"],
-                    className="who",
-                    id="who",
-                    title=f"Logged in as {user.name} ({user.role})",
-                ),
-                html.Form(
-                    html.Button("Log out", type="submit", className="btn small", id="btn-logout"),
-                    method="POST",
-                    action="/logout",
-                    className="logout",
-                ),
-            ]
+            who = [html.B(user.name, id="who-name"), f" · {user.role} ▾"]
+            tip = f"Logged in as {user.name} ({user.role})"
         admin = {} if user.can("users") else {"display": "none"}
         upload = {} if user.can("upload") else {"display": "none"}
         disabled = [not user.can(a) for a in GUARDED.values()]
         tips = [auth.why_not(a) or titles[cid] for cid, a in GUARDED.items()]
-        return (area, admin, admin, not user.can("upload"), upload, *disabled, *tips)
+        return (
+            who,
+            tip,
+            {"display": "none"} if local else {},
+            admin,
+            admin,
+            not user.can("upload"),
+            upload,
+            *disabled,
+            *tips,
+        )
 
     @app.callback(
         Output("users-page", "children"),

@@ -243,7 +243,6 @@ def create_app(
                     tb("Flow", "page-flow", "The flow editor", "tab active"),
                     tb("Runs", "page-runs", "Run history", "tab"),
                     tb("Models", "page-models", "Model registry and serving", "tab"),
-                    *admin.admin_tabs(),
                 ],
                 className="tabs",
             ),
