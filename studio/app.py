@@ -1240,6 +1240,7 @@ def create_app(
         trig = ctx.triggered_id
         if not isinstance(trig, dict) or not (ctx.triggered and ctx.triggered[0]["value"]):
             return no_update
+        auth.require(ws, "edit", "files.browse")
         return _browser(ws, trig["path"])
 
     @app.callback(

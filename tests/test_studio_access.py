@@ -191,6 +191,32 @@ def test_denied_actions_are_audited(app: Any, ws: Workspace, clients: dict) -> N
     )
 
 
+@pytest.mark.parametrize(
+    "fn, action",
+    [
+        ("files", "save"),
+        ("run_control", "run"),
+        ("upload_data", "upload"),
+        ("publish", "publish"),
+        ("model_action", "rollback"),
+        ("user_action", "add user"),
+    ],
+)
+def test_the_callbacks_check_the_role_themselves(
+    app: Any, ws: Workspace, clients: dict, monkeypatch: pytest.MonkeyPatch, fn: str, action: str
+) -> None:
+    """Were the policy in front of Dash wrong, the callback doing the work still refuses."""
+    from studio import policy
+
+    monkeypatch.setitem(policy.RULES, fn, lambda trig, body: "view")
+    r = clients["viewer"].post(UPDATE, json=action_body(app, action, "viewer"))
+    assert r.status_code == 403 and "Your role (viewer) cannot" in r.json()["error"]
+    entry = audit.entries(ws.store, 1)[0]
+    assert entry["actor"] == "vic" and entry["outcome"] == "denied"
+    assert not (ws.flows_dir / "data" / "by-viewer.csv").exists()
+    assert Users(ws.store).get("new-viewer") is None
+
+
 def test_a_forged_host_is_refused(app: Any) -> None:
     c = client(app, Host="rebind.attacker.example")
     for r in (c.get("/"), c.get("/_dash-layout"), c.post(UPDATE, json={})):
