@@ -112,3 +112,23 @@ def test_a_removed_only_admin_leaves_no_users(tmp_path: Path) -> None:
     assert users.count() == 0
     with pytest.raises(UserError, match='no user named "solo"'):
         users.remove("solo")
+
+
+def test_seer_run_is_audited(spark: object, tmp_path: Path) -> None:
+    from engine.cli import main
+    from tests.conftest import write_flow
+
+    flow = write_flow(
+        tmp_path,
+        [{"id": "gen", "op": "import.sample", "params": {"dataset": "credit_risk", "rows": 50}}],
+        [],
+        name="audited",
+    )
+    assert main(["run", str(flow), "--workspace", str(tmp_path / "ws")]) == 0
+    (entry,) = audit.entries(Workspace(tmp_path / "ws").store)
+    assert (entry["actor"], entry["action"], entry["flow"]) == (
+        f"cli:{getpass.getuser()}",
+        "run.start",
+        "audited",
+    )
+    assert entry["run_id"] and entry["outcome"] == "ok"
