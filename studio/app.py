@@ -22,7 +22,7 @@ from dash import ALL, MATCH, Input, Output, State, ctx, dash_table, dcc, html, n
 
 from engine.flow import FlowError
 from engine.workspace import Workspace
-from studio import admin, auth, charts
+from studio import admin, auth, charts, conflicts
 from studio.forms import param_field
 from studio.model import (
     FlowFolder,
@@ -1019,11 +1019,18 @@ def create_app(
                 **flow_meta(flow),
                 "file": file,
                 "saved": _hash(flow_text(flow)) if saved else None,
+                "disk": conflicts.fingerprint(flows.path(file)) if file else None,
             }
             return flow_to_elements(flow), m, time.time(), "modal hidden", "", no_update, no_update
 
         def saved(flow: Any, name: str, msg: str, hide_modal: bool) -> tuple:
-            m = {**meta, "name": name, "file": name, "saved": _hash(flow_text(flow))}
+            m = {
+                **meta,
+                "name": name,
+                "file": name,
+                "saved": _hash(flow_text(flow)),
+                "disk": conflicts.fingerprint(flows.path(name)),
+            }
             toast = {"msg": msg, "kind": "info", "ts": time.time()}
             return (
                 no_update,
@@ -1070,6 +1077,10 @@ def create_app(
                     flow = current(name, name)
                 else:
                     name = meta["file"]
+                    if conflicts.changed_on_disk(flows, meta):  # another tab or user saved it
+                        conflicts.announce(name)
+                        auth.audit(ws, audited, "failed", flow=name, detail="changed on disk")
+                        return nothing
                     flow = current(file=name)
                 flows.save(flow, name)
                 auth.audit(ws, audited, flow=name)
@@ -1176,6 +1187,7 @@ def create_app(
         return nothing
 
     app.layout.children.append(dcc.Store(id="toast-msg"))
+    conflicts.register(app, ws, flows)
     app.clientside_callback(
         """function(m){ if (m && m.msg && window.SEER) window.SEER.toast(m.msg, m.kind);
         return window.dash_clientside.no_update; }""",

@@ -82,6 +82,11 @@ def _model_action(trig: Trigger, body: dict[str, Any]) -> str:
     return act if act in ("promote", "canary", "rollback") else STRICTEST
 
 
+def _conflict_choice(trig: Trigger, body: dict[str, Any]) -> str:
+    choice = trig.get("choice") if isinstance(trig, dict) else None
+    return {"reload": "view", "overwrite": "save"}.get(choice, STRICTEST)
+
+
 RULES: dict[str, Rule] = {
     # flow files: opening and exporting is looking, the rest changes files
     "files": _by_id({"btn-save": "save", "btn-duplicate": "save"}),
@@ -102,6 +107,7 @@ RULES: dict[str, Rule] = {
     "browse_pick": _always("edit"),
     "publish": _by_id({}, default=STRICTEST),
     "model_action": _model_action,
+    "conflict_choice": _conflict_choice,
     "users_page": _page("users", "users"),
     "user_action": _always("users"),
     "audit_page": _page("audit", "audit"),
@@ -121,6 +127,7 @@ RULES: dict[str, Rule] = {
             "try_it",
             "add_feature",
             "session_header",
+            "conflict_dialog",
         )
     },
 }

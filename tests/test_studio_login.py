@@ -3,6 +3,7 @@ started as a user starts it, with users configured in its workspace."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,14 @@ import pytest
 
 from engine.users import Users
 from engine.workspace import Workspace
-from tests.test_studio import CHROMIUM, Studio, browser, shot  # noqa: F401  (browser: fixture)
+from tests.test_studio import (  # noqa: F401  (browser: a fixture)
+    CHROMIUM,
+    Studio,
+    browser,
+    drop,
+    saved_flow,
+    shot,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -87,3 +95,39 @@ def test_log_in_see_who_you_are_and_log_out(browser: Any, studio: Studio) -> Non
     shot(page, "studio-logged-in-viewer")
     ctx.close()
     assert not errors, errors
+
+
+def test_two_users_saving_the_same_flow(browser: Any, studio: Studio) -> None:  # noqa: F811
+    """The second save of a flow someone else saved meanwhile asks instead of overwriting."""
+    (studio.ws / "flows" / "team.flow.json").write_text(
+        json.dumps({"seer_flow": 1, "name": "team", "nodes": [], "links": []})
+    )
+    pages = []
+    for _ in range(2):
+        ctx = browser.new_context(viewport={"width": 1440, "height": 900})
+        page = ctx.new_page()
+        page.goto(studio.url)
+        log_in(page, "ana", "admin-pass-1")
+        page.wait_for_function("() => window.SEER && window.SEER.catalog && window.SEER.getCy()")
+        page.click("#btn-open")
+        page.click("[id*='open-flow'] >> text=team")
+        page.wait_for_function("() => document.getElementById('flow-name').textContent === 'team'")
+        pages.append(page)
+    first, second = pages
+    drop(second, "import.sample", 250, 150)
+    second.click("#btn-save")
+    second.wait_for_function("() => document.getElementById('dirty').textContent === ''")
+    assert len(saved_flow(studio, "team")["nodes"]) == 1
+
+    drop(first, "split", 250, 150)
+    drop(first, "split", 450, 150)
+    first.click("#btn-save")
+    first.wait_for_selector("#modal-title:has-text('changed since you opened it')")
+    shot(first, "flow-changed-on-disk")
+    assert len(saved_flow(studio, "team")["nodes"]) == 1  # nothing overwritten
+    first.click("#modal-body button:has-text('Overwrite')")
+    first.wait_for_selector("#modal.hidden", state="attached")
+    first.wait_for_function("() => document.getElementById('dirty').textContent === ''")
+    assert [n["op"] for n in saved_flow(studio, "team")["nodes"]] == ["split", "split"]
+    for page in pages:
+        page.context.close()
