@@ -1620,12 +1620,13 @@ def create_app(
         if not isinstance(trig, dict) or not (ctx.triggered and ctx.triggered[0]["value"]):
             return no_update, no_update
         reg = ModelRegistry(ws)
-        name, version, act = trig["name"], int(trig["version"]), trig["act"]
+        name, act = trig["name"], trig["act"]
         auth.require(
             ws, act if act in ("promote", "rollback", "canary") else "admin-only", f"model.{act}"
         )
-        detail = None
+        detail, version = None, None
         try:
+            version = int(trig["version"])
             if act == "promote":
                 reg.promote(name, version)
                 msg = f"{name} v{version} is now in production."

@@ -27,7 +27,6 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -96,10 +95,6 @@ def _host_of(value: str) -> str:
     if value.startswith("["):
         return value[1 : value.find("]")] if "]" in value else value
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
-
-
-def label_of(user: User) -> str:
-    return f"{user.name} ({user.role})"
 
 
 @dataclass
@@ -428,7 +423,3 @@ def _login_page(nxt: str, error: str = "", name: str = "", status: int = 200) ->
     resp = Response(_page("Log in · Seer studio", body), status=status)
     resp.headers["Cache-Control"] = "no-store"
     return resp
-
-
-def secret_path(ws: Workspace) -> Path:
-    return ws.root / SECRET_FILE
