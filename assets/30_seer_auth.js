@@ -5,16 +5,18 @@
   window.fetch = function (input, init) {
     return fetch0.apply(this, arguments).then(function (resp) {
       var url = typeof input === 'string' ? input : (input && input.url) || '';
-      if (url.indexOf('_dash-update-component') >= 0) {
-        if (resp.status === 401) {
-          window.location.href = '/login?next=' + encodeURIComponent(window.location.pathname);
-        } else if (resp.status === 403) {
-          resp.clone().json().then(function (body) {
-            if (window.SEER && window.SEER.toast) window.SEER.toast(body.error || 'Not allowed.', 'error');
-          }).catch(function () {});
-        }
+      if (url.indexOf('_dash-update-component') < 0 || (resp.status !== 401 && resp.status !== 403)) {
+        return resp;
       }
-      return resp;
+      if (resp.status === 401) {
+        window.location.href = '/login?next=' + encodeURIComponent(window.location.pathname);
+      } else {
+        resp.json().then(function (body) {
+          if (window.SEER && window.SEER.toast) window.SEER.toast(body.error || 'Not allowed.', 'error');
+        }).catch(function () {});
+      }
+      // Dash takes 204 as "nothing to update": the page stays as it was
+      return new Response(null, {status: 204});
     });
   };
 })();

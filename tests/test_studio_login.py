@@ -16,6 +16,7 @@ from tests.test_studio import (  # noqa: F401  (browser: a fixture)
     CHROMIUM,
     Studio,
     browser,
+    click_node,
     drop,
     saved_flow,
     shot,
@@ -93,6 +94,16 @@ def test_log_in_see_who_you_are_and_log_out(browser: Any, studio: Studio) -> Non
     assert page.is_visible("#btn-logout")
     assert not page.is_visible("#page-audit") and not page.is_visible("#upload-data")
     shot(page, "studio-logged-in-viewer")
+    # the server refuses what the role cannot do, and the page says why
+    click_node(page, drop(page, "import.csv", 300, 200))
+    page.click("#inspector button:has-text('Browse…')")
+    page.wait_for_selector("#toast:has-text('Your role (viewer) cannot edit flows')")
+    assert "hidden" in (page.get_attribute("#modal", "class") or "")
+    shot(page, "studio-viewer-refused")
+    # the password changes elsewhere: the next action of this page leads back to the login
+    Users(Workspace(studio.ws).store).set_password("vic", "viewer-pass-2")
+    page.click("#page-runs")
+    page.wait_for_selector("#login-submit")
     ctx.close()
     assert not errors, errors
 
