@@ -132,3 +132,44 @@ def test_seer_run_is_audited(spark: object, tmp_path: Path) -> None:
         "audited",
     )
     assert entry["run_id"] and entry["outcome"] == "ok"
+
+
+def test_at_a_terminal_the_password_is_asked_twice(tmp_path: Path) -> None:
+    import os
+    import select
+    import subprocess
+    import sys
+
+    def at_terminal(name: str, answers: list[str]) -> tuple[int, str]:
+        """Run `seer users add` with a terminal as stdin, answering each prompt when it shows."""
+        master, slave = os.openpty()
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "seer"), "users", "add", name, "--role", "editor"]
+            + ["--workspace", str(tmp_path / "ws")],
+            stdin=slave,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        os.close(slave)
+        assert proc.stderr is not None
+        seen, pending = b"", list(answers)
+        while proc.poll() is None or select.select([proc.stderr], [], [], 0)[0]:
+            ready, _, _ = select.select([proc.stderr], [], [], 30)
+            assert ready, f"no prompt within 30 s; so far: {seen!r}"
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            if not chunk:
+                break
+            seen += chunk
+            prompts = seen.count(b"Password for") + seen.count(b"Repeat it")
+            if pending and prompts > len(answers) - len(pending):  # a new prompt is waiting
+                os.write(master, f"{pending.pop(0)}\n".encode())
+        proc.wait(30)
+        os.close(master)
+        return proc.returncode, seen.decode()
+
+    code, err = at_terminal("zed", ["zed-pass-123", "zed-pass-124"])
+    assert code == 2 and "The two passwords differ" in err
+    code, err = at_terminal("zed", ["zed-pass-123", "zed-pass-123"])
+    assert code == 0 and "Password for zed" in err and "Repeat it" in err
+    assert Users(Workspace(tmp_path / "ws").store).verify("zed", "zed-pass-123")
