@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import dash
-from flask import Response, g, jsonify, redirect, request, session
+from flask import Response, g, has_app_context, jsonify, redirect, request, session
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.exceptions import Forbidden
 
@@ -184,6 +184,8 @@ def load_secret(ws: Workspace) -> bytes:
 # -- who is asking ------------------------------------------------------------------------------
 def current_user() -> User:
     """The user of this request (set by the front door); outside a request, nobody."""
+    if not has_app_context():
+        return User("anonymous", "")
     return g.get("seer_user") or User("anonymous", "")
 
 

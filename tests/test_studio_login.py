@@ -94,11 +94,17 @@ def test_log_in_see_who_you_are_and_log_out(browser: Any, studio: Studio) -> Non
     assert page.is_visible("#btn-logout")
     assert not page.is_visible("#page-audit") and not page.is_visible("#upload-data")
     shot(page, "studio-logged-in-viewer")
-    # the server refuses what the role cannot do, and the page says why
     click_node(page, drop(page, "import.csv", 300, 200))
-    page.click("#inspector button:has-text('Browse…')")
-    page.wait_for_selector("#toast:has-text('Your role (viewer) cannot edit flows')")
-    assert "hidden" in (page.get_attribute("#modal", "class") or "")
+    browse = page.locator("#inspector button:has-text('Browse…')")
+    assert browse.is_disabled()
+    assert browse.get_attribute("title") == "Your role (viewer) cannot edit flows: it needs editor."
+    # a request the page would not send is refused by the server, and the page says why
+    page.evaluate(
+        """() => window.dash_clientside.set_props('upload-data',
+             {contents: 'data:text/csv;base64,YSxiCjEsMgo=', filename: 'sneaky.csv'})"""
+    )
+    page.wait_for_selector("#toast:has-text('Your role (viewer) cannot upload data')")
+    assert not (studio.ws / "flows" / "data" / "sneaky.csv").exists()
     shot(page, "studio-viewer-refused")
     # the password changes elsewhere: the next action of this page leads back to the login
     Users(Workspace(studio.ws).store).set_password("vic", "viewer-pass-2")
