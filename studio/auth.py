@@ -274,7 +274,8 @@ def install(app: dash.Dash, ws: Workspace, bind_host: str, allowed_hosts: Iterab
             return refuse(401, "Log in first (your session ended or you are not logged in).")
         g.seer_user = user
         if path == "/_dash-update-component":
-            action = policy.action_of(app, request.get_json(silent=True) or {})
+            body = request.get_json(silent=True)
+            action = policy.action_of(app, body if isinstance(body, dict) else {})
         elif request.method in UNSAFE_METHODS:
             action = "admin-only"  # a route no policy names: the strictest role
         else:

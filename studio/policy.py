@@ -34,7 +34,8 @@ MODAL_ACTIONS = {
 
 
 def _state(body: dict[str, Any], cid: str, prop: str) -> Any:
-    for item in body.get("state") or []:
+    items = body.get("state")
+    for item in items if isinstance(items, list) else []:
         if isinstance(item, dict) and item.get("id") == cid and item.get("property") == prop:
             return item.get("value")
     return None
@@ -56,7 +57,7 @@ def _by_id(table: dict[str, str], default: str = "view") -> Rule:
             return _modal(body)
         if isinstance(trig, dict):
             return table.get(f"type:{trig.get('type')}", default)
-        return table.get(trig, default)
+        return table.get(trig, default) if isinstance(trig, str) else STRICTEST
 
     return rule
 
@@ -69,7 +70,8 @@ def _page(page: str, action: str) -> Rule:
     """A page's callback runs on every page switch: it does `action` only when its page shows."""
 
     def rule(trig: Trigger, body: dict[str, Any]) -> str:
-        for item in body.get("inputs") or []:
+        items = body.get("inputs")
+        for item in items if isinstance(items, list) else []:
             if isinstance(item, dict) and item.get("id") == "page" and item.get("value") == page:
                 return action
         return "view"
@@ -79,12 +81,16 @@ def _page(page: str, action: str) -> Rule:
 
 def _model_action(trig: Trigger, body: dict[str, Any]) -> str:
     act = trig.get("act") if isinstance(trig, dict) else None
-    return act if act in ("promote", "canary", "rollback") else STRICTEST
+    return act if isinstance(act, str) and act in ("promote", "canary", "rollback") else STRICTEST
 
 
 def _conflict_choice(trig: Trigger, body: dict[str, Any]) -> str:
     choice = trig.get("choice") if isinstance(trig, dict) else None
-    return {"reload": "view", "overwrite": "save"}.get(choice, STRICTEST)
+    return (
+        {"reload": "view", "overwrite": "save"}.get(choice, STRICTEST)
+        if isinstance(choice, str)
+        else STRICTEST
+    )
 
 
 RULES: dict[str, Rule] = {

@@ -217,6 +217,49 @@ def test_the_callbacks_check_the_role_themselves(
     assert Users(ws.store).get("new-viewer") is None
 
 
+def test_the_policy_reads_any_body_without_failing(app: Any) -> None:
+    """Whatever a client posts, the policy names an action (unknown shapes need admin)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from engine.users import ACTIONS
+    from studio.policy import STRICTEST, action_of
+
+    known = list(app.callback_map)
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+        ),
+        max_leaves=10,
+    )
+    keys = st.sampled_from(["type", "act", "choice", "name", "node"])  # the studio's id keys
+    prop_ids = st.one_of(
+        st.text(max_size=30),
+        st.sampled_from(["btn-save.n_clicks", "modal-ok.n_clicks", "page.data"]),
+        st.builds(
+            lambda d: json.dumps(d) + ".n_clicks",
+            st.dictionaries(keys, json_values, max_size=3),
+        ),
+    )
+    bodies = st.fixed_dictionaries(
+        {},
+        optional={
+            "output": st.one_of(st.sampled_from(known), json_values),
+            "changedPropIds": st.one_of(st.lists(prop_ids, max_size=3), json_values),
+            "state": json_values,
+            "inputs": json_values,
+        },
+    )
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(bodies)
+    def check(body: dict[str, Any]) -> None:
+        assert action_of(app, body) in {*ACTIONS, STRICTEST}
+
+    check()
+
+
 def test_a_forged_host_is_refused(app: Any) -> None:
     c = client(app, Host="rebind.attacker.example")
     for r in (c.get("/"), c.get("/_dash-layout"), c.post(UPDATE, json={})):
