@@ -145,12 +145,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     _err.print(f"[bold]{escape(flow.name)}[/] · workspace {escape(str(ws.root))}")
     handle = runner.start(prepared, options)
+    from engine import audit
+
+    audit.record(ws.store, audit.cli_actor(), "run.start", flow=flow.name, run_id=handle.run_id)
     try:
         while not handle.done():
             time.sleep(0.1)
     except KeyboardInterrupt:
         _err.print("[yellow]Cancelling the run…[/]")
         handle.cancel()
+        audit.record(
+            ws.store, audit.cli_actor(), "run.cancel", flow=flow.name, run_id=handle.run_id
+        )
     result = handle.wait()
     counts: dict[str, int] = {}
     for r in result.nodes.values():
@@ -380,12 +386,13 @@ def cmd_models(args: argparse.Namespace) -> int:
                 node_id=args.node,
                 description=args.description or "",
             )
+            args.version = version
             _err.print(f"[green]✓[/] published {escape(args.name)} version {version}")
         elif args.action == "promote":
             registry.promote(args.name, args.version)
             _err.print(f"[green]✓[/] {escape(args.name)} v{args.version} is in production")
         elif args.action == "rollback":
-            version = registry.rollback(args.name)
+            version = args.version = registry.rollback(args.name)
             _err.print(f"[green]✓[/] {escape(args.name)} rolled back to v{version}")
         elif args.action == "canary":
             registry.canary(args.name, args.version, args.percent)
@@ -393,8 +400,31 @@ def cmd_models(args: argparse.Namespace) -> int:
                 f"[green]✓[/] {escape(args.name)} v{args.version} takes {args.percent:g}% of traffic"
             )
     except RegistryError as exc:
+        _audit_model_action(ws, args, "failed", str(exc))
         return _usage_error(str(exc))
+    _audit_model_action(ws, args, "ok")
     return EXIT_OK
+
+
+def _audit_model_action(ws: Any, args: argparse.Namespace, outcome: str, detail: str = "") -> None:
+    if args.action not in ("publish", "promote", "rollback", "canary"):
+        return
+    from engine import audit
+
+    version = getattr(args, "version", None)
+    if args.action == "canary":
+        detail = f"{args.percent:g}% {detail}".strip()
+    elif args.action == "publish":
+        detail = f"run {args.run} node {args.node} {detail}".strip()
+    audit.record(
+        ws.store,
+        audit.cli_actor(),
+        f"model.{args.action}",
+        outcome=outcome,
+        model=args.name,
+        version=version,
+        detail=detail,
+    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -546,6 +576,9 @@ def build_parser(
     sd.add_argument("--out", required=True, help="target file; .parquet for Parquet, else CSV")
     sd.add_argument("--seed", type=int, default=42)
     sd.set_defaults(func=cmd_sample_data)
+    from engine.cli_users import add_commands as add_user_commands
+
+    add_user_commands(sub)
     if extend is not None:
         extend(sub)
     return parser

@@ -59,6 +59,27 @@ _TABLES = [
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     )""",
+    # studio users (engine/users.py): argon2 password hashes, never passwords
+    """CREATE TABLE IF NOT EXISTS users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    )""",
+    # the audit log (engine/audit.py): who did what, when, to which flow/model/version
+    """CREATE TABLE IF NOT EXISTS audit (
+        id TEXT PRIMARY KEY,
+        ts DOUBLE PRECISION NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        flow TEXT,
+        model TEXT,
+        version INTEGER,
+        run_id TEXT,
+        outcome TEXT NOT NULL,
+        detail TEXT
+    )""",
 ]
 _LOGS = {
     "sqlite": """CREATE TABLE IF NOT EXISTS logs (
@@ -73,6 +94,7 @@ _LOGS = {
 _INDEXES = [
     "CREATE INDEX IF NOT EXISTS logs_run ON logs (run_id, id)",
     "CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at)",
+    "CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts)",
 ]
 
 _NODE_FIELDS = {

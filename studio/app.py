@@ -22,7 +22,7 @@ from dash import ALL, MATCH, Input, Output, State, ctx, dash_table, dcc, html, n
 
 from engine.flow import FlowError
 from engine.workspace import Workspace
-from studio import charts
+from studio import admin, auth, charts, conflicts
 from studio.forms import param_field
 from studio.model import (
     FlowFolder,
@@ -188,7 +188,11 @@ def _empty_meta(name: str = "untitled") -> dict[str, Any]:
 
 
 def create_app(
-    workspace: Workspace, master: str | None = None, serve_port: int = 8600
+    workspace: Workspace,
+    master: str | None = None,
+    serve_port: int = 8600,
+    bind_host: str = "127.0.0.1",
+    allowed_hosts: tuple[str, ...] = (),
 ) -> dash.Dash:
     ws = workspace
     flows = FlowFolder(ws.flows_dir)
@@ -203,6 +207,7 @@ def create_app(
     )
     app.server.config["MAX_CONTENT_LENGTH"] = 512 * 1024 * 1024
     _routes(app, ws, flows)
+    auth.install(app, ws, bind_host, allowed_hosts)
 
     # -- layout ---------------------------------------------------------------------------
     palette = []
@@ -283,6 +288,7 @@ def create_app(
                 ],
                 className="toolbar run",
             ),
+            admin.header_area(),
         ],
         className="header",
     )
@@ -420,6 +426,7 @@ def create_app(
             flow_page,
             html.Div(id="runs-page", className="page hidden"),
             html.Div(id="models-page", className="page hidden"),
+            *admin.pages(),
             modal,
             dcc.Store(id="doc", data=None, storage_type="session"),
             dcc.Store(id="meta", data=_empty_meta(), storage_type="session"),
@@ -589,9 +596,9 @@ def create_app(
     )
     # page tabs
     app.clientside_callback(
-        """function(a,b,c){ var t = window.dash_clientside.callback_context.triggered[0];
+        """function(){ var t = window.dash_clientside.callback_context.triggered[0];
         var which = t ? t.prop_id.split('.')[0].replace('page-','') : 'flow';
-        ['flow','runs','models'].forEach(function(p){
+        ['flow','runs','models','users','audit'].forEach(function(p){
           document.getElementById('page-'+p).classList.toggle('active', p===which);
           document.getElementById(p+'-page').classList.toggle('hidden', p!==which); });
         // the canvas was not laid out while hidden
@@ -601,8 +608,11 @@ def create_app(
         Input("page-flow", "n_clicks"),
         Input("page-runs", "n_clicks"),
         Input("page-models", "n_clicks"),
+        Input("page-users", "n_clicks"),
+        Input("page-audit", "n_clicks"),
         prevent_initial_call=True,
     )
+    admin.register(app, ws)
 
     # -- validation, problems, dirty flag ---------------------------------------------------
     @app.callback(
@@ -1009,11 +1019,18 @@ def create_app(
                 **flow_meta(flow),
                 "file": file,
                 "saved": _hash(flow_text(flow)) if saved else None,
+                "disk": conflicts.fingerprint(flows.path(file)) if file else None,
             }
             return flow_to_elements(flow), m, time.time(), "modal hidden", "", no_update, no_update
 
         def saved(flow: Any, name: str, msg: str, hide_modal: bool) -> tuple:
-            m = {**meta, "name": name, "file": name, "saved": _hash(flow_text(flow))}
+            m = {
+                **meta,
+                "name": name,
+                "file": name,
+                "saved": _hash(flow_text(flow)),
+                "disk": conflicts.fingerprint(flows.path(name)),
+            }
             toast = {"msg": msg, "kind": "info", "ts": time.time()}
             return (
                 no_update,
@@ -1033,6 +1050,7 @@ def create_app(
                 doc or {"nodes": [], "links": []}, m, run_flow_path(ws, file or m.get("file"))
             )
 
+        audited: str | None = None  # the flow file action under way, for the audit log
         try:
             if trig == "url":  # page load: bring back what this browser tab had on its canvas
                 if doc and (doc.get("nodes") or doc.get("notes")):  # edits, saved or not
@@ -1052,20 +1070,28 @@ def create_app(
             if trig == "btn-new":
                 return [], _empty_meta(), time.time(), no_update, "", no_update, no_update
             if trig == "btn-save":
+                auth.require(ws, "save", audited := "flow.save")
                 if not meta.get("file"):
                     # a first save never overwrites another flow of the same name
                     name = flows.unused_name(meta.get("name") or "untitled")
                     flow = current(name, name)
                 else:
                     name = meta["file"]
+                    if conflicts.changed_on_disk(flows, meta):  # another tab or user saved it
+                        conflicts.announce(name)
+                        auth.audit(ws, audited, "failed", flow=name, detail="changed on disk")
+                        return nothing
                     flow = current(file=name)
                 flows.save(flow, name)
+                auth.audit(ws, audited, flow=name)
                 return saved(flow, name, f'Saved "{name}".', hide_modal=False)
             if trig == "btn-duplicate":
+                auth.require(ws, "save", audited := "flow.duplicate")
                 base = meta.get("file") or meta.get("name") or "untitled"
                 name = flows.unused_name(f"{base} copy")
                 flow = current(name, name)
                 flows.save(flow, name)
+                auth.audit(ws, audited, flow=name, detail=f"copy of {base}")
                 return loaded(flow, name, True)
             if trig == "btn-export":
                 flow = current()
@@ -1102,6 +1128,8 @@ def create_app(
                 return loaded(flow, None, False)
             if trig == "modal-ok":
                 action = (mstate or {}).get("action")
+                if action in ("saveas", "rename", "delete"):
+                    auth.require(ws, "save", audited := f"flow.{action}")
                 if action == "saveas":
                     from studio.model import check_flow_name
 
@@ -1114,6 +1142,7 @@ def create_app(
                         )
                     flow = current(name, name)
                     flows.save(flow, name)
+                    auth.audit(ws, "flow.saveas", flow=name, detail=f"from {meta.get('file')}")
                     return saved(flow, name, f'Saved as "{name}".', hide_modal=True)
                 if action == "rename":
                     from studio.model import check_flow_name
@@ -1122,9 +1151,11 @@ def create_app(
                     flows.rename(meta["file"], name)
                     flow = current(name, name)
                     flows.save(flow, name)
+                    auth.audit(ws, "flow.rename", flow=name, detail=f"from {meta['file']}")
                     return saved(flow, name, f'Renamed to "{name}".', hide_modal=True)
                 if action == "delete":
                     flows.delete(meta["file"])
+                    auth.audit(ws, "flow.delete", flow=meta["file"])
                     m = {**meta, "file": None, "saved": None}
                     return (
                         no_update,
@@ -1148,12 +1179,15 @@ def create_app(
                 if not isinstance(exc, FlowError)
                 else "; ".join(p.message for p in exc.problems[:3])
             )
+            if audited:
+                auth.audit(ws, audited, "failed", flow=meta.get("file"), detail=msg)
             if trig == "modal-ok":
                 return nothing[:4] + (msg,) + nothing[5:]
             return nothing[:6] + ({"msg": msg, "kind": "error", "ts": time.time()},)
         return nothing
 
     app.layout.children.append(dcc.Store(id="toast-msg"))
+    conflicts.register(app, ws, flows)
     app.clientside_callback(
         """function(m){ if (m && m.msg && window.SEER) window.SEER.toast(m.msg, m.kind);
         return window.dash_clientside.no_update; }""",
@@ -1173,10 +1207,12 @@ def create_app(
         """A data file from the browser, written atomically into the workspace's flows/data/."""
         if not contents or not filename:
             return no_update, no_update
+        auth.require(ws, "upload", "data.upload")
         from engine.atomic import atomic_write_bytes
 
         name = Path(filename).name
         if Path(name).suffix.lower() not in (".csv", ".tsv", ".txt", ".parquet"):
+            auth.audit(ws, "data.upload", "failed", detail=f"{name}: not CSV or Parquet")
             return no_update, {
                 "msg": f'"{name}" is not a CSV or Parquet file.',
                 "kind": "error",
@@ -1185,6 +1221,7 @@ def create_app(
         target = ws.flows_dir / "data" / name
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(target, base64.b64decode(contents.split(",", 1)[1]))
+        auth.audit(ws, "data.upload", detail=f"data/{name}")
         op = "import.parquet" if name.lower().endswith(".parquet") else "import.csv"
         msg = f"Uploaded {name} to {target.parent}; an import node reads it."
         return {"op": op, "path": f"data/{name}", "ts": time.time()}, {
@@ -1215,6 +1252,7 @@ def create_app(
         trig = ctx.triggered_id
         if not isinstance(trig, dict) or not (ctx.triggered and ctx.triggered[0]["value"]):
             return no_update
+        auth.require(ws, "edit", "files.browse")
         return _browser(ws, trig["path"])
 
     @app.callback(
@@ -1279,8 +1317,10 @@ def create_app(
             if not (ctx.triggered and ctx.triggered[0]["value"]):
                 return no_update, no_update, no_update
             return trig["run"], False, no_update
+        auth.require(ws, "run", "run.cancel" if trig == "btn-stop" else "run.start")
         if trig == "btn-stop":
             if run_id and runs.cancel(run_id):
+                auth.audit(ws, "run.cancel", flow=(meta or {}).get("name"), run_id=run_id)
                 return (
                     no_update,
                     False,
@@ -1326,6 +1366,7 @@ def create_app(
             )
         except FlowError as exc:
             n = len(exc.problems)
+            auth.audit(ws, "run.start", "failed", flow=flow.name, detail=f"{n} problem(s)")
             return (
                 no_update,
                 no_update,
@@ -1335,6 +1376,7 @@ def create_app(
                     "ts": time.time(),
                 },
             )
+        auth.audit(ws, "run.start", flow=flow.name, run_id=rid)
         return rid, False, no_update
 
     @app.callback(
@@ -1420,7 +1462,7 @@ def create_app(
                 "Select a node to see its outputs from the latest run.", className="muted"
             )
         nid = sel["id"]
-        return _outputs_view(ws, run_id, nid, port)
+        return admin.guard(_outputs_view(ws, run_id, nid, port))
 
     @app.callback(
         Output({"type": "cm", "node": ALL}, "children"),
@@ -1454,6 +1496,7 @@ def create_app(
     ) -> tuple:
         if not mstate or mstate.get("action") != "publish":
             return no_update, no_update, no_update, no_update
+        auth.require(ws, "publish", "model.publish")
         from engine.model_registry import ModelRegistry, RegistryError
 
         nid = mstate["node"]
@@ -1475,7 +1518,11 @@ def create_app(
                 node_id=nid,
             )
         except (RegistryError, OSError) as exc:
+            auth.audit(ws, "model.publish", "failed", model=name, detail=str(exc))
             return no_update, str(exc), no_update, no_update
+        auth.audit(
+            ws, "model.publish", model=name, version=version, run_id=found[0], detail=f"node {nid}"
+        )
         scoring.ensure_started()
         msg = f'Published "{name}" version {version}. The Models page shows its endpoint.'
         return (
@@ -1554,7 +1601,7 @@ def create_app(
     def models_page(page: str | None, _p: Any, _a: Any) -> Any:
         if page != "models":
             return no_update
-        return _models_view(ws, scoring)
+        return admin.guard(_models_view(ws, scoring))
 
     app.layout.children.append(dcc.Store(id="models-action"))
 
@@ -1573,13 +1620,18 @@ def create_app(
         if not isinstance(trig, dict) or not (ctx.triggered and ctx.triggered[0]["value"]):
             return no_update, no_update
         reg = ModelRegistry(ws)
-        name, version, act = trig["name"], int(trig["version"]), trig["act"]
+        name, act = trig["name"], trig["act"]
+        auth.require(
+            ws, act if act in ("promote", "rollback", "canary") else "admin-only", f"model.{act}"
+        )
+        detail, version = None, None
         try:
+            version = int(trig["version"])
             if act == "promote":
                 reg.promote(name, version)
                 msg = f"{name} v{version} is now in production."
             elif act == "rollback":
-                v = reg.rollback(name)
+                v = version = reg.rollback(name)
                 msg = f"{name} rolled back to v{v}."
             elif act == "canary":
                 pct = (
@@ -1587,11 +1639,14 @@ def create_app(
                     or 10
                 )
                 reg.canary(name, version, float(pct))
+                detail = f"{float(pct):g}%"
                 msg = f"{name} v{version} gets {float(pct):g}% of requests."
             else:
                 return no_update, no_update
-        except RegistryError as exc:
+        except (RegistryError, ValueError) as exc:
+            auth.audit(ws, f"model.{act}", "failed", model=name, version=version, detail=str(exc))
             return no_update, {"msg": str(exc), "kind": "error", "ts": time.time()}
+        auth.audit(ws, f"model.{act}", model=name, version=version, detail=detail)
         return time.time(), {"msg": msg, "kind": "info", "ts": time.time()}
 
     @app.callback(

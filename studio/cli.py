@@ -19,6 +19,8 @@ def cmd_studio(args: argparse.Namespace) -> int:
         master=args.master,
         open_browser=not args.no_browser,
         serve_port=args.serve_port,
+        allowed_hosts=tuple(args.allowed_host),
+        trusted_proxy=args.trusted_proxy,
     )
 
 
@@ -39,6 +41,19 @@ def add_studio(sub: Any) -> None:
         help="port of the scoring service it starts or finds (default 8600)",
     )
     st.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    st.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another host name users reach the studio by (e.g. behind a proxy); repeatable",
+    )
+    st.add_argument(
+        "--trusted-proxy",
+        metavar="ADDRESS",
+        help="the reverse proxy's address: its X-Forwarded-Proto/-Host/-For headers are "
+        "believed (https detection, client addresses); nobody else's are",
+    )
     st.set_defaults(func=cmd_studio)
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from dash import dcc, html
 
+from studio import auth
+
 
 def _fmt(value: Any) -> str:
     return json.dumps(value, indent=1, ensure_ascii=False)
@@ -134,6 +136,8 @@ def param_field(node_id: str, p: dict[str, Any], value: Any, columns: list[str])
                 id={"type": "browse", "node": node_id, "name": name},
                 className="btn small",
                 n_clicks=0,
+                disabled=not auth.can("edit"),
+                title=auth.why_not("edit") or "Pick a file or folder in the workspace",
             )
         )
     if p.get("description"):

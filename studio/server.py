@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import webbrowser
+from typing import Any
 
 from engine.workspace import Workspace
 
@@ -21,6 +22,8 @@ def serve(
     open_browser: bool = True,
     serve_port: int = 8600,
     threads: int = 8,
+    allowed_hosts: tuple[str, ...] = (),
+    trusted_proxy: str | None = None,
 ) -> int:
     from waitress import create_server
 
@@ -34,10 +37,19 @@ def serve(
 
     ws = Workspace(workspace)
     ws.flows_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(ws, master=master, serve_port=serve_port)
+    if not _safe_to_bind(ws, host):
+        return 2
+    app = create_app(
+        ws, master=master, serve_port=serve_port, bind_host=host, allowed_hosts=allowed_hosts
+    )
     try:
         server = create_server(
-            app.server, host=host, port=port, threads=threads, ident="seer-studio"
+            app.server,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="seer-studio",
+            **proxy_options(trusted_proxy),
         )
     except OSError as exc:
         print(
@@ -68,6 +80,43 @@ def serve(
     finally:
         server.close()
     return 0
+
+
+def proxy_options(trusted_proxy: str | None) -> dict[str, Any]:
+    """waitress settings to believe X-Forwarded-Proto/-Host/-For from one reverse proxy only."""
+    if not trusted_proxy:
+        return {}
+    return {
+        "trusted_proxy": trusted_proxy,
+        "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-host", "x-forwarded-for"},
+        "clear_untrusted_proxy_headers": True,
+    }
+
+
+def _safe_to_bind(ws: Workspace, host: str) -> bool:
+    """Beyond loopback the studio needs users (and says so); with users, it warns about TLS."""
+    from engine.users import Users
+    from studio.auth import is_loopback
+
+    if is_loopback(host):
+        return True
+    if Users(ws.store).count() == 0:
+        print(
+            f"Refusing to serve the studio on {host} without login: anyone on the network could "
+            "run flows. Add a user first (seer users add NAME --role admin"
+            f"{'' if ws.root == Workspace().root else ' --workspace ' + str(ws.root)}), "
+            "or bind to 127.0.0.1.",
+            file=sys.stderr,
+        )
+        return False
+    print(
+        f"Warning: the studio on {host} is served over plain HTTP: passwords and session "
+        "cookies cross the network unencrypted. Put it behind a reverse proxy with https "
+        "(see docs/security.md, 'Deploying Seer for a team').",
+        file=sys.stderr,
+        flush=True,
+    )
+    return True
 
 
 def _warm_spark(ws: Workspace, master: str | None) -> None:
