@@ -20,6 +20,7 @@ import dash
 import dash_cytoscape as cyto
 from dash import ALL, MATCH, Input, Output, State, ctx, dash_table, dcc, html, no_update
 
+from engine.dataroots import DataRoots
 from engine.flow import FlowError
 from engine.workspace import Workspace
 from studio import admin, auth, charts, conflicts
@@ -193,10 +194,13 @@ def create_app(
     serve_port: int = 8600,
     bind_host: str = "127.0.0.1",
     allowed_hosts: tuple[str, ...] = (),
+    data_roots: tuple[str, ...] = (),
 ) -> dash.Dash:
     ws = workspace
     flows = FlowFolder(ws.flows_dir)
-    runs = RunManager(ws, master)
+    # the studio's flows live in the workspace's flows/ folder: one set of roots for all
+    roots = DataRoots.for_flow(ws.flows_dir, ws.root, data_roots)
+    runs = RunManager(ws, master, roots)
     scoring = ScoringService(ws, port=serve_port)
     app = dash.Dash(
         __name__,
@@ -628,7 +632,7 @@ def create_app(
         meta = meta or _empty_meta()
         doc = doc or {"nodes": [], "links": []}
         flow = doc_to_flow(doc, meta, run_flow_path(ws, meta.get("file")))
-        analysis = analyze(flow)
+        analysis = analyze(flow, roots)
         problems = [p.to_json() for p in analysis.problems]
         if not doc.get("nodes"):
             items = [
@@ -783,7 +787,7 @@ def create_app(
             return html.Div(f'Unknown operator "{node["op"]}".', className="error")
         # columns from the document as it is now (the problems store may lag one edit behind)
         meta = meta or _empty_meta()
-        analysis = analyze(doc_to_flow(doc, meta, run_flow_path(ws, meta.get("file"))))
+        analysis = analyze(doc_to_flow(doc, meta, run_flow_path(ws, meta.get("file"))), roots)
         columns_by_port = analysis.input_columns.get(node["id"], {})
         first_table = next((p["name"] for p in spec["inputs"] if p["type"] == "table"), None)
         columns = columns_by_port.get(first_table, []) if first_table else []
@@ -962,7 +966,7 @@ def create_app(
             return (
                 show,
                 "Choose a file",
-                _browser(ws, ""),
+                _browser(ws, roots, str(ws.flows_dir / "data")),
                 "",
                 {"display": "none"},
                 {"action": "browse", "node": trig["node"], "name": trig["name"]},
@@ -1116,7 +1120,7 @@ def create_app(
             if isinstance(trig, dict) and trig.get("type") == "open-flow":
                 return loaded(flows.load(trig["name"]), trig["name"], True)
             if isinstance(trig, dict) and trig.get("type") == "open-sample":
-                flow = load_sample(trig["name"])
+                flow = load_sample(trig["name"], ws.flows_dir / "data")
                 return loaded(flow, None, False)
             if isinstance(trig, dict) and trig.get("type") == "open-run":
                 run = ws.store.get_run(trig["run"])
@@ -1253,7 +1257,7 @@ def create_app(
         if not isinstance(trig, dict) or not (ctx.triggered and ctx.triggered[0]["value"]):
             return no_update
         auth.require(ws, "edit", "files.browse")
-        return _browser(ws, trig["path"])
+        return _browser(ws, roots, trig["path"])
 
     @app.callback(
         Output("modal", "className", allow_duplicate=True),
@@ -1271,6 +1275,9 @@ def create_app(
             or not mstate
         ):
             return no_update, no_update, no_update
+        if not roots.contains(str(trig["path"])):  # the id came from the browser: check it
+            sentence = roots.problem(str(trig["path"]), "The picked file")
+            return no_update, {"msg": sentence, "kind": "error", "ts": time.time()}, no_update
         return (
             "modal hidden",
             {"msg": f"Picked {trig['path']}", "kind": "info", "ts": time.time()},
@@ -1725,51 +1732,52 @@ def _flow_info(doc: dict[str, Any], meta: dict[str, Any]) -> Any:
     )
 
 
-def _browser(ws: Workspace, rel: str) -> Any:
-    """A file picker limited to the allowed folders (the workspace)."""
-    root = ws.root
-    base = (root / rel).resolve()
-    if not str(base).startswith(str(root)) or not base.is_dir():
-        base = root
+def _browser(ws: Workspace, roots: DataRoots, where: str) -> Any:
+    """A file picker limited to the data roots: "" lists the roots themselves."""
+    base = Path(where).resolve() if where else None
+    if base is not None and (not roots.contains(base) or not base.is_dir()):
+        base = None
     items: list[Any] = []
-    if base != root:
-        items.append(
-            html.Div(
-                "⬑ ..",
-                id={"type": "browse-dir", "path": str(base.parent.relative_to(root))},
-                className="list-item",
-                n_clicks=0,
-            )
+
+    def folder(p: Path, label: str) -> Any:
+        return html.Div(
+            label, id={"type": "browse-dir", "path": str(p)}, className="list-item", n_clicks=0
         )
-    for p in sorted(base.iterdir(), key=lambda p: (not p.is_dir(), p.name.lower()))[:300]:
-        if (
-            p.name.startswith(".")
-            or p.name in ("runs", "tmp", "logs", "models")
-            or p.suffix == ".db-wal"
-        ):
-            continue
-        rp = str(p.relative_to(root))
-        if p.is_dir():
-            items.append(
-                html.Div(
-                    f"📁 {p.name}",
-                    id={"type": "browse-dir", "path": rp},
-                    className="list-item",
-                    n_clicks=0,
+
+    if base is None:
+        for root in roots.local:
+            if Path(root).is_dir():
+                items.append(folder(Path(root), f"📁 {root}"))
+    else:
+        parent = base.parent
+        items.append(folder(parent, "⬑ ..") if roots.contains(parent) else _root_list_item())
+        try:
+            entries = sorted(base.iterdir(), key=lambda p: (not p.is_dir(), p.name.lower()))[:300]
+        except OSError:
+            entries = []
+        internal = {ws.runs_dir, ws.root / "tmp", ws.logs_dir, ws.models_dir}
+        for p in entries:
+            if p.name.startswith(".") or p in internal or p.suffix == ".db-wal":
+                continue
+            if not roots.contains(p):  # a link that leads outside the roots
+                continue
+            if p.is_dir():
+                items.append(folder(p, f"📁 {p.name}"))
+            elif p.suffix.lower() in (".csv", ".parquet", ".json", ".db", ".txt", ".tsv"):
+                items.append(
+                    html.Div(
+                        f"📄 {p.name}",
+                        id={"type": "browse-file", "path": str(p)},
+                        className="list-item",
+                        n_clicks=0,
+                    )
                 )
-            )
-        elif p.suffix.lower() in (".csv", ".parquet", ".json", ".db", ".txt", ".tsv"):
-            items.append(
-                html.Div(
-                    f"📄 {p.name}",
-                    id={"type": "browse-file", "path": str(p)},
-                    className="list-item",
-                    n_clicks=0,
-                )
-            )
     return html.Div(
         [
-            html.Div(f"{base}", className="mono small muted"),
+            html.Div(
+                f"{base}" if base else "Data folders (add one with seer studio --data-root DIR)",
+                className="mono small muted",
+            ),
             html.Div(
                 items
                 or [
@@ -1781,6 +1789,15 @@ def _browser(ws: Workspace, rel: str) -> Any:
                 className="browser",
             ),
         ]
+    )
+
+
+def _root_list_item() -> Any:
+    return html.Div(
+        "⬑ data folders",
+        id={"type": "browse-dir", "path": ""},
+        className="list-item",
+        n_clicks=0,
     )
 
 

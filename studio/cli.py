@@ -21,6 +21,7 @@ def cmd_studio(args: argparse.Namespace) -> int:
         serve_port=args.serve_port,
         allowed_hosts=tuple(args.allowed_host),
         trusted_proxy=args.trusted_proxy,
+        data_roots=tuple(args.data_root),
     )
 
 
@@ -54,6 +55,7 @@ def add_studio(sub: Any) -> None:
         help="the reverse proxy's address: its X-Forwarded-Proto/-Host/-For headers are "
         "believed (https detection, client addresses); nobody else's are",
     )
+    engine_cli.add_data_root(st)
     st.set_defaults(func=cmd_studio)
 
 

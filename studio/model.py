@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.dataroots import DataRoots
 from engine.flow import (
     FLOW_SUFFIX,
     Flow,
@@ -221,10 +222,10 @@ class Analysis:
     input_columns: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
-def analyze(flow: Flow) -> Analysis:
+def analyze(flow: Flow, roots: DataRoots | None = None) -> Analysis:
     """Every problem of the flow (never raises) and the columns each node's inputs will have."""
     try:
-        prepared, problems = analyze_flow(flow)
+        prepared, problems = analyze_flow(flow, roots=roots)
     except FlowError as exc:
         return Analysis(exc.problems)
     except Exception as exc:  # a bug in an operator's checks must not take the editor down
@@ -338,13 +339,37 @@ def sample_flows() -> list[dict[str, Any]]:
     return out
 
 
-def load_sample(name: str) -> Flow:
-    """A sample flow, its data paths made absolute so it runs from the workspace folder too."""
+def load_sample(name: str, data_dir: Path) -> Flow:
+    """A sample flow, its data files copied into ``data_dir`` (the workspace's flows/data, a
+    data root) and its paths pointing there, so it runs from the workspace."""
     from engine.flow import load_flow
 
     p = SAMPLES_DIR / f"{name}{FLOW_SUFFIX}"
-    flow = load_flow(p)
-    return absolutize_paths(flow, p.parent)
+    flow = absolutize_paths(load_flow(p), p.parent)
+    samples_data = (SAMPLES_DIR / "data").resolve()
+
+    def moved(path: str) -> str:
+        src = Path(path)
+        if not src.is_file() or samples_data not in src.resolve().parents:
+            return path
+        target = data_dir / src.name
+        if not target.exists():
+            from engine.atomic import atomic_write_bytes
+
+            data_dir.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(target, src.read_bytes())
+        return str(target)
+
+    for n in flow.nodes:
+        for key, value in list(n.params.items()):
+            if isinstance(value, str) and value.startswith("sqlite:///"):
+                n.params[key] = "sqlite:///" + moved(value[len("sqlite:///") :])
+            elif isinstance(value, str):
+                n.params[key] = moved(value)
+    for key, value in list(flow.params.items()):
+        if isinstance(value, str):
+            flow.params[key] = moved(value)
+    return flow
 
 
 def absolutize_paths(flow: Flow, base: Path) -> Flow:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine.dataroots import DataRoots
 from engine.flow import Flow, FlowError, prepare_flow
 from engine.runner import RunHandle, Runner, RunOptions
 from engine.workspace import Workspace
@@ -17,9 +18,12 @@ FINAL = {"succeeded", "failed", "cancelled"}
 
 
 class RunManager:
-    def __init__(self, workspace: Workspace, master: str | None = None):
+    def __init__(
+        self, workspace: Workspace, master: str | None = None, roots: DataRoots | None = None
+    ):
         self.ws = workspace
         self.master = master
+        self.roots = roots
         self.runner = Runner(workspace)
         self._handles: dict[str, RunHandle] = {}
         self._lock = threading.Lock()
@@ -32,7 +36,7 @@ class RunManager:
         force: set[str] | None = None,
     ) -> str:
         """Start a run; raises FlowError when the flow is not valid."""
-        prepared = prepare_flow(flow)
+        prepared = prepare_flow(flow, roots=self.roots)
         options = RunOptions(master=self.master, to_node=to_node, force=set(force or ()))
         handle = self.runner.start(prepared, options, background=True)
         with self._lock:

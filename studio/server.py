@@ -24,6 +24,7 @@ def serve(
     threads: int = 8,
     allowed_hosts: tuple[str, ...] = (),
     trusted_proxy: str | None = None,
+    data_roots: tuple[str, ...] = (),
 ) -> int:
     from waitress import create_server
 
@@ -40,7 +41,12 @@ def serve(
     if not _safe_to_bind(ws, host):
         return 2
     app = create_app(
-        ws, master=master, serve_port=serve_port, bind_host=host, allowed_hosts=allowed_hosts
+        ws,
+        master=master,
+        serve_port=serve_port,
+        bind_host=host,
+        allowed_hosts=allowed_hosts,
+        data_roots=data_roots,
     )
     try:
         server = create_server(
