@@ -1746,7 +1746,8 @@ def _browser(ws: Workspace, roots: DataRoots, where: str) -> Any:
 
     if base is None:
         for root in roots.local:
-            if Path(root).is_dir():
+            inside_another = any(Path(o) in Path(root).parents for o in roots.local)
+            if Path(root).is_dir() and not inside_another:
                 items.append(folder(Path(root), f"📁 {root}"))
     else:
         parent = base.parent

@@ -573,10 +573,16 @@ def test_upload_a_csv_and_pick_files(page: Any, studio: Studio, tmp_path: Path) 
     )
     assert (studio.ws / "flows" / "data" / "people.csv").read_text() == csv.read_text()
     page.wait_for_selector("text=No problems: the flow is ready to run.", timeout=10000)
-    # the file picker: folders of the workspace, then the file
+    # the file picker opens on the uploads folder; up from there, then the data folders
     nid = page.evaluate("() => SEER.snapshot().nodes[0].id")
     click_node(page, nid)
     page.click("[id*='browse'] >> text=Browse…")
+    page.click("[id*='browse-dir'] >> text=⬑ ..")  # flows/
+    page.click("[id*='browse-dir'] >> text=⬑ ..")  # the workspace
+    page.click("[id*='browse-dir'] >> text=⬑ data folders")  # no higher: the roots
+    page.wait_for_selector(f"[id*='browse-dir']:has-text('{studio.ws.root}')")
+    page.screenshot(path=str(tmp_path / "picker.png"))
+    page.click(f"[id*='browse-dir']:has-text('{studio.ws.root}')")
     page.click("[id*='browse-dir'] >> text=flows")
     page.click("[id*='browse-dir'] >> text=data")
     page.click("[id*='browse-file'] >> text=people.csv")
