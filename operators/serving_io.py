@@ -92,7 +92,6 @@ class ImportServingLog(Operator):
     def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> dict[str, Any]:
-        import pyarrow as pa
         import pyarrow.parquet as pq
 
         where = f'import.serving_log (node "{ctx.node_id}")'
@@ -104,43 +103,105 @@ class ImportServingLog(Operator):
             raise OperatorError(
                 f'{where}: the service has logged nothing for "{params["model"]}" yet ({folder}).'
             )
-        labels: dict[str, Any] = {}
-        for path in sorted(folder.glob("feedback-*.jsonl")):
-            for line in path.read_text("utf-8").splitlines():
-                if line.strip():
-                    rec = json.loads(line)
-                    labels[rec["id"]] = rec["label"]
-        rows = []
-        for path in sorted(folder.glob("predictions-*.jsonl")):
-            for line in path.read_text("utf-8").splitlines():
-                if not line.strip():
-                    continue
-                rec = json.loads(line)
-                for i, (inst, pred) in enumerate(
-                    zip(rec["instances"], rec["predictions"], strict=True)
-                ):
-                    pid = f"{rec['request_id']}/{i}"
-                    if params["only_labeled"] and pid not in labels:
+        skipped = 0
+
+        def records(pattern: str) -> Any:
+            """The log's records; a line cut short by a crash or a full disk, or one of an
+            unexpected shape, is skipped and counted rather than failing the node."""
+            nonlocal skipped
+            for path in sorted(folder.glob(pattern)):
+                for line in path.read_text("utf-8", errors="replace").splitlines():
+                    if not line.strip():
                         continue
-                    rows.append(
-                        {
-                            **inst,
-                            "prediction_id": pid,
-                            "model_version": rec["version"],
-                            "ts": rec["ts"],
-                            "score": pred["score"],
-                            "prediction": pred["prediction"],
-                            "label": labels.get(pid),
-                        }
-                    )
+                    try:
+                        rec = json.loads(line)
+                    except ValueError:
+                        skipped += 1
+                        continue
+                    if isinstance(rec, dict):
+                        yield rec
+                    else:
+                        skipped += 1
+
+        labels: dict[str, Any] = {}
+        for rec in records("feedback-*.jsonl"):
+            if isinstance(rec.get("id"), str) and "label" in rec:
+                labels[rec["id"]] = rec["label"]
+            else:
+                skipped += 1
+        rows = []
+        for rec in records("predictions-*.jsonl"):
+            try:
+                pairs = list(zip(rec["instances"], rec["predictions"], strict=True))
+                request_id, version, ts = rec["request_id"], rec["version"], rec["ts"]
+            except (KeyError, TypeError, ValueError):
+                skipped += 1
+                continue
+            for i, (inst, pred) in enumerate(pairs):
+                pid = f"{request_id}/{i}"
+                if params["only_labeled"] and pid not in labels:
+                    continue
+                if not isinstance(inst, dict) or not isinstance(pred, dict):
+                    skipped += 1
+                    continue
+                rows.append(
+                    {
+                        **inst,
+                        "prediction_id": pid,
+                        "model_version": version,
+                        "ts": ts,
+                        "score": pred.get("score"),
+                        "prediction": pred.get("prediction"),
+                        "label": labels.get(pid),
+                    }
+                )
+        if skipped:
+            ctx.log(f"skipped {skipped:,} malformed log records", "warning")
         if not rows:
             raise OperatorError(
                 f'{where}: no logged prediction of "{params["model"]}" '
                 f"{'has feedback yet' if params['only_labeled'] else 'was found'}."
             )
         out = ctx.table_dir("out")
-        pq.write_table(pa.Table.from_pylist(rows), out / "part-00000.parquet")
+        pq.write_table(_table(rows), out / "part-00000.parquet")
         ctx.log(
             f"{len(rows):,} logged predictions, {sum(r['label'] is not None for r in rows):,} with feedback"
         )
         return {"out": out}
+
+
+def _table(rows: list[dict[str, Any]]) -> Any:
+    """An Arrow table of logged rows whose columns may mix types (a client that sent "42" once
+    and 42 otherwise): each column takes one type — bool, int, float or, when its values
+    disagree, string — so one odd record never breaks the loop's input."""
+    import pyarrow as pa
+
+    columns: dict[str, list[Any]] = {}
+    for i, row in enumerate(rows):
+        for key, value in row.items():
+            columns.setdefault(key, [None] * len(rows))[i] = value
+    arrays, names = [], []
+    for name, values in columns.items():
+        kinds = {_kind(v) for v in values if v is not None}
+        if kinds <= {"bool"}:
+            typ = pa.bool_()
+        elif kinds <= {"int"}:
+            typ = pa.int64()
+        elif kinds <= {"int", "float"}:
+            typ = pa.float64()
+        else:
+            typ = pa.string()
+            values = [v if v is None or isinstance(v, str) else json.dumps(v) for v in values]
+        arrays.append(pa.array(values, type=typ))
+        names.append(name)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int" if -(2**63) <= value < 2**63 else "other"
+    if isinstance(value, float):
+        return "float"
+    return "other"
