@@ -373,6 +373,64 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_json(row: dict[str, Any]) -> dict[str, Any]:
+    end = row.get("finished_at")
+    return {
+        "run_id": row["run_id"],
+        "flow_name": row["flow_name"],
+        "flow_path": row.get("flow_path"),
+        "status": row["status"],
+        "started_at": row["started_at"],
+        "finished_at": end,
+        "seconds": None if end is None else round(float(end) - float(row["started_at"]), 3),
+        "failed_node": row.get("failed_node"),
+        "error": row.get("error"),
+    }
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}m {secs:02d}s" if minutes < 60 else f"{minutes // 60}h {minutes % 60:02d}m"
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    """The workspace's runs, newest first, from the store (Spark is not started)."""
+    from engine.workspace import Workspace
+
+    if args.limit < 1:
+        return _usage_error(f"--limit must be at least 1. Got {args.limit}.")
+    ws = Workspace(args.workspace)
+    if not (ws.root / "seer.db").exists() and not ws._store_url:
+        return _usage_error(f"No workspace at {ws.root}; give --workspace DIR.")
+    runs = [_run_json(r) for r in ws.store.run_summaries(args.limit)]
+    if args.json:
+        print(json.dumps(runs, indent=1))
+        return EXIT_OK
+    if not runs:
+        _err.print("No runs in this workspace yet (`seer run FLOW`).")
+        return EXIT_OK
+    from rich.table import Table
+
+    colours = {"succeeded": "green", "failed": "red", "running": "cyan"}
+    table = Table("run", "status", "flow", "started (UTC)", "duration", "failed node", box=None)
+    for r in runs:
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["started_at"]))
+        seconds = r["seconds"] if r["seconds"] is not None else time.time() - r["started_at"]
+        colour = colours.get(r["status"], "yellow")
+        table.add_row(
+            r["run_id"],
+            f"[{colour}]{r['status']}[/]",
+            escape(r["flow_name"]),
+            started,
+            _duration(seconds),
+            escape(r["failed_node"] or ""),
+        )
+    Console(highlight=False).print(table)
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -510,6 +568,16 @@ def build_parser(
         "--api-key", action="append", help="require this API key (also SEER_API_KEYS=k1,k2)"
     )
     sv.set_defaults(func=cmd_serve)
+
+    rs = sub.add_parser(
+        "runs", help="list the workspace's runs: status, flow, start, duration, failed node"
+    )
+    rs.add_argument(
+        "--workspace", help="workspace folder (default ./seer-workspace or $SEER_WORKSPACE)"
+    )
+    rs.add_argument("--limit", type=int, default=20, help="how many runs, newest first")
+    rs.add_argument("--json", action="store_true", help="print the runs as JSON on stdout")
+    rs.set_defaults(func=cmd_runs)
 
     sd = sub.add_parser("sample-data", help="write a generated dataset to a CSV or Parquet file")
     sd.add_argument("name", help="dataset name, e.g. credit_risk")

@@ -11,6 +11,7 @@ does not know who listens (CLI, studio, tests).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextvars
 import graphlib
 import hashlib
 import json
@@ -24,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.atomic import atomic_write_text, remove_path, replace_path, temp_sibling
+from engine import leases
+from engine.atomic import atomic_write_text, remove_path, replace_path, temp_owner, temp_sibling
 from engine.context import Cancelled, RunContext
 from engine.flow import PreparedFlow, ResolvedNode, table_inputs
 from engine.spark import get_spark, is_spark_error, requested_master, spark_error_message
@@ -33,7 +35,17 @@ from engine.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("queued", "running", "succeeded", "cached", "failed", "cancelled", "skipped")
+# "interrupted": the process running it died (set when the workspace is next opened)
+STATUSES = (
+    "queued",
+    "running",
+    "succeeded",
+    "cached",
+    "failed",
+    "cancelled",
+    "skipped",
+    "interrupted",
+)
 _DONE_OK = {"succeeded", "cached"}
 
 
@@ -336,6 +348,19 @@ class Runner:
         )
 
     def _execute(self, handle: RunHandle, prepared: PreparedFlow, options: RunOptions) -> None:
+        # the lease tells other processes this run is alive; temporary names made by its nodes
+        # carry its id, so a killed run's leftovers can be found (engine/leases.py)
+        try:
+            with leases.lease(self.ws.store, handle.run_id) as owner, temp_owner(owner):
+                self._execute_leased(handle, prepared, options)
+        except BaseException as exc:  # the store refused the lease (e.g. a full disk)
+            handle._error = handle._error or exc
+        finally:
+            handle._done.set()
+
+    def _execute_leased(
+        self, handle: RunHandle, prepared: PreparedFlow, options: RunOptions
+    ) -> None:
         store = self.ws.store
         run_id = handle.run_id
         try:
@@ -405,6 +430,7 @@ class Runner:
                             sorter.done(nid)
                             continue
                         fut = pool.submit(
+                            contextvars.copy_context().run,  # the node thread keeps temp_owner
                             self._run_node,
                             handle,
                             prepared,
@@ -438,8 +464,6 @@ class Runner:
                 store.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}")
             finally:
                 handle._error = exc
-        finally:
-            handle._done.set()
 
     def _finish_node(
         self,
@@ -499,6 +523,7 @@ class Runner:
             if not tagged:
                 spark.sparkContext.addJobTag(_job_tag(run_id))
                 tagged.append(spark)
+                leases.beat_now()  # Spark's JVM joins the run's lease
             if handle.cancel_event.is_set():
                 raise Cancelled("cancelled")
             return spark

@@ -43,8 +43,14 @@ class Workspace:
 
     @cached_property
     def store(self) -> Store:
+        """The workspace store. Opening it marks runs whose process died ``interrupted`` and
+        removes what they left half-written (engine/leases.py)."""
+        from engine.leases import recover
+
         self.root.mkdir(parents=True, exist_ok=True)
-        return Store(self._store_url or (self.root / "seer.db"))
+        store = Store(self._store_url or (self.root / "seer.db"))
+        recover(store, self.runs_dir)
+        return store
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
