@@ -6,9 +6,11 @@ Exit codes: 0 success, 1 the run failed (or was cancelled), 2 invalid input.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -22,6 +24,7 @@ from engine.flow import FlowError, load_flow, prepare_flow
 from engine.registry import load_registry
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+log = logging.getLogger(__name__)
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 _ICONS = {
@@ -121,6 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         to_node=args.to,
         keep="all" if args.keep_all else "needed",
     )
+    ws.store  # noqa: B018 - a read-only or full workspace is reported before anything runs
     _err.print(f"[bold]{escape(flow.name)}[/] · workspace {escape(str(ws.root))}")
     handle = runner.start(prepared, options)
     try:
@@ -600,9 +604,58 @@ def main(argv: list[str] | None = None, extend: Callable[[Any], None] | None = N
     )
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     try:
+        if args.command in _OPENS_WORKSPACE:
+            from engine.workspace import Workspace
+
+            # fails early on a read-only or full workspace; marks runs whose process died
+            # interrupted and removes what they left half-written
+            Workspace(getattr(args, "workspace", None)).store  # noqa: B018
         return int(args.func(args) or 0)
     except SystemExit as exc:
         return int(exc.code or 0)
+    except Exception as exc:
+        message = _write_problem(exc, getattr(args, "workspace", None))
+        if message is None:
+            raise
+        log.debug("write failure", exc_info=True)
+        return _usage_error(message)
+
+
+#: commands that need a writable workspace before they start (`run` opens it after the flow
+#: is checked, `runs` only lists an existing one)
+_OPENS_WORKSPACE = {"serve", "models", "studio"}
+
+
+def _write_problem(exc: BaseException, workspace: str | None) -> str | None:
+    """A read-only or full disk (or a store that cannot be used) as one sentence; None when
+    the error is something else."""
+    from engine.diskerrors import (
+        disk_full_message,
+        failed_path,
+        is_disk_full,
+        is_read_only,
+        nearly_full,
+        read_only_message,
+    )
+    from engine.store import StoreError
+    from engine.workspace import Workspace
+
+    if isinstance(exc, StoreError):
+        return str(exc)
+    where = failed_path(exc)
+    root = Workspace(workspace).root
+    if is_disk_full(exc) or ("disk I/O error" in str(exc) and nearly_full(root)):
+        what = "the workspace store" if isinstance(exc, sqlite3.Error) else "files"
+        return disk_full_message(what, where.parent if where else root)
+    # EACCES/EPERM may come from a read; only a refused write under the workspace is this case
+    under_workspace = where is not None and where.is_relative_to(root)
+    if (
+        isinstance(exc, OSError)
+        and is_read_only(exc)
+        and (exc.errno == errno.EROFS or under_workspace)
+    ):
+        return read_only_message(where or root)
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

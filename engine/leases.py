@@ -108,8 +108,8 @@ class _Heartbeat:
             for store, run_ids in by_store.values():
                 try:
                     store.beat_leases(run_ids, processes)
-                except Exception:  # a full disk or a locked store: try again next beat
-                    log.warning("could not refresh the run heartbeat", exc_info=True)
+                except Exception as exc:  # a full disk or a locked store: try again next beat
+                    log.warning("could not refresh the run heartbeat: %s", exc)
 
 
 _heartbeat = _Heartbeat()
@@ -125,8 +125,10 @@ def lease(store: Store, run_id: str) -> Iterator[TempOwner]:
         _heartbeat.remove(run_id)
         try:
             store.release_lease(run_id)
-        except Exception:
-            log.warning("could not release the lease of run %s", run_id, exc_info=True)
+        except Exception as exc:
+            # a full disk: the lease stays, and the run is taken as interrupted when the
+            # workspace is next opened
+            log.info("could not release the lease of run %s: %s", run_id, exc)
 
 
 def beat_now() -> None:
@@ -155,8 +157,8 @@ def recover(store: Store, runs_dir: Path) -> list[str]:
         recovered.append(run_id)
         try:
             clean_run(store, run_id, runs_dir)
-        except Exception:
-            log.warning("could not clean up after interrupted run %s", run_id, exc_info=True)
+        except Exception as exc:
+            log.warning("could not clean up after interrupted run %s: %s", run_id, exc)
     return recovered
 
 

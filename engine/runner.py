@@ -28,6 +28,7 @@ from typing import Any
 from engine import leases
 from engine.atomic import atomic_write_text, remove_path, replace_path, temp_owner, temp_sibling
 from engine.context import Cancelled, RunContext
+from engine.diskerrors import disk_full_message, is_disk_full, tightest
 from engine.flow import PreparedFlow, ResolvedNode, table_inputs
 from engine.spark import get_spark, is_spark_error, requested_master, spark_error_message
 from engine.spec import OperatorError, TableSchema, with_node
@@ -647,7 +648,7 @@ class Runner:
                     run_id, node, res, "cancelled", seconds=seconds, error="The run was cancelled."
                 )
             else:
-                message = self._error_message(node, exc)
+                message = self._error_message(node, exc, node_dir)
                 self._finish_node(
                     run_id,
                     node,
@@ -668,7 +669,12 @@ class Runner:
                     log.debug("removeJobTag failed", exc_info=True)
 
     @staticmethod
-    def _error_message(node: ResolvedNode, exc: BaseException) -> str:
+    def _error_message(node: ResolvedNode, exc: BaseException, node_dir: Path) -> str:
+        if is_disk_full(exc):  # the Java stack, if any, is in the store's traceback column
+            places = [node_dir, *(Path(p).parent for p in node.op.external_outputs(node.params))]
+            return disk_full_message(
+                f'the output of node "{node.id}" ({node.op.id})', tightest(places) or node_dir
+            )
         if isinstance(exc, OperatorError):
             return str(exc)
         if is_spark_error(exc):
@@ -758,8 +764,12 @@ class Runner:
                     entry["rows"] = dataset.count_rows()
                 else:
                     tmp = temp_sibling(final)
-                    value.write.mode("overwrite").parquet(str(tmp))
-                    replace_path(tmp, final)
+                    try:
+                        value.write.mode("overwrite").parquet(str(tmp))
+                        replace_path(tmp, final)
+                    except BaseException:  # e.g. a full disk: the partial files go too
+                        remove_path(tmp)
+                        raise
                     written.append(final)
                     schema = TableSchema.from_spark(value.schema)
                     entry["rows"] = _parquet_dataset(final).count_rows()

@@ -16,6 +16,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from engine.diskerrors import (
+    disk_full_message,
+    is_disk_full,
+    is_read_only,
+    nearly_full,
+    read_only_message,
+    why_unwritable,
+)
+
 SCHEMA_VERSION = 1
 
 _TABLES = [
@@ -119,10 +128,31 @@ class Store:
         else:
             self.dialect = "sqlite"
             path = Path(text.removeprefix("sqlite:///"))
-            path.parent.mkdir(parents=True, exist_ok=True)
             self.url = str(path)
         self._local = threading.local()
-        self._create_schema()
+        try:
+            if self.dialect == "sqlite":
+                path.parent.mkdir(parents=True, exist_ok=True)
+            self._create_schema()
+        except (OSError, sqlite3.OperationalError) as exc:
+            problem = self._unwritable(exc)
+            if problem is None:
+                raise
+            raise problem from exc
+
+    def _unwritable(self, exc: BaseException) -> StoreError | None:
+        """A read-only or full workspace as one sentence (None: some other problem)."""
+        if self.dialect != "sqlite":
+            return None
+        path = Path(self.url)
+        # SQLite says "disk I/O error" when it cannot even create its WAL files on a full disk
+        if is_disk_full(exc) or ("disk I/O error" in str(exc) and nearly_full(path.parent)):
+            return StoreError(disk_full_message("the workspace store", path.parent))
+        if is_read_only(exc):
+            # name the store file when only it is read-only, else the workspace folder
+            folder_ok = path.parent.is_dir() and "cannot be written" in why_unwritable(path.parent)
+            return StoreError(read_only_message(path if folder_ok else path.parent))
+        return None
 
     # -- connections -------------------------------------------------------------------------
     def _connect(self) -> Any:
