@@ -1,9 +1,9 @@
 """Run leases: which process runs a run, and what a run left behind when its process died.
 
 A process running a run holds a lease in the store: its host, its process ids (Seer's own and
-its children, e.g. Spark's JVM, each with its start time so a reused pid is not mistaken for
-it) and a heartbeat refreshed every ``HEARTBEAT_SECONDS`` by one background thread per process
-(the studio runs many runs in threads of one process; they share the thread).
+Spark's JVM, each with its start time so a reused pid is not mistaken for it) and a heartbeat
+refreshed every ``HEARTBEAT_SECONDS`` by one background thread per process (the studio runs
+many runs in threads of one process; they share the thread).
 
 Whenever the workspace store is opened, ``recover`` looks at runs still marked running: a run
 whose owner is gone (on this host: none of its processes is alive; on another host: no
@@ -45,13 +45,16 @@ def host_name() -> str:
 
 
 def _processes() -> list[list[Any]]:
-    """This process and its children (Spark's JVM), as [pid, start time]."""
+    """This process and Spark's JVM if it runs, as [pid, start time]. The JVM may write a
+    little longer after its parent died; other children (the studio's scoring service) may
+    outlive it and must not keep its runs alive."""
     me = psutil.Process()
     out = [[me.pid, me.create_time()]]
     try:
-        for child in me.children(recursive=True):
+        for child in me.children():
             try:
-                out.append([child.pid, child.create_time()])
+                if child.name() == "java":
+                    out.append([child.pid, child.create_time()])
             except psutil.Error:
                 continue
     except psutil.Error:
