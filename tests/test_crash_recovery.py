@@ -13,13 +13,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 
-from .conftest import seer_cli, write_flow
+from .conftest import run_flow, seer_cli, write_flow
 
-ROWS = 400_000
+ROWS = 200_000
 # what a half-finished write looks like: Seer's temporary names (".<name>.<tag>-<hex>...") and
 # Spark's own "_temporary" folders
 LEFTOVER = re.compile(r"^\..+\.(tmp|old|staging|publish|seer)-[0-9a-f]+|^_temporary$")
@@ -87,11 +88,12 @@ KILL_POINTS = {
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """The exported file of an uninterrupted run."""
+def reference(tmp_path_factory: pytest.TempPathFactory, spark: Any) -> bytes:
+    """The exported file of an uninterrupted run (in this process: its Spark is shared)."""
+    from engine.workspace import Workspace
+
     folder = tmp_path_factory.mktemp("reference")
-    done = seer_cli("run", str(_flow(folder)), "--workspace", str(folder / "ws"))
-    assert done.returncode == 0, done.stderr
+    assert run_flow(_flow(folder), Workspace(folder / "ws")).status == "succeeded"
     return (folder / "out/loans.csv").read_bytes()
 
 
@@ -122,31 +124,35 @@ def _kill_when(flow: Path, ws: Path, out: Path, ready: Callable[[Path, Path], bo
 
 @pytest.mark.spark
 @pytest.mark.slow
-@pytest.mark.parametrize("point", list(KILL_POINTS))
 def test_a_killed_run_is_interrupted_cleaned_and_reruns_identically(
-    tmp_path: Path, reference: bytes, point: str
+    tmp_path: Path, reference: bytes
 ) -> None:
-    flow, ws, out = _flow(tmp_path), tmp_path / "ws", tmp_path / "out"
-    _kill_when(flow, ws, out, KILL_POINTS[point])
-    assert _leftovers(ws, out), "the kill point left nothing half-written: it tests nothing"
-
+    """One workspace, killed at each point in turn (each kill's run starts where the previous
+    one left off), then a run to the end."""
     from engine.workspace import Workspace
 
-    opened = Workspace(ws)
-    runs = opened.store.list_runs()  # opening the workspace recovers
-    assert [r["status"] for r in runs] == ["interrupted"]
-    nodes = {n["node_id"]: n["status"] for n in opened.store.node_runs(runs[0]["run_id"])}
-    assert "running" not in nodes.values() and "queued" not in nodes.values()
-    assert "interrupted" in nodes.values()
-    assert _leftovers(ws, out) == []
-    assert not (out / "loans.csv").exists()
-    opened.store.close()
+    flow, ws, out = _flow(tmp_path), tmp_path / "ws", tmp_path / "out"
+    interrupted: list[str] = []
+    for point, ready in KILL_POINTS.items():
+        _kill_when(flow, ws, out, ready)
+        assert _leftovers(ws, out), f"{point}: nothing half-written, the kill tests nothing"
+
+        opened = Workspace(ws)
+        runs = opened.store.list_runs()  # opening the workspace recovers
+        assert runs[0]["status"] == "interrupted", point
+        interrupted.append(runs[0]["run_id"])
+        nodes = {n["node_id"]: n["status"] for n in opened.store.node_runs(runs[0]["run_id"])}
+        assert "interrupted" in nodes.values(), (point, nodes)
+        assert not {"running", "queued"} & set(nodes.values()), (point, nodes)
+        assert _leftovers(ws, out) == [], point
+        assert not (out / "loans.csv").exists(), point
+        opened.store.close()
 
     listed = seer_cli("runs", "--json", "--workspace", str(ws), timeout=60)
     assert listed.returncode == 0, listed.stderr
     doc = json.loads(listed.stdout)
     assert [(r["run_id"], r["status"], r["flow_name"]) for r in doc] == [
-        (runs[0]["run_id"], "interrupted", "loans")
+        (run_id, "interrupted", "loans") for run_id in reversed(interrupted)
     ]
 
     rerun = seer_cli("run", str(flow), "--workspace", str(ws))
