@@ -148,8 +148,33 @@ def owner_gone(row: dict[str, Any], now: float | None = None) -> bool:
     return now - float(row["heartbeat_at"]) > STALE_AFTER_SECONDS
 
 
-def recover(store: Store, runs_dir: Path) -> list[str]:
-    """Mark the runs whose owner is gone interrupted and clean what they left; returns their ids."""
+def process_tag() -> str:
+    """This process, as a folder name: host, pid and start time."""
+    me = psutil.Process()
+    return f"{host_name()}-{me.pid}-{int(me.create_time())}"
+
+
+def _remove_dead_scratch(scratch: Path) -> None:
+    """Spark scratch folders (``process_tag`` names) of dead processes of this host."""
+    if not scratch.is_dir():
+        return
+    prefix = f"{host_name()}-"
+    for folder in scratch.iterdir():
+        pid, _, started = folder.name.removeprefix(prefix).partition("-")
+        if not folder.name.startswith(prefix) or not (pid.isdigit() and started.isdigit()):
+            continue
+        if not _alive(int(pid), float(started)):
+            remove_path(folder)
+
+
+def recover(store: Store, runs_dir: Path, scratch: Path | None = None) -> list[str]:
+    """Mark the runs whose owner is gone interrupted and clean what they left; returns their ids.
+    ``scratch``: the workspace's Spark scratch folder, cleaned of dead processes' folders."""
+    if scratch is not None:
+        try:
+            _remove_dead_scratch(scratch)
+        except OSError as exc:
+            log.info("could not clean Spark's scratch folder %s: %s", scratch, exc)
     recovered = []
     for row in store.unfinished_runs():
         if not owner_gone(row):

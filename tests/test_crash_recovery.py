@@ -145,6 +145,7 @@ def test_a_killed_run_is_interrupted_cleaned_and_reruns_identically(
         assert "interrupted" in nodes.values(), (point, nodes)
         assert not {"running", "queued"} & set(nodes.values()), (point, nodes)
         assert _leftovers(ws, out) == [], point
+        assert list((ws / "tmp" / "spark").glob("*/*")) == [], point  # Spark's scratch files
         assert not (out / "loans.csv").exists(), point
         opened.store.close()
 

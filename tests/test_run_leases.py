@@ -172,3 +172,23 @@ def test_seer_runs_lists_status_flow_duration_and_failed_node(tmp_path: Path) ->
     missing = seer_cli("runs", "--workspace", str(tmp_path / "nowhere"), timeout=60)
     assert missing.returncode == 2 and "No workspace at" in missing.stderr
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_spark_scratch_folders_of_dead_processes_are_removed(tmp_path: Path) -> None:
+    """Spark removes its scratch folder when its JVM ends normally; a JVM killed outright (the
+    out-of-memory killer picks the biggest process) leaves shuffle files behind."""
+    import psutil
+
+    ws = Workspace(tmp_path / "ws")
+    mine = ws.spark_local_dir
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    started = psutil.Process(dead.pid).create_time()
+    dead.wait()
+    gone = mine.parent / f"{leases.host_name()}-{dead.pid}-{int(started)}"
+    elsewhere = mine.parent / f"another-host-{dead.pid}-{int(started)}"
+    for folder in (mine, gone, elsewhere):
+        (folder / "blockmgr-1").mkdir(parents=True)
+        (folder / "blockmgr-1" / "shuffle_0.data").write_bytes(b"x" * 1000)
+    assert mine.name == leases.process_tag()
+    Workspace(ws.root).store  # noqa: B018 - opening the workspace cleans
+    assert sorted(p.name for p in mine.parent.iterdir()) == sorted([mine.name, elsewhere.name])
