@@ -418,7 +418,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     colours = {"succeeded": "green", "failed": "red", "running": "cyan"}
-    table = Table("run", "status", "flow", "started (UTC)", "duration", "failed node", box=None)
+    table = Table(box=None)
+    for name in ("run", "status", "flow", "started (UTC)", "duration", "failed node"):
+        # ids and times stay whole (they are copied); names fold when the terminal is narrow
+        table.add_column(name, no_wrap=name not in ("flow", "failed node"), overflow="fold")
     for r in runs:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["started_at"]))
         seconds = r["seconds"] if r["seconds"] is not None else time.time() - r["started_at"]
@@ -431,7 +434,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
             _duration(seconds),
             escape(r["failed_node"] or ""),
         )
-    Console(highlight=False).print(table)
+    # piped into a file or another program: whole lines, not the 80 columns of no terminal
+    Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)
     return EXIT_OK
 
 
