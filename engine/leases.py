@@ -87,6 +87,8 @@ class _Heartbeat:
                     target=self._loop, name="seer-heartbeat", daemon=True
                 )
                 self._thread.start()
+            else:
+                self._wake.set()  # the new run joins at once
 
     def remove(self, run_id: str) -> None:
         with self._lock:
