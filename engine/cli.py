@@ -6,11 +6,9 @@ Exit codes: 0 success, 1 the run failed (or was cancelled), 2 invalid input.
 from __future__ import annotations
 
 import argparse
-import errno
 import json
 import logging
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -377,30 +375,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_json(row: dict[str, Any]) -> dict[str, Any]:
-    end = row.get("finished_at")
-    return {
-        "run_id": row["run_id"],
-        "flow_name": row["flow_name"],
-        "flow_path": row.get("flow_path"),
-        "status": row["status"],
-        "started_at": row["started_at"],
-        "finished_at": end,
-        "seconds": None if end is None else round(float(end) - float(row["started_at"]), 3),
-        "failed_node": row.get("failed_node"),
-        "error": row.get("error"),
-    }
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes}m {secs:02d}s" if minutes < 60 else f"{minutes // 60}h {minutes % 60:02d}m"
-
-
 def cmd_runs(args: argparse.Namespace) -> int:
     """The workspace's runs, newest first, from the store (Spark is not started)."""
+    from engine.runlist import print_runs
     from engine.workspace import Workspace
 
     if args.limit < 1:
@@ -408,34 +385,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     ws = Workspace(args.workspace)
     if not (ws.root / "seer.db").exists() and not ws._store_url:
         return _usage_error(f"No workspace at {ws.root}; give --workspace DIR.")
-    runs = [_run_json(r) for r in ws.store.run_summaries(args.limit)]
-    if args.json:
-        print(json.dumps(runs, indent=1))
-        return EXIT_OK
-    if not runs:
-        _err.print("No runs in this workspace yet (`seer run FLOW`).")
-        return EXIT_OK
-    from rich.table import Table
-
-    colours = {"succeeded": "green", "failed": "red", "running": "cyan"}
-    table = Table(box=None)
-    for name in ("run", "status", "flow", "started (UTC)", "duration", "failed node"):
-        # ids and times stay whole (they are copied); names fold when the terminal is narrow
-        table.add_column(name, no_wrap=name not in ("flow", "failed node"), overflow="fold")
-    for r in runs:
-        started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r["started_at"]))
-        seconds = r["seconds"] if r["seconds"] is not None else time.time() - r["started_at"]
-        colour = colours.get(r["status"], "yellow")
-        table.add_row(
-            r["run_id"],
-            f"[{colour}]{r['status']}[/]",
-            escape(r["flow_name"]),
-            started,
-            _duration(seconds),
-            escape(r["failed_node"] or ""),
-        )
-    # piped into a file or another program: whole lines, not the 80 columns of no terminal
-    Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)
+    print_runs(ws.store, args.limit, as_json=args.json)
     return EXIT_OK
 
 
@@ -633,33 +583,13 @@ _OPENS_WORKSPACE = {"serve", "models", "studio"}
 def _write_problem(exc: BaseException, workspace: str | None) -> str | None:
     """A read-only or full disk (or a store that cannot be used) as one sentence; None when
     the error is something else."""
-    from engine.diskerrors import (
-        disk_full_message,
-        failed_path,
-        is_disk_full,
-        is_read_only,
-        nearly_full,
-        read_only_message,
-    )
+    from engine.diskerrors import write_failure_sentence
     from engine.store import StoreError
     from engine.workspace import Workspace
 
     if isinstance(exc, StoreError):
         return str(exc)
-    where = failed_path(exc)
-    root = Workspace(workspace).root
-    if is_disk_full(exc) or ("disk I/O error" in str(exc) and nearly_full(root)):
-        what = "the workspace store" if isinstance(exc, sqlite3.Error) else "files"
-        return disk_full_message(what, where.parent if where else root)
-    # EACCES/EPERM may come from a read; only a refused write under the workspace is this case
-    under_workspace = where is not None and where.is_relative_to(root)
-    if (
-        isinstance(exc, OSError)
-        and is_read_only(exc)
-        and (exc.errno == errno.EROFS or under_workspace)
-    ):
-        return read_only_message(where or root)
-    return None
+    return write_failure_sentence(exc, Workspace(workspace).root)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -117,3 +117,23 @@ def tightest(paths: list[Path]) -> Path | None:
         if best is None or free < best[0]:
             best = (free, p)
     return best[1] if best else None
+
+
+def write_failure_sentence(exc: BaseException, root: Path) -> str | None:
+    """A read-only or full disk met while working on the workspace ``root``, as one sentence;
+    None when the error is something else."""
+    import sqlite3
+
+    where = failed_path(exc)
+    if is_disk_full(exc) or ("disk I/O error" in _text(exc) and nearly_full(root)):
+        what = "the workspace store" if isinstance(exc, sqlite3.Error) else "files"
+        return disk_full_message(what, where.parent if where else root)
+    # EACCES/EPERM may come from a read; only a refused write under the workspace is this case
+    under_workspace = where is not None and where.is_relative_to(root)
+    if (
+        isinstance(exc, OSError)
+        and is_read_only(exc)
+        and (exc.errno == errno.EROFS or under_workspace)
+    ):
+        return read_only_message(where or root)
+    return None

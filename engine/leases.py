@@ -182,7 +182,8 @@ def recover(store: Store, runs_dir: Path, scratch: Path | None = None) -> list[s
         if not owner_gone(row):
             continue
         run_id = row["run_id"]
-        if not store.mark_interrupted(run_id, INTERRUPTED):
+        # it ended at its last heartbeat, not when someone noticed
+        if not store.mark_interrupted(run_id, INTERRUPTED, row.get("heartbeat_at")):
             continue
         recovered.append(run_id)
         try:

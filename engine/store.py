@@ -418,10 +418,11 @@ class Store:
             r["processes"] = json.loads(r.pop("processes_json") or "[]")
         return rows
 
-    def mark_interrupted(self, run_id: str, error: str) -> bool:
-        """Mark a run and its unfinished nodes interrupted; False if it was no longer running
-        (another process got there first, or the run finished)."""
-        now = time.time()
+    def mark_interrupted(self, run_id: str, error: str, ended_at: float | None = None) -> bool:
+        """Mark a run and its unfinished nodes interrupted, ended at ``ended_at`` (its last
+        heartbeat; default now); False if it was no longer running (another process got there
+        first, or the run finished)."""
+        now = time.time() if ended_at is None else ended_at
         with self.transaction() as conn:
             cur = conn.execute(
                 self._sql(

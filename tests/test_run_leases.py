@@ -131,6 +131,9 @@ def test_a_run_on_another_host_is_interrupted_when_its_heartbeat_stops(tmp_path:
         "beating": "running",
         "old": "interrupted",
     }
+    # an interrupted run ended with its last heartbeat, not when it was noticed
+    quiet = store.get_run("quiet")
+    assert quiet["finished_at"] == pytest.approx(now - leases.STALE_AFTER_SECONDS - 5)
 
 
 def test_the_heartbeat_is_refreshed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
