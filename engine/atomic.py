@@ -1,12 +1,50 @@
-"""Atomic writes: a reader sees the old content or the new, never a half-written file."""
+"""Atomic writes: a reader sees the old content or the new, never a half-written file.
+
+Temporary names look like ``.<name>.<tag>-<10 hex>`` next to their target. Inside a run (see
+``temp_owner``) they end in ``.run-<run id>`` and are reported to the run's owner before they
+are created, so what a killed run leaves behind can be found and attributed to it safely.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import os
+import re
 import shutil
-import tempfile
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+#: a temporary name made by ``temp_sibling``: the target's name, the tag, and the run if any
+TEMP_NAME = re.compile(
+    r"^\.(?P<name>.+)\.(?P<tag>[a-z]+)-[0-9a-f]{10}(?:\.run-(?P<run>[0-9A-Za-z_-]+))?$"
+)
+
+
+@dataclass(frozen=True)
+class TempOwner:
+    """The run that temporary names made in this context belong to."""
+
+    run_id: str
+    register: Callable[[Path], None]
+
+
+_owner: contextvars.ContextVar[TempOwner | None] = contextvars.ContextVar(
+    "seer_temp_owner", default=None
+)
+
+
+@contextmanager
+def temp_owner(owner: TempOwner) -> Iterator[None]:
+    """Within this block (this thread), temporary names carry ``owner.run_id`` and are
+    registered with ``owner.register`` before use."""
+    token = _owner.set(owner)
+    try:
+        yield
+    finally:
+        _owner.reset(token)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -16,7 +54,8 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    tmp = temp_sibling(p)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -31,7 +70,13 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 def temp_sibling(path: str | Path, tag: str = "tmp") -> Path:
     """A fresh, unused name next to ``path`` (same filesystem, so a rename is atomic)."""
     p = Path(path)
-    return p.parent / f".{p.name}.{tag}-{uuid.uuid4().hex[:10]}"
+    name = f".{p.name}.{tag}-{uuid.uuid4().hex[:10]}"
+    owner = _owner.get()
+    if owner is None:
+        return p.parent / name
+    tmp = p.parent / f"{name}.run-{owner.run_id}"
+    owner.register(tmp)
+    return tmp
 
 
 def replace_path(src: str | Path, dst: str | Path) -> None:

@@ -22,6 +22,7 @@ from engine.flow import FlowError, load_flow, prepare_flow
 from engine.registry import load_registry
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+log = logging.getLogger(__name__)
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 _ICONS = {
@@ -143,6 +144,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         to_node=args.to,
         keep="all" if args.keep_all else "needed",
     )
+    ws.store  # noqa: B018 - a read-only or full workspace is reported before anything runs
     _err.print(f"[bold]{escape(flow.name)}[/] · workspace {escape(str(ws.root))}")
     handle = runner.start(prepared, options)
     from engine import audit
@@ -427,6 +429,20 @@ def _audit_model_action(ws: Any, args: argparse.Namespace, outcome: str, detail:
     )
 
 
+def cmd_runs(args: argparse.Namespace) -> int:
+    """The workspace's runs, newest first, from the store (Spark is not started)."""
+    from engine.runlist import print_runs
+    from engine.workspace import Workspace
+
+    if args.limit < 1:
+        return _usage_error(f"--limit must be at least 1. Got {args.limit}.")
+    ws = Workspace(args.workspace)
+    if not (ws.root / "seer.db").exists() and not ws._store_url:
+        return _usage_error(f"No workspace at {ws.root}; give --workspace DIR.")
+    print_runs(ws.store, args.limit, as_json=args.json)
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -570,6 +586,16 @@ def build_parser(
     )
     sv.set_defaults(func=cmd_serve)
 
+    rs = sub.add_parser(
+        "runs", help="list the workspace's runs: status, flow, start, duration, failed node"
+    )
+    rs.add_argument(
+        "--workspace", help="workspace folder (default ./seer-workspace or $SEER_WORKSPACE)"
+    )
+    rs.add_argument("--limit", type=int, default=20, help="how many runs, newest first")
+    rs.add_argument("--json", action="store_true", help="print the runs as JSON on stdout")
+    rs.set_defaults(func=cmd_runs)
+
     sd = sub.add_parser("sample-data", help="write a generated dataset to a CSV or Parquet file")
     sd.add_argument("name", help="dataset name, e.g. credit_risk")
     sd.add_argument("--rows", type=int, required=True)
@@ -594,9 +620,38 @@ def main(argv: list[str] | None = None, extend: Callable[[Any], None] | None = N
     )
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     try:
+        if args.command in _OPENS_WORKSPACE:
+            from engine.workspace import Workspace
+
+            # fails early on a read-only or full workspace; marks runs whose process died
+            # interrupted and removes what they left half-written
+            Workspace(getattr(args, "workspace", None)).store  # noqa: B018
         return int(args.func(args) or 0)
     except SystemExit as exc:
         return int(exc.code or 0)
+    except Exception as exc:
+        message = _write_problem(exc, getattr(args, "workspace", None))
+        if message is None:
+            raise
+        log.debug("write failure", exc_info=True)
+        return _usage_error(message)
+
+
+#: commands that need a writable workspace before they start (`run` opens it after the flow
+#: is checked, `runs` only lists an existing one)
+_OPENS_WORKSPACE = {"serve", "models", "studio"}
+
+
+def _write_problem(exc: BaseException, workspace: str | None) -> str | None:
+    """A read-only or full disk (or a store that cannot be used) as one sentence; None when
+    the error is something else."""
+    from engine.diskerrors import write_failure_sentence
+    from engine.store import StoreError
+    from engine.workspace import Workspace
+
+    if isinstance(exc, StoreError):
+        return str(exc)
+    return write_failure_sentence(exc, Workspace(workspace).root)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,7 +4,7 @@ Operators (this package's and third-party packs) import from here only; the rest
 engine is private to it (checked by an import-linter contract).
 """
 
-from engine.atomic import replace_path
+from engine.atomic import replace_path, temp_sibling
 from engine.bundle import COEFFICIENTS, GBDT_MODEL, read_manifest, write_manifest
 from engine.context import Cancelled, RunContext
 from engine.features.config import FeatureConfigError, to_text, validate_config
@@ -59,6 +59,7 @@ __all__ = [
     "missing_column",
     "model_name_problem",
     "replace_path",
+    "temp_sibling",
     "sample_schema",
     "spark_error_message",
     "check_plan",

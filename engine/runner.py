@@ -11,6 +11,7 @@ does not know who listens (CLI, studio, tests).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextvars
 import graphlib
 import hashlib
 import json
@@ -24,8 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.atomic import atomic_write_text, remove_path, replace_path, temp_sibling
+from engine import leases
+from engine.atomic import atomic_write_text, remove_path, replace_path, temp_owner, temp_sibling
 from engine.context import Cancelled, RunContext
+from engine.diskerrors import disk_full_message, is_disk_full, tightest
 from engine.flow import PreparedFlow, ResolvedNode, table_inputs
 from engine.spark import get_spark, is_spark_error, requested_master, spark_error_message
 from engine.spec import OperatorError, TableSchema, with_node
@@ -33,7 +36,17 @@ from engine.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("queued", "running", "succeeded", "cached", "failed", "cancelled", "skipped")
+# "interrupted": the process running it died (set when the workspace is next opened)
+STATUSES = (
+    "queued",
+    "running",
+    "succeeded",
+    "cached",
+    "failed",
+    "cancelled",
+    "skipped",
+    "interrupted",
+)
 _DONE_OK = {"succeeded", "cached"}
 
 
@@ -336,6 +349,19 @@ class Runner:
         )
 
     def _execute(self, handle: RunHandle, prepared: PreparedFlow, options: RunOptions) -> None:
+        # the lease tells other processes this run is alive; temporary names made by its nodes
+        # carry its id, so a killed run's leftovers can be found (engine/leases.py)
+        try:
+            with leases.lease(self.ws.store, handle.run_id) as owner, temp_owner(owner):
+                self._execute_leased(handle, prepared, options)
+        except BaseException as exc:  # the store refused the lease (e.g. a full disk)
+            handle._error = handle._error or exc
+        finally:
+            handle._done.set()
+
+    def _execute_leased(
+        self, handle: RunHandle, prepared: PreparedFlow, options: RunOptions
+    ) -> None:
         store = self.ws.store
         run_id = handle.run_id
         try:
@@ -405,6 +431,7 @@ class Runner:
                             sorter.done(nid)
                             continue
                         fut = pool.submit(
+                            contextvars.copy_context().run,  # the node thread keeps temp_owner
                             self._run_node,
                             handle,
                             prepared,
@@ -438,8 +465,6 @@ class Runner:
                 store.finish_run(run_id, "failed", f"{type(exc).__name__}: {exc}")
             finally:
                 handle._error = exc
-        finally:
-            handle._done.set()
 
     def _finish_node(
         self,
@@ -499,6 +524,7 @@ class Runner:
             if not tagged:
                 spark.sparkContext.addJobTag(_job_tag(run_id))
                 tagged.append(spark)
+                leases.beat_now()  # Spark's JVM joins the run's lease
             if handle.cancel_event.is_set():
                 raise Cancelled("cancelled")
             return spark
@@ -623,7 +649,7 @@ class Runner:
                     run_id, node, res, "cancelled", seconds=seconds, error="The run was cancelled."
                 )
             else:
-                message = self._error_message(node, exc)
+                message = self._error_message(node, exc, node_dir)
                 self._finish_node(
                     run_id,
                     node,
@@ -644,7 +670,12 @@ class Runner:
                     log.debug("removeJobTag failed", exc_info=True)
 
     @staticmethod
-    def _error_message(node: ResolvedNode, exc: BaseException) -> str:
+    def _error_message(node: ResolvedNode, exc: BaseException, node_dir: Path) -> str:
+        if is_disk_full(exc):  # the Java stack, if any, is in the store's traceback column
+            places = [node_dir, *(Path(p).parent for p in node.op.external_outputs(node.params))]
+            return disk_full_message(
+                f'the output of node "{node.id}" ({node.op.id})', tightest(places) or node_dir
+            )
         if isinstance(exc, OperatorError):
             return str(exc)
         if is_spark_error(exc):
@@ -734,8 +765,12 @@ class Runner:
                     entry["rows"] = dataset.count_rows()
                 else:
                     tmp = temp_sibling(final)
-                    value.write.mode("overwrite").parquet(str(tmp))
-                    replace_path(tmp, final)
+                    try:
+                        value.write.mode("overwrite").parquet(str(tmp))
+                        replace_path(tmp, final)
+                    except BaseException:  # e.g. a full disk: the partial files go too
+                        remove_path(tmp)
+                        raise
                     written.append(final)
                     schema = TableSchema.from_spark(value.schema)
                     entry["rows"] = _parquet_dataset(final).count_rows()

@@ -84,7 +84,9 @@ def spark_conf(master: str, local_dir: Path | None, log_dir: Path | None = None)
         "spark.scheduler.barrier.maxConcurrentTasksCheck.interval": "2s",
     }
     log4j = resources.files("engine").joinpath("log4j2.properties")
-    java_opts = f"-Dlog4j2.configurationFile=file:{log4j}"
+    # statusLoggerLevel: log4j's own errors (spark.log unwritable, a full disk) stay off the
+    # terminal; Seer reports the failure as one sentence
+    java_opts = f"-Dlog4j2.configurationFile=file:{log4j} -Dlog4j2.statusLoggerLevel=OFF"
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         java_opts += f" -Dseer.log.dir={log_dir}"

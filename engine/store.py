@@ -16,6 +16,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from engine.diskerrors import (
+    disk_full_message,
+    is_disk_full,
+    is_read_only,
+    nearly_full,
+    read_only_message,
+    why_unwritable,
+)
+
 SCHEMA_VERSION = 1
 
 _TABLES = [
@@ -54,6 +63,20 @@ _TABLES = [
         external_json TEXT,
         metrics_json TEXT,
         created_at DOUBLE PRECISION NOT NULL
+    )""",
+    # who runs a run (host, process ids) and when it last said it is alive (see engine/leases.py)
+    """CREATE TABLE IF NOT EXISTS run_leases (
+        run_id TEXT PRIMARY KEY,
+        host TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        processes_json TEXT NOT NULL,
+        heartbeat_at DOUBLE PRECISION NOT NULL
+    )""",
+    # temporary files and folders a running run may leave behind if it is killed
+    """CREATE TABLE IF NOT EXISTS run_temps (
+        run_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        PRIMARY KEY (run_id, path)
     )""",
     """CREATE TABLE IF NOT EXISTS meta (
         key TEXT PRIMARY KEY,
@@ -95,6 +118,7 @@ _INDEXES = [
     "CREATE INDEX IF NOT EXISTS logs_run ON logs (run_id, id)",
     "CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at)",
     "CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts)",
+    "CREATE INDEX IF NOT EXISTS runs_status ON runs (status)",
 ]
 
 _NODE_FIELDS = {
@@ -126,10 +150,31 @@ class Store:
         else:
             self.dialect = "sqlite"
             path = Path(text.removeprefix("sqlite:///"))
-            path.parent.mkdir(parents=True, exist_ok=True)
             self.url = str(path)
         self._local = threading.local()
-        self._create_schema()
+        try:
+            if self.dialect == "sqlite":
+                path.parent.mkdir(parents=True, exist_ok=True)
+            self._create_schema()
+        except (OSError, sqlite3.OperationalError) as exc:
+            problem = self._unwritable(exc)
+            if problem is None:
+                raise
+            raise problem from exc
+
+    def _unwritable(self, exc: BaseException) -> StoreError | None:
+        """A read-only or full workspace as one sentence (None: some other problem)."""
+        if self.dialect != "sqlite":
+            return None
+        path = Path(self.url)
+        # SQLite says "disk I/O error" when it cannot even create its WAL files on a full disk
+        if is_disk_full(exc) or ("disk I/O error" in str(exc) and nearly_full(path.parent)):
+            return StoreError(disk_full_message("the workspace store", path.parent))
+        if is_read_only(exc):
+            # name the store file when only it is read-only, else the workspace folder
+            folder_ok = path.parent.is_dir() and "cannot be written" in why_unwritable(path.parent)
+            return StoreError(read_only_message(path if folder_ok else path.parent))
+        return None
 
     # -- connections -------------------------------------------------------------------------
     def _connect(self) -> Any:
@@ -349,3 +394,93 @@ class Store:
         return self.query(
             "SELECT * FROM logs WHERE run_id = ? AND id > ? ORDER BY id", (run_id, after_id)
         )
+
+    # -- leases: which process runs a run (engine/leases.py) -------------------------------------
+    def take_lease(self, run_id: str, host: str, pid: int, processes: list[Any]) -> None:
+        self.execute(
+            "INSERT INTO run_leases (run_id, host, pid, processes_json, heartbeat_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (run_id) DO UPDATE SET host = excluded.host, "
+            "pid = excluded.pid, processes_json = excluded.processes_json, "
+            "heartbeat_at = excluded.heartbeat_at",
+            (run_id, host, pid, json.dumps(processes), time.time()),
+        )
+
+    def beat_leases(self, run_ids: Sequence[str], processes: list[Any]) -> None:
+        if not run_ids:
+            return
+        marks = ", ".join("?" for _ in run_ids)
+        self.execute(
+            f"UPDATE run_leases SET heartbeat_at = ?, processes_json = ? WHERE run_id IN ({marks})",
+            (time.time(), json.dumps(processes), *run_ids),
+        )
+
+    def release_lease(self, run_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(self._sql("DELETE FROM run_leases WHERE run_id = ?"), (run_id,))
+            conn.execute(self._sql("DELETE FROM run_temps WHERE run_id = ?"), (run_id,))
+
+    def add_run_temp(self, run_id: str, path: str) -> None:
+        self.execute(
+            "INSERT INTO run_temps (run_id, path) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (run_id, path),
+        )
+
+    def run_temps(self, run_id: str) -> list[str]:
+        rows = self.query("SELECT path FROM run_temps WHERE run_id = ?", (run_id,))
+        return [r["path"] for r in rows]
+
+    def unfinished_runs(self) -> list[dict[str, Any]]:
+        """Runs still marked running or queued, with their lease (None columns without one)."""
+        rows = self.query(
+            "SELECT r.run_id, r.started_at, l.host, l.pid, l.processes_json, l.heartbeat_at "
+            "FROM runs r LEFT JOIN run_leases l ON l.run_id = r.run_id "
+            "WHERE r.status IN ('running', 'queued')"
+        )
+        for r in rows:
+            r["processes"] = json.loads(r.pop("processes_json") or "[]")
+        return rows
+
+    def mark_interrupted(self, run_id: str, error: str, ended_at: float | None = None) -> bool:
+        """Mark a run and its unfinished nodes interrupted, ended at ``ended_at`` (its last
+        heartbeat; default now); False if it was no longer running (another process got there
+        first, or the run finished)."""
+        now = time.time() if ended_at is None else ended_at
+        with self.transaction() as conn:
+            cur = conn.execute(
+                self._sql(
+                    "UPDATE runs SET status = 'interrupted', finished_at = ?, error = ? "
+                    "WHERE run_id = ? AND status IN ('running', 'queued')"
+                ),
+                (now, error, run_id),
+            )
+            if cur.rowcount == 0:
+                return False
+            conn.execute(
+                self._sql(
+                    "UPDATE node_runs SET status = 'interrupted', finished_at = ?, error = ? "
+                    "WHERE run_id = ? AND status IN ('running', 'queued')"
+                ),
+                (now, error, run_id),
+            )
+        return True
+
+    def cached_nodes(self, run_id: str) -> set[str]:
+        """The nodes of a run whose outputs the cache still points to."""
+        rows = self.query("SELECT node_id FROM node_cache WHERE run_id = ?", (run_id,))
+        return {r["node_id"] for r in rows}
+
+    def run_summaries(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Recent runs, newest first, with their first failed (or interrupted) node."""
+        runs = self.query(
+            "SELECT run_id, flow_name, flow_path, status, started_at, finished_at, error "
+            "FROM runs ORDER BY started_at DESC LIMIT ?",
+            (limit,),
+        )
+        for r in runs:
+            bad = self.query(
+                "SELECT node_id FROM node_runs WHERE run_id = ? "
+                "AND status IN ('failed', 'interrupted') ORDER BY finished_at, node_id LIMIT 1",
+                (r["run_id"],),
+            )
+            r["failed_node"] = bad[0]["node_id"] if bad else None
+        return runs

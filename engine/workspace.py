@@ -36,16 +36,26 @@ class Workspace:
 
     @property
     def spark_local_dir(self) -> Path:
-        """Spark's scratch space (shuffle and spill files)."""
-        return self.root / "tmp" / "spark"
+        """Spark's scratch space (shuffle and spill files), one folder per process: Spark
+        removes it when its JVM ends, and opening the workspace removes the folders of
+        processes that died without that (engine/leases.py)."""
+        from engine.leases import process_tag
+
+        return self.root / "tmp" / "spark" / process_tag()
 
     def run_dir(self, run_id: str) -> Path:
         return self.runs_dir / run_id
 
     @cached_property
     def store(self) -> Store:
+        """The workspace store. Opening it marks runs whose process died ``interrupted`` and
+        removes what they left half-written (engine/leases.py)."""
+        from engine.leases import recover
+
         self.root.mkdir(parents=True, exist_ok=True)
-        return Store(self._store_url or (self.root / "seer.db"))
+        store = Store(self._store_url or (self.root / "seer.db"))
+        recover(store, self.runs_dir, self.root / "tmp" / "spark")
+        return store
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"

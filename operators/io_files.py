@@ -22,6 +22,7 @@ from engine.opapi import (
     files_fingerprint,
     replace_path,
     spark_error_message,
+    temp_sibling,
     with_node,
 )
 
@@ -389,8 +390,8 @@ class _Export(Operator):
         self, df: Any, ctx: RunContext, params: Mapping[str, Any], fmt: str, options: dict[str, Any]
     ) -> None:
         target, single = self._target(ctx, params)
-        staging = target.parent / f".{target.name}.seer-{ctx.run_id}-{os.getpid()}"
-        shutil.rmtree(staging, ignore_errors=True)
+        # a temporary name carrying the run id: a killed run's staging folder is found and removed
+        staging = temp_sibling(target, "staging")
         try:
             writer = (df.coalesce(1) if single else df).write.mode("overwrite").options(**options)
             try:

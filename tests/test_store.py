@@ -44,6 +44,30 @@ def _exercise(store: Store) -> None:
     assert store.cache_get("k1")["metrics"] == {"auc": 0.9}
     assert store.lineage("r1", "n1", "train") == {"transform": {"run_id": "r0"}}
     assert [entry["message"] for entry in store.logs("r1")] == ["hello"]
+    _exercise_leases(store)
+
+
+def _exercise_leases(store: Store) -> None:
+    """Run leases and the interrupted status (engine/leases.py) in SQL both dialects accept."""
+    store.create_run("r2", "flow", None, {}, {}, None)
+    store.set_node("r2", "a", op="x", status="succeeded", finished_at=1.0)
+    store.set_node("r2", "b", op="x", status="running")
+    store.take_lease("r2", "host", 42, [[42, 1.0]])
+    store.beat_leases(["r2"], [[42, 1.0], [43, 2.0]])
+    store.add_run_temp("r2", "/w/.x.tmp-0123456789.run-r2")
+    store.add_run_temp("r2", "/w/.x.tmp-0123456789.run-r2")  # registered twice: kept once
+    assert store.run_temps("r2") == ["/w/.x.tmp-0123456789.run-r2"]
+    [row] = store.unfinished_runs()
+    assert (row["run_id"], row["host"], row["processes"]) == ("r2", "host", [[42, 1.0], [43, 2.0]])
+    assert store.mark_interrupted("r2", "gone") and not store.mark_interrupted("r2", "gone")
+    statuses = {n["node_id"]: n["status"] for n in store.node_runs("r2")}
+    assert statuses == {"a": "succeeded", "b": "interrupted"}
+    summaries = {r["run_id"]: r for r in store.run_summaries()}
+    assert summaries["r2"]["status"] == "interrupted" and summaries["r2"]["failed_node"] == "b"
+    assert summaries["r1"]["failed_node"] is None
+    assert store.cached_nodes("r1") == {"n1"}
+    store.release_lease("r2")
+    assert store.run_temps("r2") == [] and store.unfinished_runs() == []
 
 
 def test_sqlite_store_round_trip_in_wal_mode(tmp_path: Path) -> None:
@@ -106,7 +130,7 @@ def test_postgresql_store_has_the_same_behaviour() -> None:
             t.start()
         for t in threads:
             t.join(60)
-        assert len(store.list_runs(limit=1000)) == 61
+        assert len(store.list_runs(limit=1000)) == 62  # r1, r2 and 3 x 20
         store.close()
     finally:
         admin.execute(f"DROP SCHEMA {schema} CASCADE")
