@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from engine.bundle import GBDT_MODEL, LinearScorer, gbdt_row, prepare_gbdt_columns, read_manifest
 from engine.serving.lgbm import Booster
 
@@ -14,9 +16,18 @@ _INTEGER = ("tinyint", "smallint", "int", "bigint")
 _NUMBER = (*_INTEGER, "float", "double")
 
 
+def orjson_repr(value: Any) -> str:
+    """A value as JSON text, for error messages."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return repr(value)
+
+
 class RequestError(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         self.status = status
+        self.headers = headers or {}
         super().__init__(message)
 
 
@@ -31,6 +42,8 @@ class LoadedModel:
         self.columns = [
             (c["name"], c["type"]) for c in self.manifest["input_schema"] if c["name"] != label
         ]
+        self.column_names = tuple(n for n, _ in self.columns)
+        self.classes = list(self.manifest.get("classes") or [])
         if self.kind == "hdlr":
             self._linear = LinearScorer(self.folder, self.manifest)
         elif self.kind == "gbdt":
@@ -99,6 +112,28 @@ class LoadedModel:
             ]
         parts.sort(key=lambda d: -abs(d["contribution"]))
         return parts[:top]
+
+    def inputs_of(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The row as the request log keeps it: the model's input columns only."""
+        return {n: row.get(n) for n in self.column_names}
+
+    def label_values(self) -> list[Any]:
+        """The labels feedback may carry: the model's two classes; 0/1 and booleans stand for
+        negative/positive when the classes are numbers or booleans."""
+        if self.classes and all(isinstance(c, str) for c in self.classes):
+            return self.classes
+        return [0, 1, False, True]
+
+    def check_label(self, label: Any) -> None:
+        allowed = self.label_values()
+        ok = any(type(label) is type(v) and label == v for v in allowed)
+        if not ok:
+            shown = ", ".join(orjson_repr(v) for v in allowed)
+            raise RequestError(
+                422,
+                f'"label" must be one of the label values of {self.name}: {shown}. '
+                f"Got {orjson_repr(label)[:60]}.",
+            )
 
     def describe(self) -> dict[str, Any]:
         return {
