@@ -374,6 +374,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import sqlite3
+
     import uvicorn
 
     from engine.serving.app import ServeOptions, api_keys_from_env, create_app, options_to_env
@@ -389,7 +391,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_body_mb=args.max_body_mb,
         public_metrics=args.public_metrics,
     )
-    app = create_app(ws, options=options)
+    try:
+        app = create_app(ws, options=options)
+    except (OSError, sqlite3.Error) as exc:
+        return _usage_error(f"Cannot serve the workspace {ws.root}: {exc}.")
     models = ", ".join(sorted(app.state.host.routes)) or "none yet (they appear when published)"
     keys = app.state.auth.enabled
     _err.print(

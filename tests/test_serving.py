@@ -176,7 +176,7 @@ def test_bad_requests_get_clear_errors_and_the_worker_lives(published) -> None:
         )  # extra ignored, null missing
         assert c.get("/healthz").json()["status"] == "ok"
         spec = c.get("/openapi.json").json()
-        assert "/v1/models/{name}:predict" in spec["paths"]
+        assert "/v1/models/risk-gbdt:predict" in spec["paths"]
         metrics = c.get("/metrics").text
         assert 'seer_requests_total{model="risk-gbdt",version="1",status="200"}' in metrics
         assert 'status="422"' in metrics and "seer_request_log_dropped_total 0" in metrics

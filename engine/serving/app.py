@@ -14,6 +14,7 @@ lifespan, so a clean shutdown (SIGTERM) writes every queued log record.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -36,7 +37,7 @@ from starlette.routing import Route
 from engine.model_registry import ModelRegistry
 from engine.serving.host import ModelHost
 from engine.serving.metrics import UNKNOWN_MODEL, Metrics, gauge
-from engine.serving.openapi import MAX_BATCH, OPENAPI
+from engine.serving.openapi import MAX_BATCH, openapi
 from engine.serving.request_log import RequestLog
 from engine.serving.scoring import LoadedModel, RequestError
 from engine.serving.security import (
@@ -81,6 +82,26 @@ def _error(exc: RequestError) -> Response:
     return resp
 
 
+_worker = threading.local()
+
+
+def _background(fn: Callable[[], T]) -> T:
+    """Run ``fn`` in a worker thread at a lower CPU priority than the event loop's thread, so
+    that on a busy machine the loop (health checks, small requests) is scheduled first."""
+    if not getattr(_worker, "niced", False):
+        _worker.niced = True
+        with contextlib.suppress(AttributeError, OSError):  # Linux: a thread's own nice value
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    return fn()
+
+
+def _flag(request: Request, name: str) -> bool:
+    text = request.query_params.get(name, "false").lower()
+    if text not in ("true", "false", "1", "0"):
+        raise RequestError(400, f"?{name}= takes true or false. Got {text[:40]!r}.")
+    return text in ("true", "1")
+
+
 def _parse(body: bytes) -> dict[str, Any]:
     try:
         data = orjson.loads(body)
@@ -112,15 +133,16 @@ def _score(
     """Validate, score (and explain) a batch; returns the response body and the log record."""
     model.validate(instances)
     scores = model.scores(instances)
+    reasons = model.explain_rows(instances) if explain else None
     preds = []
-    for i, (row, s) in enumerate(zip(instances, scores, strict=True)):
+    for i, s in enumerate(scores):
         p: dict[str, Any] = {
             "id": f"{request_id}/{i}",
             "score": s,
             "prediction": int(s >= model.threshold),
         }
-        if explain:
-            p["reasons"] = model.explain(row)
+        if reasons is not None:
+            p["reasons"] = reasons[i]
         preds.append(p)
     body = orjson.dumps(
         {"model": name, "version": model.version, "request_id": request_id, "predictions": preds}
@@ -192,7 +214,7 @@ def create_app(
             )
         heavy["pending"] += 1
         try:
-            return await anyio.to_thread.run_sync(fn, limiter=limiter)
+            return await anyio.to_thread.run_sync(partial(_background, fn), limiter=limiter)
         finally:
             heavy["pending"] -= 1
 
@@ -222,7 +244,7 @@ def create_app(
             )
             version_label = str(model.version)
             request_id = ids.request_id(name, token, len(instances))
-            explain = request.query_params.get("explain", "").lower() in ("1", "true")
+            explain = _flag(request, "explain")
             work = partial(_score, model, name, instances, request_id, explain)
             inline = len(instances) <= (INLINE_EXPLAINED if explain else INLINE_INSTANCES)
             payload, record = work() if inline else await off_loop(work)
@@ -329,8 +351,16 @@ def create_app(
         ]
         return Response(metrics.render(extra), media_type="text/plain; version=0.0.4")
 
-    async def openapi(request: Request) -> Response:
-        return _json(OPENAPI)
+    spec: dict[str, Any] = {"generation": None, "doc": None}
+
+    async def openapi_doc(request: Request) -> Response:
+        if spec["generation"] != host.generation:
+            models = {}
+            for name, route in host.routes.items():
+                model = route["production"]
+                models[name] = (model.columns, model.label_values())
+            spec["doc"], spec["generation"] = orjson.dumps(openapi(models)), host.generation
+        return Response(spec["doc"], media_type="application/json")
 
     app = Starlette(
         routes=[
@@ -341,7 +371,7 @@ def create_app(
             Route("/v1/models/{name}", show_model, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
-            Route("/openapi.json", openapi, methods=["GET"]),
+            Route("/openapi.json", openapi_doc, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

@@ -94,24 +94,38 @@ class LoadedModel:
         return self._booster.predict_rows(rows)
 
     def explain(self, row: Mapping[str, Any], top: int = 5) -> list[dict[str, Any]]:
-        """The features that pushed this score most (LR: weight x value per token; GBDT: the
-        per-feature contributions LightGBM computes)."""
+        return self.explain_rows([row], top)[0]
+
+    def explain_rows(
+        self, rows: list[Mapping[str, Any]], top: int = 5
+    ) -> list[list[dict[str, Any]]]:
+        """The features that pushed each score most (LR: weight x value per token; GBDT: the
+        per-feature contributions LightGBM computes, for the whole batch in one call)."""
+        out = []
         if self.kind == "hdlr":
             t = self._linear.transform
-            parts = []
-            for (token, value), idx in zip(t.tokens(row), t(row)[0], strict=True):
-                w = self._linear.weights.get(idx, 0.0)
-                if w:
-                    parts.append({"feature": token, "contribution": w * value})
+            for row in rows:
+                parts = []
+                for (token, value), idx in zip(t.tokens(row), t(row)[0], strict=True):
+                    w = self._linear.weights.get(idx, 0.0)
+                    if w:
+                        parts.append({"feature": token, "contribution": w * value})
+                out.append(parts)
         else:
-            contrib = self._booster.contributions(gbdt_row(self._gbdt_columns, row))
-            parts = [
-                {"feature": c["name"], "value": row.get(c["name"]), "contribution": v}
-                for c, v in zip(self._gbdt_columns, contrib[:-1], strict=True)
-                if v
-            ]
-        parts.sort(key=lambda d: -abs(d["contribution"]))
-        return parts[:top]
+            contribs = self._booster.contributions_rows(
+                [gbdt_row(self._gbdt_columns, r) for r in rows]
+            )
+            for row, contrib in zip(rows, contribs, strict=True):
+                out.append(
+                    [
+                        {"feature": c["name"], "value": row.get(c["name"]), "contribution": v}
+                        for c, v in zip(self._gbdt_columns, contrib[:-1], strict=True)
+                        if v
+                    ]
+                )
+        for parts in out:
+            parts.sort(key=lambda d: -abs(d["contribution"]))
+        return [parts[:top] for parts in out]
 
     def inputs_of(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """The row as the request log keeps it: the model's input columns only."""
