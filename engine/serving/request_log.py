@@ -38,6 +38,7 @@ class RequestLog:
         self.write_errors = 0
         self.error: str | None = None  # why the log is degraded; None when writing works
         self._fds: dict[Path, int] = {}
+        self._day = ""
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -115,6 +116,11 @@ class RequestLog:
         if not batch:
             return
         day = dt.datetime.now(dt.UTC).strftime("%Y%m%d")
+        if day != self._day:  # a new day starts new files: close the old ones
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
+            self._day = day
         by_path: dict[Path, list[bytes]] = {}
         for model, kind, record in batch:
             path = self.folder / model / f"{kind}-{day}.jsonl"
