@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -71,11 +72,9 @@ def rss_mb(pid: int) -> float:
     ) / 2**20
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--mlflow-python")
-    args = ap.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="seer-serving-"))
+def bank_workspace(root: Path) -> tuple[Workspace, Any, list[dict]]:
+    """A workspace with the Bank Marketing GBDT published as "bank"; returns it, the run result
+    and 1,000 request records."""
     ws = Workspace(root / "ws")
     flow = {
         "seer_flow": 1,
@@ -103,6 +102,15 @@ def main() -> None:
         {k: (int(v) if k in ints else v) for k, v in r.items() if k not in ("y", "duration")}
         for r in rows
     ]
+    return ws, result, records
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mlflow-python")
+    args = ap.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="seer-serving-"))
+    ws, _, records = bank_workspace(root)
     requests = root / "requests.json"
     requests.write_text(json.dumps(records))
 

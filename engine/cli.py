@@ -444,21 +444,98 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import sqlite3
+
     import uvicorn
 
-    from engine.serving.app import api_keys_from_env, create_app
+    from engine.serving.app import ServeOptions, api_keys_from_env, create_app, options_to_env
     from engine.workspace import Workspace
 
+    if not args.max_body_mb > 0:
+        return _usage_error(f"--max-body-mb must be a positive number. Got {args.max_body_mb:g}.")
+    if args.workers < 1:
+        return _usage_error(f"--workers must be at least 1. Got {args.workers}.")
     ws = Workspace(args.workspace)
-    keys = api_keys_from_env() | set(args.api_key or [])
-    app = create_app(ws, keys)
+    options = ServeOptions(
+        api_keys=sorted(api_keys_from_env() | set(args.api_key or [])),
+        max_body_mb=args.max_body_mb,
+        public_metrics=args.public_metrics,
+    )
+    try:
+        app = create_app(ws, options=options)
+    except (OSError, sqlite3.Error) as exc:
+        return _usage_error(f"Cannot serve the workspace {ws.root}: {exc}.")
     models = ", ".join(sorted(app.state.host.routes)) or "none yet (they appear when published)"
+    keys = app.state.auth.enabled
     _err.print(
         f"Seer scoring service on http://{args.host}:{args.port} · workspace {escape(str(ws.root))}"
+        + (f" · {args.workers} worker processes" if args.workers > 1 else "")
     )
     _err.print(f"models: {escape(models)}{' · API keys required' if keys else ''}")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    run = {"host": args.host, "port": args.port, "log_level": "warning", "access_log": False}
+    if args.workers == 1:
+        uvicorn.run(app, **run)
+    else:  # uvicorn's supervisor restarts a worker that dies
+        os.environ.update(options_to_env(ws, options))
+        uvicorn.run("engine.serving.app:app_from_env", factory=True, workers=args.workers, **run)
     return EXIT_OK
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from engine.api_keys import ApiKeyError, create_key, list_keys, parse_scopes, revoke_key
+    from engine.workspace import Workspace
+
+    store = Workspace(args.workspace).store
+    try:
+        if args.action == "create":
+            if bool(args.model) == bool(args.all):
+                return _usage_error(
+                    "Name the models the key is for: --model NAME (repeatable) or --all."
+                )
+            key_id, key = create_key(
+                store, None if args.all else args.model, parse_scopes(args.scope), args.name or ""
+            )
+            if args.json:
+                print(json.dumps({"id": key_id, "key": key}))
+            else:
+                _err.print(
+                    f"[green]✓[/] API key {key_id} created. It is shown this once; keep it secret:"
+                )
+                print(key)
+        elif args.action == "list":
+            keys = list_keys(store)
+            if args.json:
+                print(json.dumps(keys, indent=1))
+            elif not keys:
+                _err.print("No API keys in this workspace (`seer keys create`).")
+            else:
+                from rich.table import Table
+
+                table = Table("id", "name", "models", "scopes", "status", box=None)
+                for k in keys:
+                    table.add_row(
+                        k["key_id"],
+                        k["label"] or "",
+                        "all" if k["models"] is None else ", ".join(k["models"]),
+                        ",".join(k["scopes"]),
+                        k["status"],
+                    )
+                Console(highlight=False).print(table)
+        elif args.action == "revoke":
+            revoke_key(store, args.id)
+            _err.print(f"[green]✓[/] API key {escape(args.id)} revoked")
+    except ApiKeyError as exc:
+        return _usage_error(str(exc))
+    return EXIT_OK
+
+
+def _version_arg(text: str) -> int:
+    from engine.model_registry import RegistryError, check_version
+
+    try:
+        return check_version(text)
+    except RegistryError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser(
@@ -559,14 +636,14 @@ def build_parser(
     mpub.add_argument("--description")
     mpr = msub.add_parser("promote")
     mpr.add_argument("name")
-    mpr.add_argument("version", type=int)
+    mpr.add_argument("version", type=_version_arg)
     mrb = msub.add_parser("rollback")
     mrb.add_argument("name")
     mc = msub.add_parser(
         "canary", help="send PERCENT of NAME's traffic to VERSION (0 ends the canary)"
     )
     mc.add_argument("name")
-    mc.add_argument("version", type=int)
+    mc.add_argument("version", type=_version_arg)
     mc.add_argument("--percent", type=float, required=True)
     for p in (ml, ms, mpub, mpr, mrb, mc):
         p.add_argument(
@@ -584,6 +661,23 @@ def build_parser(
     sv.add_argument(
         "--api-key", action="append", help="require this API key (also SEER_API_KEYS=k1,k2)"
     )
+    sv.add_argument(
+        "--max-body-mb",
+        type=float,
+        default=16.0,
+        help="refuse request bodies larger than this with 413 (default 16 MiB)",
+    )
+    sv.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the port; a worker that dies is restarted (default 1)",
+    )
+    sv.add_argument(
+        "--public-metrics",
+        action="store_true",
+        help="serve /metrics without an API key even when keys are required",
+    )
     sv.set_defaults(func=cmd_serve)
 
     rs = sub.add_parser(
@@ -595,6 +689,27 @@ def build_parser(
     rs.add_argument("--limit", type=int, default=20, help="how many runs, newest first")
     rs.add_argument("--json", action="store_true", help="print the runs as JSON on stdout")
     rs.set_defaults(func=cmd_runs)
+
+    kp = sub.add_parser("keys", help="API keys of the scoring service: create, list, revoke")
+    ksub = kp.add_subparsers(dest="action", required=True)
+    kc = ksub.add_parser("create", help="create a key (printed once)")
+    kc.add_argument("--model", action="append", help="a model the key is for (repeatable)")
+    kc.add_argument("--all", action="store_true", help="the key is for every model")
+    kc.add_argument(
+        "--scope",
+        default="score",
+        help="comma-separated: score, feedback, read (default score)",
+    )
+    kc.add_argument("--name", help="a label to recognise the key by")
+    kl = ksub.add_parser("list", help="the keys (never the keys themselves)")
+    kr = ksub.add_parser("revoke", help="revoke a key by its id")
+    kr.add_argument("id")
+    for p in (kc, kl, kr):
+        p.add_argument(
+            "--workspace", help="workspace folder (default ./seer-workspace or $SEER_WORKSPACE)"
+        )
+        p.add_argument("--json", action="store_true")
+    kp.set_defaults(func=cmd_keys)
 
     sd = sub.add_parser("sample-data", help="write a generated dataset to a CSV or Parquet file")
     sd.add_argument("name", help="dataset name, e.g. credit_risk")

@@ -21,6 +21,7 @@ from engine.bundle import read_manifest
 from engine.workspace import Workspace
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+MAX_VERSION = 2**63 - 1  # what the store's INTEGER column holds
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS model_versions (
@@ -46,11 +47,34 @@ DDL = [
         canary_percent DOUBLE PRECISION NOT NULL DEFAULT 0,
         updated_at DOUBLE PRECISION NOT NULL
     )""",
+    # the production versions a promotion replaced, newest on top: rollback pops them
+    """CREATE TABLE IF NOT EXISTS model_history (
+        name TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (name, seq)
+    )""",
 ]
 
 
 class RegistryError(ValueError):
     """A registry request that cannot be done; the message says why and what to do."""
+
+
+def check_version(value: object) -> int:
+    """A version number as given by a user (CLI argument, URL): a whole number from 1 to 2^63-1."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not re.fullmatch(r"[+-]?[0-9]{1,30}", text):
+        raise RegistryError(
+            f"Version {str(value)[:40]!r} is not a version number: versions are whole numbers "
+            "from 1 (see `seer models show NAME`)."
+        )
+    number = int(text)
+    if not 1 <= number <= MAX_VERSION:
+        raise RegistryError(
+            f"Version {number} does not exist: versions are whole numbers from 1 to {MAX_VERSION}."
+        )
+    return number
 
 
 @dataclass(frozen=True)
@@ -128,6 +152,7 @@ class ModelRegistry:
         }
 
     def path(self, name: str, version: int) -> Path:
+        version = check_version(version)
         rows = self.store.query(
             "SELECT path FROM model_versions WHERE name = ? AND version = ?", (name, version)
         )
@@ -203,12 +228,34 @@ class ModelRegistry:
         return version
 
     def promote(self, name: str, version: int) -> None:
+        self._set_production(name, version, remember=True)
+
+    def _set_production(
+        self, name: str, version: int, remember: bool, pop: int | None = None
+    ) -> None:
+        """Put ``version`` in production; ``remember`` pushes the replaced version on the
+        rollback stack (a promotion does); ``pop`` removes the stack from that entry up (a
+        rollback does)."""
         route = self._route_or_fail(name)
+        version = check_version(version)
         self.path(name, version)  # exists?
         if route.production == version:
             raise RegistryError(f"Version {version} of {name} is already in production.")
         with self.store.transaction() as conn:
             sql = self.store._sql
+            if remember and route.production is not None:
+                row = conn.execute(
+                    sql("SELECT MAX(seq) AS s FROM model_history WHERE name = ?"), (name,)
+                ).fetchone()
+                top = (row["s"] if isinstance(row, dict) else row[0]) if row else None
+                conn.execute(
+                    sql("INSERT INTO model_history (name, seq, version) VALUES (?, ?, ?)"),
+                    (name, int(top or 0) + 1, route.production),
+                )
+            if pop is not None:
+                conn.execute(
+                    sql("DELETE FROM model_history WHERE name = ? AND seq >= ?"), (name, pop)
+                )
             conn.execute(
                 sql(
                     "UPDATE model_versions SET stage = 'archived' WHERE name = ? AND stage = 'production'"
@@ -229,7 +276,7 @@ class ModelRegistry:
                 ),
                 (
                     version,
-                    route.production,
+                    route.production if remember else None,
                     canary,
                     route.canary_percent if canary else 0,
                     time.time(),
@@ -239,23 +286,38 @@ class ModelRegistry:
             self._bump(conn)
 
     def rollback(self, name: str) -> int:
-        """Put the previous production version back; returns it."""
-        self._route_or_fail(name)
+        """Put the previous production version back; returns it. The history is a stack: a
+        second rollback goes further back, never forward to the version just rolled back."""
+        route = self._route_or_fail(name)
+        history = self.store.query(
+            "SELECT seq, version FROM model_history WHERE name = ? ORDER BY seq DESC", (name,)
+        )
+        for entry in history:
+            if entry["version"] != route.production:
+                self._set_production(name, entry["version"], remember=False, pop=entry["seq"])
+                return int(entry["version"])
         rows = self.store.query("SELECT previous FROM model_routes WHERE name = ?", (name,))
-        previous = rows[0]["previous"]
-        if previous is None:
+        previous = rows[0]["previous"]  # a workspace from before the stack: its one version
+        if history or previous is None or previous == route.production:
             raise RegistryError(f"{name} has no earlier production version to roll back to.")
-        self.promote(name, previous)
-        return previous
+        self._set_production(name, previous, remember=False)
+        return int(previous)
 
     def canary(self, name: str, version: int, percent: float) -> None:
         route = self._route_or_fail(name)
+        version = check_version(version)
         self.path(name, version)
-        if not 0 <= percent <= 100:
+        if not 0 <= percent <= 100:  # also refuses NaN
             raise RegistryError(f"--percent must be between 0 and 100. Got {percent:g}.")
         if version == route.production and percent > 0:
             raise RegistryError(
                 f"Version {version} of {name} is in production already; a canary is another version."
+            )
+        stage = next(v["stage"] for v in self.versions(name) if v["version"] == version)
+        if stage != "staging" and percent > 0:
+            raise RegistryError(
+                f"Version {version} of {name} is {stage}; a canary goes to a version in staging "
+                f"(publish it again to get a new staging version)."
             )
         with self.store.transaction() as conn:
             conn.execute(

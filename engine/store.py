@@ -103,6 +103,16 @@ _TABLES = [
         outcome TEXT NOT NULL,
         detail TEXT
     )""",
+    # API keys of the scoring service (engine/api_keys.py): only a hash of each key is kept
+    """CREATE TABLE IF NOT EXISTS api_keys (
+        key_id TEXT PRIMARY KEY,
+        label TEXT,
+        key_hash TEXT NOT NULL UNIQUE,
+        models TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        created_at DOUBLE PRECISION NOT NULL,
+        revoked_at DOUBLE PRECISION
+    )""",
 ]
 _LOGS = {
     "sqlite": """CREATE TABLE IF NOT EXISTS logs (

@@ -176,7 +176,7 @@ def test_bad_requests_get_clear_errors_and_the_worker_lives(published) -> None:
         )  # extra ignored, null missing
         assert c.get("/healthz").json()["status"] == "ok"
         spec = c.get("/openapi.json").json()
-        assert "/v1/models/{name}:predict" in spec["paths"]
+        assert "/v1/models/risk-gbdt:predict" in spec["paths"]
         metrics = c.get("/metrics").text
         assert 'seer_requests_total{model="risk-gbdt",version="1",status="200"}' in metrics
         assert 'status="422"' in metrics and "seer_request_log_dropped_total 0" in metrics
@@ -205,11 +205,12 @@ def test_publish_promote_canary_rollback_without_restart(published, tmp_path: Pa
     assert version_served() == 1
     registry.promote("risk-gbdt", 2)
     wait_for(2)
-    registry.canary("risk-gbdt", 1, 50)
+    assert registry.publish(bundle, "risk-gbdt") == 3  # a canary goes to a staging version
+    registry.canary("risk-gbdt", 3, 50)
     time.sleep(1.2)
     seen = {version_served() for _ in range(60)}
-    assert seen == {1, 2}
-    registry.canary("risk-gbdt", 1, 0)
+    assert seen == {2, 3}
+    registry.canary("risk-gbdt", 3, 0)
     assert registry.rollback("risk-gbdt") == 1
     wait_for(1)
     cli = subprocess.run(
@@ -229,6 +230,7 @@ def test_publish_promote_canary_rollback_without_restart(published, tmp_path: Pa
     assert doc["production"] == 1 and [v["stage"] for v in doc["versions"]] == [
         "production",
         "archived",
+        "staging",
     ]
 
 
@@ -260,7 +262,8 @@ def test_api_keys_when_configured(published) -> None:
     _, ws, _ = published
     proc, url = start_service(ws.root, "--api-key", "s3cret")
     try:
-        assert httpx.get(f"{url}/v1/models").status_code == 200
+        assert httpx.get(f"{url}/v1/models").status_code == 401  # the list needs a key too
+        assert httpx.get(f"{url}/healthz").status_code == 200
         body = {"instances": [{}]}
         assert httpx.post(f"{url}/v1/models/risk-lr:predict", json=body).status_code == 401
         r = httpx.post(

@@ -1,26 +1,33 @@
 """The scoring service: a lean Starlette app that hosts every deployed model of a workspace.
 
 It imports neither pyspark, pandas, pyarrow nor the lightgbm Python package. It watches the
-registry and picks up publish/promote/rollback/canary changes without a restart: a new version is
-loaded fully, then swapped in, so no request in flight fails. Every scored request and every
-feedback record is logged to append-only files, off the hot path, through a bounded queue whose
-drops are counted in /metrics.
+registry (engine/serving/host.py) and picks up publish/promote/rollback/canary changes without a
+restart. Every scored request and every feedback record is logged off the hot path
+(engine/serving/request_log.py).
+
+One client cannot stall it: small requests are scored on the event loop (microseconds), while
+large batches and explanations run in a bounded pool of worker threads; when those threads and
+their queue are full, a large batch gets 503 with Retry-After instead of waiting without bound.
+Bodies are limited in size (413), and background threads start and stop with the app's
+lifespan, so a clean shutdown (SIGTERM) writes every queued log record.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
+import json
 import logging
 import os
-import queue
 import threading
 import time
-import uuid
-import zlib
-from collections import defaultdict
-from pathlib import Path
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -28,313 +35,257 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from engine.model_registry import ModelRegistry
+from engine.serving.host import ModelHost
+from engine.serving.metrics import UNKNOWN_MODEL, Metrics, gauge
+from engine.serving.openapi import MAX_BATCH, openapi
+from engine.serving.request_log import RequestLog
 from engine.serving.scoring import LoadedModel, RequestError
+from engine.serving.security import (
+    Authorizer,
+    PredictionIds,
+    read_body,
+    require_json,
+    workspace_secret,
+)
 from engine.workspace import Workspace
 
 log = logging.getLogger(__name__)
-MAX_BATCH = 1000
-LOG_QUEUE = 10_000
-LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+T = TypeVar("T")
+
+DEFAULT_MAX_BODY_MB = 16.0
+# Work above these sizes leaves the event loop for a worker thread.
+INLINE_INSTANCES = 64
+INLINE_EXPLAINED = 4
+INLINE_BODY_BYTES = 1 << 20
+
+
+@dataclass
+class ServeOptions:
+    """How `seer serve` runs the app (passed to worker processes as JSON)."""
+
+    api_keys: list[str] = field(default_factory=list)
+    max_body_mb: float = DEFAULT_MAX_BODY_MB
+    public_metrics: bool = False
+    poll_seconds: float = 0.5
+    # large batches scored at once, and how many more may wait for a thread before a 503
+    worker_threads: int = 2
+    queued_batches: int = 8
 
 
 def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")
 
 
-def _error(status: int, message: str) -> Response:
-    return _json({"error": message}, status)
+def _error(exc: RequestError) -> Response:
+    resp = _json({"error": str(exc)}, exc.status)
+    resp.headers.update(exc.headers)
+    return resp
 
 
-class ModelHost:
-    """The loaded versions of every model, refreshed from the registry."""
-
-    def __init__(self, registry: ModelRegistry):
-        self.registry = registry
-        self._loaded: dict[tuple[str, int], LoadedModel] = {}
-        self.routes: dict[str, dict[str, Any]] = {}
-        self.generation = -1
-        self.refresh()
-
-    def refresh(self) -> None:
-        gen = self.registry.generation()
-        if gen == self.generation:
-            return
-        routes: dict[str, dict[str, Any]] = {}
-        loaded = dict(self._loaded)
-        for route in self.registry.routes():
-            wanted = [v for v in (route.production, route.canary) if v is not None]
-            for v in wanted:
-                if (route.name, v) not in loaded:
-                    try:
-                        loaded[(route.name, v)] = LoadedModel(
-                            route.name, v, self.registry.path(route.name, v)
-                        )
-                    except Exception:
-                        log.exception("cannot load %s version %s", route.name, v)
-            if route.production is not None and (route.name, route.production) in loaded:
-                routes[route.name] = {
-                    "production": loaded[(route.name, route.production)],
-                    "canary": loaded.get((route.name, route.canary)) if route.canary else None,
-                    "percent": route.canary_percent,
-                }
-        self._loaded = loaded
-        self.routes = routes  # one assignment: requests see the old or the new table, never half
-        self.generation = gen
-
-    def version(self, name: str, version: int) -> LoadedModel:
-        model = self._loaded.get((name, version))
-        if model is None:
-            try:
-                path = self.registry.path(name, version)
-            except ValueError as exc:
-                raise RequestError(404, str(exc)) from None
-            model = LoadedModel(name, version, path)
-            self._loaded[(name, version)] = model
-        return model
-
-    def pick(self, name: str, request_id: str) -> LoadedModel:
-        route = self.routes.get(name)
-        if route is None:
-            known = ", ".join(sorted(self.routes)) or "none"
-            raise RequestError(404, f'No deployed model named "{name}" (models: {known}).')
-        canary = route["canary"]
-        if canary is not None and zlib.crc32(request_id.encode()) % 10_000 < route["percent"] * 100:
-            return canary
-        return route["production"]
+_worker = threading.local()
 
 
-class RequestLog:
-    """Append-only JSON-lines files per model and day, written by one background thread."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.queue: queue.Queue[tuple[str, str, dict[str, Any]]] = queue.Queue(LOG_QUEUE)
-        self.dropped = 0
-        self._thread = threading.Thread(target=self._write, name="seer-request-log", daemon=True)
-        self._thread.start()
-
-    def put(self, model: str, kind: str, record: dict[str, Any]) -> None:
-        try:
-            self.queue.put_nowait((model, kind, record))
-        except queue.Full:
-            self.dropped += 1
-
-    def flush(self, timeout: float = 5.0) -> None:
-        end = time.time() + timeout
-        while not self.queue.empty() and time.time() < end:
-            time.sleep(0.01)
-        time.sleep(0.05)
-
-    def _write(self) -> None:
-        handles: dict[Path, Any] = {}
-        while True:
-            batch = [self.queue.get()]
-            while len(batch) < 500:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            day = dt.datetime.now(dt.UTC).strftime("%Y%m%d")
-            touched = set()
-            for model, kind, record in batch:
-                path = self.folder / model / f"{kind}-{day}.jsonl"
-                fh = handles.get(path)
-                if fh is None:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    fh = handles[path] = open(path, "ab")  # noqa: SIM115 - kept open for appends
-                fh.write(orjson.dumps(record) + b"\n")
-                touched.add(path)
-            for path in touched:
-                handles[path].flush()
+def _background(fn: Callable[[], T]) -> T:
+    """Run ``fn`` in a worker thread at a lower CPU priority than the event loop's thread, so
+    that on a busy machine the loop (health checks, small requests) is scheduled first."""
+    if not getattr(_worker, "niced", False):
+        _worker.niced = True
+        with contextlib.suppress(AttributeError, OSError):  # Linux: a thread's own nice value
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    return fn()
 
 
-class Metrics:
-    def __init__(self) -> None:
-        self.requests: dict[tuple[str, str, int], int] = defaultdict(int)
-        self.latency: dict[tuple[str, str], list[float]] = {}
-        self.lock = threading.Lock()
+def _flag(request: Request, name: str) -> bool:
+    text = request.query_params.get(name, "false").lower()
+    if text not in ("true", "false", "1", "0"):
+        raise RequestError(400, f"?{name}= takes true or false. Got {text[:40]!r}.")
+    return text in ("true", "1")
 
-    def observe(self, model: str, version: str, status: int, seconds: float) -> None:
-        with self.lock:
-            self.requests[(model, version, status)] += 1
-            buckets = self.latency.setdefault((model, version), [0.0] * (len(LATENCY_BUCKETS) + 2))
-            for i, b in enumerate(LATENCY_BUCKETS):
-                if seconds <= b:
-                    buckets[i] += 1
-            buckets[-2] += 1  # count
-            buckets[-1] += seconds  # sum
 
-    def render(self, dropped: int) -> str:
-        lines = [
-            "# HELP seer_requests_total Scoring requests by model, version and HTTP status.",
-            "# TYPE seer_requests_total counter",
-        ]
-        with self.lock:
-            for (m, v, s), n in sorted(self.requests.items()):
-                lines.append(f'seer_requests_total{{model="{m}",version="{v}",status="{s}"}} {n}')
-            lines += [
-                "# HELP seer_request_seconds Scoring latency.",
-                "# TYPE seer_request_seconds histogram",
-            ]
-            for (m, v), b in sorted(self.latency.items()):
-                for i, bound in enumerate(LATENCY_BUCKETS):
-                    lines.append(
-                        f'seer_request_seconds_bucket{{model="{m}",version="{v}",le="{bound}"}} {int(b[i])}'
-                    )
-                lines.append(
-                    f'seer_request_seconds_bucket{{model="{m}",version="{v}",le="+Inf"}} {int(b[-2])}'
-                )
-                lines.append(
-                    f'seer_request_seconds_count{{model="{m}",version="{v}"}} {int(b[-2])}'
-                )
-                lines.append(f'seer_request_seconds_sum{{model="{m}",version="{v}"}} {b[-1]:.6f}')
-        lines += [
-            "# HELP seer_request_log_dropped_total Log records dropped because the log queue was full.",
-            "# TYPE seer_request_log_dropped_total counter",
-            f"seer_request_log_dropped_total {dropped}",
-        ]
-        return "\n".join(lines) + "\n"
+def _parse(body: bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(400, f"The body is not valid JSON: {exc}.") from None
+    if not isinstance(data, dict):
+        raise RequestError(400, "The body must be a JSON object.")
+    return data
+
+
+def _instances(data: dict[str, Any]) -> list[Any]:
+    instances = data.get("instances", data.get("dataframe_records"))
+    if instances is None:
+        raise RequestError(400, 'The body needs "instances": [{column: value, ...}, ...].')
+    if not isinstance(instances, list):
+        raise RequestError(400, '"instances" must be a list of objects.')
+    if not instances:
+        raise RequestError(400, '"instances" is empty: send at least one.')
+    if len(instances) > MAX_BATCH:
+        raise RequestError(
+            413, f"A request may hold at most {MAX_BATCH} instances. Got {len(instances)}."
+        )
+    return instances
+
+
+def _score(
+    model: LoadedModel, name: str, instances: list[Any], request_id: str, explain: bool
+) -> tuple[bytes, dict[str, Any]]:
+    """Validate, score (and explain) a batch; returns the response body and the log record."""
+    model.validate(instances)
+    scores = model.scores(instances)
+    reasons = model.explain_rows(instances) if explain else None
+    preds = []
+    for i, s in enumerate(scores):
+        p: dict[str, Any] = {
+            "id": f"{request_id}/{i}",
+            "score": s,
+            "prediction": int(s >= model.threshold),
+        }
+        if reasons is not None:
+            p["reasons"] = reasons[i]
+        preds.append(p)
+    body = orjson.dumps(
+        {"model": name, "version": model.version, "request_id": request_id, "predictions": preds}
+    )
+    record = {
+        "ts": time.time(),
+        "request_id": request_id,
+        "model": name,
+        "version": model.version,
+        "instances": [model.inputs_of(r) for r in instances],  # the model's inputs only
+        "predictions": [{"score": p["score"], "prediction": p["prediction"]} for p in preds],
+    }
+    return body, record
 
 
 def create_app(
-    workspace: Workspace, api_keys: set[str] | None = None, poll_seconds: float = 0.5
+    workspace: Workspace,
+    api_keys: set[str] | None = None,
+    poll_seconds: float | None = None,
+    options: ServeOptions | None = None,
 ) -> Starlette:
+    opts = options or ServeOptions()
+    if api_keys:
+        opts.api_keys = sorted(set(opts.api_keys) | set(api_keys))
+    if poll_seconds is not None:
+        opts.poll_seconds = poll_seconds
+    max_body = int(opts.max_body_mb * 2**20)
     registry = ModelRegistry(workspace)
     host = ModelHost(registry)
+    auth = Authorizer(workspace.store, set(opts.api_keys), opts.public_metrics)
+    ids = PredictionIds(workspace_secret(workspace.root))
     request_log = RequestLog(workspace.logs_dir / "serving")
     metrics = Metrics()
-    keys = set(api_keys or ())
     stop = threading.Event()
+    heavy = {"pending": 0, "limiter": None}
 
     def poll() -> None:
-        while not stop.wait(poll_seconds):
+        while not stop.wait(opts.poll_seconds):
             try:
                 host.refresh()
+                auth.refresh()
             except Exception:
                 log.exception("registry refresh failed")
 
-    threading.Thread(target=poll, name="seer-registry-watch", daemon=True).start()
-
-    def authorized(request: Request) -> bool:
-        if not keys:
-            return True
-        auth = request.headers.get("authorization", "")
-        key = (
-            auth[7:] if auth.lower().startswith("bearer ") else request.headers.get("x-api-key", "")
-        )
-        return key in keys
-
-    async def parse(request: Request) -> dict[str, Any]:
-        body = await request.body()
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        heavy["limiter"] = anyio.CapacityLimiter(opts.worker_threads)
+        request_log.start()
+        watcher = threading.Thread(target=poll, name="seer-registry-watch", daemon=True)
+        watcher.start()
         try:
-            data = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise RequestError(400, f"The body is not valid JSON: {exc}.") from None
-        if not isinstance(data, dict):
-            raise RequestError(400, "The body must be a JSON object.")
-        return data
+            yield
+        finally:
+            stop.set()
+            request_log.stop()  # writes what is queued: a clean shutdown loses no record
+
+    async def off_loop(fn: Callable[[], T]) -> T:
+        """Run ``fn`` in a worker thread; 503 when the threads and their queue are full."""
+        limiter = heavy["limiter"]
+        if limiter is None:  # used without its lifespan (a bare ASGI test client)
+            return fn()
+        if heavy["pending"] >= opts.worker_threads + opts.queued_batches:
+            metrics.busy_rejections += 1
+            raise RequestError(
+                503,
+                "The service is busy with large batches; retry in a second, or send smaller "
+                "batches (explanations especially).",
+                {"Retry-After": "1"},
+            )
+        heavy["pending"] += 1
+        try:
+            return await anyio.to_thread.run_sync(partial(_background, fn), limiter=limiter)
+        finally:
+            heavy["pending"] -= 1
+
+    def model_label(name: str) -> str:
+        return name if host.deployed(name) else UNKNOWN_MODEL
 
     async def predict(request: Request) -> Response:
         start = time.perf_counter()
         name = request.path_params["name"]
-        version_text = request.path_params.get("version")
-        model_label, version_label, status = name, "-", 200
+        version_label, status = "-", 200
         try:
-            if not authorized(request):
-                raise RequestError(
-                    401, "Missing or wrong API key (send Authorization: Bearer <key>)."
-                )
-            data = await parse(request)
-            instances = data.get("instances", data.get("dataframe_records"))
-            if instances is None:
-                raise RequestError(400, 'The body needs "instances": [{column: value, ...}, ...].')
-            if not isinstance(instances, list):
-                raise RequestError(400, '"instances" must be a list of objects.')
-            if not instances:
-                raise RequestError(400, '"instances" is empty: send at least one.')
-            if len(instances) > MAX_BATCH:
-                raise RequestError(
-                    413, f"A request may hold at most {MAX_BATCH} instances. Got {len(instances)}."
-                )
-            request_id = uuid.uuid4().hex
-            if version_text is not None:
-                try:
-                    version = int(version_text)
-                except ValueError:
-                    raise RequestError(404, f"Version {version_text!r} is not a number.") from None
-                model = host.version(name, version)
-            else:
-                model = host.pick(name, request_id)
+            auth.check(request, name, "score")
+            require_json(request)
+            body = await read_body(request, max_body)
+            data = (
+                await off_loop(partial(_parse, body))
+                if len(body) > INLINE_BODY_BYTES
+                else _parse(body)
+            )
+            instances = _instances(data)
+            token = ids.token()
+            version_text = request.path_params.get("version")
+            model = (
+                host.version(name, version_text)
+                if version_text is not None
+                else host.pick(name, token)
+            )
             version_label = str(model.version)
-            model.validate(instances)
-            scores = model.scores(instances)
-            explain = request.query_params.get("explain") in ("1", "true")
-            preds = []
-            for i, (row, s) in enumerate(zip(instances, scores, strict=True)):
-                p: dict[str, Any] = {
-                    "id": f"{request_id}/{i}",
-                    "score": s,
-                    "prediction": int(s >= model.threshold),
-                }
-                if explain:
-                    p["reasons"] = model.explain(row)
-                preds.append(p)
-            request_log.put(
-                name,
-                "predictions",
-                {
-                    "ts": time.time(),
-                    "request_id": request_id,
-                    "model": name,
-                    "version": model.version,
-                    "instances": instances,
-                    "predictions": [
-                        {"score": p["score"], "prediction": p["prediction"]} for p in preds
-                    ],
-                },
-            )
-            return _json(
-                {
-                    "model": name,
-                    "version": model.version,
-                    "request_id": request_id,
-                    "predictions": preds,
-                }
-            )
+            request_id = ids.request_id(name, token, len(instances))
+            explain = _flag(request, "explain")
+            work = partial(_score, model, name, instances, request_id, explain)
+            inline = len(instances) <= (INLINE_EXPLAINED if explain else INLINE_INSTANCES)
+            payload, record = work() if inline else await off_loop(work)
+            request_log.put(name, "predictions", record)
+            return Response(payload, media_type="application/json")
         except RequestError as exc:
             status = exc.status
-            return _error(exc.status, str(exc))
+            return _error(exc)
         except Exception as exc:  # never a crashed worker, never a traceback to the client
             log.exception("scoring failed")
             status = 500
-            return _error(500, f"Scoring failed: {type(exc).__name__}. See the service log.")
+            return _json(
+                {"error": f"Scoring failed: {type(exc).__name__}. See the service log."}, 500
+            )
         finally:
-            metrics.observe(model_label, version_label, status, time.perf_counter() - start)
+            metrics.observe(model_label(name), version_label, status, time.perf_counter() - start)
 
     async def feedback(request: Request) -> Response:
         name = request.path_params["name"]
         try:
-            if not authorized(request):
+            auth.check(request, name, "feedback")
+            if request.headers.get("content-type") is None:
                 raise RequestError(
-                    401, "Missing or wrong API key (send Authorization: Bearer <key>)."
+                    415, "Feedback must be sent as JSON (Content-Type: application/json)."
                 )
-            data = await parse(request)
+            require_json(request)
+            data = _parse(await read_body(request, max_body))
+            model = host.any_version(name)
             pid, label = data.get("id"), data.get("label")
             if not isinstance(pid, str) or "/" not in pid:
                 raise RequestError(
                     422, 'Feedback needs "id": the prediction id ("<request_id>/<index>").'
                 )
-            if label is None or isinstance(label, (dict, list)):
+            if "label" not in data:
                 raise RequestError(422, 'Feedback needs "label": the true outcome (e.g. 1 or 0).')
-            if name not in host.routes:
-                raise RequestError(404, f'No deployed model named "{name}".')
+            ids.check(name, pid)
+            model.check_label(label)
             request_log.put(name, "feedback", {"ts": time.time(), "id": pid, "label": label})
             return _json({"status": "recorded", "id": pid})
         except RequestError as exc:
-            return _error(exc.status, str(exc))
-
-    async def list_models(request: Request) -> Response:
-        return _json({"models": [describe(n) for n in sorted(host.routes)]})
+            return _error(exc)
 
     def describe(name: str) -> dict[str, Any]:
         route = host.routes[name]
@@ -343,22 +294,73 @@ def create_app(
             out["canary"] = {**route["canary"].describe(), "percent": route["percent"]}
         return out
 
+    async def list_models(request: Request) -> Response:
+        try:
+            grant = auth.check(request, None, "read", any_model=True)
+        except RequestError as exc:
+            return _error(exc)
+        names = [n for n in sorted(host.routes) if auth.may_read(grant, n)]
+        return _json({"models": [describe(n) for n in names]})
+
     async def show_model(request: Request) -> Response:
         name = request.path_params["name"]
-        if name not in host.routes:
-            return _error(404, f'No deployed model named "{name}".')
+        try:
+            auth.check(request, name, "read")
+            if not host.deployed(name):
+                raise RequestError(404, host.unknown(name))
+        except RequestError as exc:
+            return _error(exc)
         return _json(describe(name))
 
     async def healthz(request: Request) -> Response:
-        return _json(
-            {"status": "ok", "models": len(host.routes), "registry_generation": host.generation}
-        )
+        state = request_log.status()
+        doc: dict[str, Any] = {
+            "status": "ok" if state["ok"] else "degraded",
+            "models": len(host.routes),
+            "registry_generation": host.generation,
+            "request_log": state,
+        }
+        if not state["ok"]:
+            doc["reason"] = f"The request log cannot be written: {state['error']}"
+        return _json(doc)
 
     async def prometheus(request: Request) -> Response:
-        return Response(metrics.render(request_log.dropped), media_type="text/plain; version=0.0.4")
+        if not opts.public_metrics:
+            try:
+                auth.check(request, None, "read")
+            except RequestError as exc:
+                return _error(exc)
+        extra = [
+            *gauge(
+                "seer_request_log_dropped_total",
+                "Log records dropped (log queue full, or the log could not be written).",
+                request_log.dropped,
+                "counter",
+            ),
+            *gauge(
+                "seer_request_log_write_errors_total",
+                "Failed writes of the request log (disk full, file too large, read-only...).",
+                request_log.write_errors,
+                "counter",
+            ),
+            *gauge(
+                "seer_request_log_degraded",
+                "1 while the request log cannot be written (see /healthz for the reason).",
+                0 if request_log.error is None else 1,
+            ),
+        ]
+        return Response(metrics.render(extra), media_type="text/plain; version=0.0.4")
 
-    async def openapi(request: Request) -> Response:
-        return _json(OPENAPI)
+    spec: dict[str, Any] = {"generation": None, "doc": None}
+
+    async def openapi_doc(request: Request) -> Response:
+        if spec["generation"] != host.generation:
+            models = {}
+            for name, route in host.routes.items():
+                model = route["production"]
+                models[name] = (model.columns, model.label_values())
+            spec["doc"], spec["generation"] = orjson.dumps(openapi(models)), host.generation
+        return Response(spec["doc"], media_type="application/json")
 
     app = Starlette(
         routes=[
@@ -369,11 +371,13 @@ def create_app(
             Route("/v1/models/{name}", show_model, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", prometheus, methods=["GET"]),
-            Route("/openapi.json", openapi, methods=["GET"]),
-        ]
+            Route("/openapi.json", openapi_doc, methods=["GET"]),
+        ],
+        lifespan=lifespan,
     )
     app.state.host = host
     app.state.request_log = request_log
+    app.state.auth = auth
     app.state.stop = stop
     return app
 
@@ -382,136 +386,15 @@ def api_keys_from_env() -> set[str]:
     return {k.strip() for k in os.environ.get("SEER_API_KEYS", "").split(",") if k.strip()}
 
 
-_INSTANCE = {
-    "type": "object",
-    "additionalProperties": True,
-    "description": "column: value; null for missing",
-}
-_PRED = {
-    "type": "object",
-    "properties": {
-        "id": {"type": "string"},
-        "score": {"type": "number"},
-        "prediction": {"type": "integer"},
-    },
-}
-_PREDICT = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "instances": {"type": "array", "items": _INSTANCE, "maxItems": MAX_BATCH},
-                        "dataframe_records": {
-                            "type": "array",
-                            "items": _INSTANCE,
-                            "maxItems": MAX_BATCH,
-                        },
-                    },
-                }
-            }
-        },
-    },
-    "responses": {
-        "200": {
-            "description": "Scores",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "model": {"type": "string"},
-                            "version": {"type": "integer"},
-                            "request_id": {"type": "string"},
-                            "predictions": {"type": "array", "items": _PRED},
-                        },
-                    }
-                }
-            },
-        },
-        "400": {"description": "Malformed body"},
-        "401": {"description": "API key missing or wrong"},
-        "404": {"description": "Unknown model or version"},
-        "413": {"description": "Batch over the limit"},
-        "422": {
-            "description": "An instance lacks a column or has a wrong type; the field is named"
-        },
-    },
-}
-OPENAPI = {
-    "openapi": "3.1.0",
-    "info": {"title": "Seer scoring service", "version": "1"},
-    "paths": {
-        "/v1/models/{name}:predict": {
-            "post": {
-                "summary": "Score with the production (or canary) version",
-                "parameters": [
-                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
-                    {"name": "explain", "in": "query", "schema": {"type": "boolean"}},
-                ],
-                **_PREDICT,
-            }
-        },
-        "/v1/models/{name}/versions/{version}:predict": {
-            "post": {
-                "summary": "Score with one version",
-                "parameters": [
-                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
-                    {
-                        "name": "version",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "integer"},
-                    },
-                ],
-                **_PREDICT,
-            }
-        },
-        "/v1/models/{name}:feedback": {
-            "post": {
-                "summary": "Record the true outcome of a prediction",
-                "parameters": [
-                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {
-                                "type": "object",
-                                "required": ["id", "label"],
-                                "properties": {"id": {"type": "string"}, "label": {}},
-                            }
-                        }
-                    },
-                },
-                "responses": {
-                    "200": {"description": "Recorded"},
-                    "404": {"description": "Unknown model"},
-                    "422": {"description": "Missing id or label"},
-                },
-            }
-        },
-        "/v1/models": {
-            "get": {"summary": "Deployed models", "responses": {"200": {"description": "Models"}}}
-        },
-        "/v1/models/{name}": {
-            "get": {
-                "summary": "One deployed model",
-                "parameters": [
-                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
-                "responses": {"200": {"description": "Model"}, "404": {"description": "Unknown"}},
-            }
-        },
-        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
-        "/metrics": {
-            "get": {
-                "summary": "Prometheus metrics",
-                "responses": {"200": {"description": "Metrics"}},
-            }
-        },
-    },
-}
+ENV_OPTIONS = "SEER_SERVE_OPTIONS"
+
+
+def options_to_env(workspace: Workspace, options: ServeOptions) -> dict[str, str]:
+    """What `app_from_env` needs, as environment variables for worker processes."""
+    return {"SEER_WORKSPACE": str(workspace.root), ENV_OPTIONS: json.dumps(asdict(options))}
+
+
+def app_from_env() -> Starlette:
+    """The app factory each worker process of `seer serve --workers N` calls."""
+    options = ServeOptions(**json.loads(os.environ.get(ENV_OPTIONS) or "{}"))
+    return create_app(Workspace(os.environ.get("SEER_WORKSPACE")), options=options)

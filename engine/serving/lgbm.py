@@ -117,15 +117,21 @@ class Booster:
 
     def contributions(self, row: list[float]) -> list[float]:
         """Per-feature contributions (SHAP values) to the raw score, plus the bias last."""
-        data = (ctypes.c_double * self.num_features)(*row)
-        out = (ctypes.c_double * (self.num_features + 1))()
+        return self.contributions_rows([row])[0]
+
+    def contributions_rows(self, rows: list[list[float]]) -> list[list[float]]:
+        """Contributions of many rows in one call (LightGBM sets up its predictor once, and the
+        GIL is released for the whole computation)."""
+        n, width = len(rows), self.num_features + 1
+        data = (ctypes.c_double * (n * self.num_features))(*[v for r in rows for v in r])
+        out = (ctypes.c_double * (n * width))()
         out_len = ctypes.c_int64()
         _check(
             library().LGBM_BoosterPredictForMat(
                 self._handle,
                 data,
                 C_API_DTYPE_FLOAT64,
-                ctypes.c_int32(1),
+                ctypes.c_int32(n),
                 ctypes.c_int32(self.num_features),
                 1,
                 C_API_PREDICT_CONTRIB,
@@ -136,7 +142,8 @@ class Booster:
                 out,
             )
         )
-        return list(out)
+        flat = list(out)
+        return [flat[i * width : (i + 1) * width] for i in range(n)]
 
     def __del__(self) -> None:
         try:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from engine.bundle import GBDT_MODEL, LinearScorer, gbdt_row, prepare_gbdt_columns, read_manifest
 from engine.serving.lgbm import Booster
 
@@ -14,9 +16,18 @@ _INTEGER = ("tinyint", "smallint", "int", "bigint")
 _NUMBER = (*_INTEGER, "float", "double")
 
 
+def orjson_repr(value: Any) -> str:
+    """A value as JSON text, for error messages."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return repr(value)
+
+
 class RequestError(Exception):
-    def __init__(self, status: int, message: str):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
         self.status = status
+        self.headers = headers or {}
         super().__init__(message)
 
 
@@ -31,6 +42,8 @@ class LoadedModel:
         self.columns = [
             (c["name"], c["type"]) for c in self.manifest["input_schema"] if c["name"] != label
         ]
+        self.column_names = tuple(n for n, _ in self.columns)
+        self.classes = list(self.manifest.get("classes") or [])
         if self.kind == "hdlr":
             self._linear = LinearScorer(self.folder, self.manifest)
         elif self.kind == "gbdt":
@@ -81,24 +94,60 @@ class LoadedModel:
         return self._booster.predict_rows(rows)
 
     def explain(self, row: Mapping[str, Any], top: int = 5) -> list[dict[str, Any]]:
-        """The features that pushed this score most (LR: weight x value per token; GBDT: the
-        per-feature contributions LightGBM computes)."""
+        return self.explain_rows([row], top)[0]
+
+    def explain_rows(
+        self, rows: list[Mapping[str, Any]], top: int = 5
+    ) -> list[list[dict[str, Any]]]:
+        """The features that pushed each score most (LR: weight x value per token; GBDT: the
+        per-feature contributions LightGBM computes, for the whole batch in one call)."""
+        out = []
         if self.kind == "hdlr":
             t = self._linear.transform
-            parts = []
-            for (token, value), idx in zip(t.tokens(row), t(row)[0], strict=True):
-                w = self._linear.weights.get(idx, 0.0)
-                if w:
-                    parts.append({"feature": token, "contribution": w * value})
+            for row in rows:
+                parts = []
+                for (token, value), idx in zip(t.tokens(row), t(row)[0], strict=True):
+                    w = self._linear.weights.get(idx, 0.0)
+                    if w:
+                        parts.append({"feature": token, "contribution": w * value})
+                out.append(parts)
         else:
-            contrib = self._booster.contributions(gbdt_row(self._gbdt_columns, row))
-            parts = [
-                {"feature": c["name"], "value": row.get(c["name"]), "contribution": v}
-                for c, v in zip(self._gbdt_columns, contrib[:-1], strict=True)
-                if v
-            ]
-        parts.sort(key=lambda d: -abs(d["contribution"]))
-        return parts[:top]
+            contribs = self._booster.contributions_rows(
+                [gbdt_row(self._gbdt_columns, r) for r in rows]
+            )
+            for row, contrib in zip(rows, contribs, strict=True):
+                out.append(
+                    [
+                        {"feature": c["name"], "value": row.get(c["name"]), "contribution": v}
+                        for c, v in zip(self._gbdt_columns, contrib[:-1], strict=True)
+                        if v
+                    ]
+                )
+        for parts in out:
+            parts.sort(key=lambda d: -abs(d["contribution"]))
+        return [parts[:top] for parts in out]
+
+    def inputs_of(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """The row as the request log keeps it: the model's input columns only."""
+        return {n: row.get(n) for n in self.column_names}
+
+    def label_values(self) -> list[Any]:
+        """The labels feedback may carry: the model's two classes; 0/1 and booleans stand for
+        negative/positive when the classes are numbers or booleans."""
+        if self.classes and all(isinstance(c, str) for c in self.classes):
+            return self.classes
+        return [0, 1, False, True]
+
+    def check_label(self, label: Any) -> None:
+        allowed = self.label_values()
+        ok = any(type(label) is type(v) and label == v for v in allowed)
+        if not ok:
+            shown = ", ".join(orjson_repr(v) for v in allowed)
+            raise RequestError(
+                422,
+                f'"label" must be one of the label values of {self.name}: {shown}. '
+                f"Got {orjson_repr(label)[:60]}.",
+            )
 
     def describe(self) -> dict[str, Any]:
         return {
