@@ -403,6 +403,7 @@ def test_api_keys_per_model_with_scopes(trained) -> None:
     assert scorer not in (ws.root / "seer.db").read_bytes().decode("latin-1")
     bad = seer_cli("keys", "create", "--model", "risk", "--scope", "admin", *w)
     assert bad.returncode == 2 and "--scope takes" in bad.stderr
+    risk_reader = create("--model", "risk", "--scope", "read")
 
     proc, url = start_service(ws.root, "--api-key", "global-s3cret")
     try:
@@ -427,6 +428,9 @@ def test_api_keys_per_model_with_scopes(trained) -> None:
         assert call("GET", "/metrics", None) == 401
         assert call("GET", "/metrics", reader) == 200
         assert call("GET", "/v1/models", reader) == 200
+        listed_for = httpx.get(f"{url}/v1/models", headers={"X-API-Key": risk_reader}).json()
+        assert [m["name"] for m in listed_for["models"]] == ["risk"]  # only what it may read
+        assert call("GET", "/v1/models/risk-b", risk_reader) == 403
         assert call("POST", "/v1/models/risk:predict", reader) == 403
         assert call("POST", "/v1/models/risk-b:predict", "global-s3cret") == 200
         assert call("GET", "/healthz", None) == 200
