@@ -455,11 +455,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _usage_error(f"--max-body-mb must be a positive number. Got {args.max_body_mb:g}.")
     if args.workers < 1:
         return _usage_error(f"--workers must be at least 1. Got {args.workers}.")
+    if args.batch_threads < 1 or args.batch_queue < 0:
+        return _usage_error("--batch-threads must be at least 1 and --batch-queue at least 0.")
     ws = Workspace(args.workspace)
     options = ServeOptions(
         api_keys=sorted(api_keys_from_env() | set(args.api_key or [])),
         max_body_mb=args.max_body_mb,
         public_metrics=args.public_metrics,
+        worker_threads=args.batch_threads,
+        queued_batches=args.batch_queue,
     )
     try:
         app = create_app(ws, options=options)
@@ -672,6 +676,18 @@ def build_parser(
         type=int,
         default=1,
         help="worker processes sharing the port; a worker that dies is restarted (default 1)",
+    )
+    sv.add_argument(
+        "--batch-threads",
+        type=int,
+        default=2,
+        help="threads per worker that score large batches and explanations (default 2)",
+    )
+    sv.add_argument(
+        "--batch-queue",
+        type=int,
+        default=8,
+        help="large batches that may wait for a thread; beyond, 503 + Retry-After (default 8)",
     )
     sv.add_argument(
         "--public-metrics",

@@ -174,6 +174,13 @@ def test_bad_requests_get_clear_errors_and_the_worker_lives(published) -> None:
         assert (
             post({"instances": [{**good, "extra": 1, "income": None}]}).status_code == 200
         )  # extra ignored, null missing
+        lr = as_request(rows_of(result, "score_lr")[0])
+        for bad_date in ("not a date", "2024-13-45", 20240101):
+            r = post(
+                {"instances": [{**lr, "application_date": bad_date}]}, "/v1/models/risk-lr:predict"
+            )
+            assert r.status_code == 422, r.text
+            assert "instances[0].application_date must be a date" in r.json()["error"]
         assert c.get("/healthz").json()["status"] == "ok"
         spec = c.get("/openapi.json").json()
         assert "/v1/models/risk-gbdt:predict" in spec["paths"]

@@ -54,7 +54,7 @@ def canonical(value: Any, ctype: str) -> str:
     return str(value)
 
 
-def _as_datetime(value: Any) -> dt.datetime | dt.date:
+def as_datetime(value: Any) -> dt.datetime | dt.date:
     if isinstance(value, dt.datetime):
         if value.tzinfo is not None:
             value = value.astimezone(dt.UTC).replace(tzinfo=None)
@@ -63,7 +63,7 @@ def _as_datetime(value: Any) -> dt.datetime | dt.date:
         return value
     text = str(value).replace("Z", "+00:00")
     parsed = dt.datetime.fromisoformat(text) if len(text) > 10 else dt.date.fromisoformat(text)
-    return _as_datetime(parsed)
+    return as_datetime(parsed)
 
 
 _PARTS: dict[str, Callable[[Any], int]] = {
@@ -161,7 +161,7 @@ def _entries(feature: Mapping[str, Any], types: Mapping[str, str]) -> list[Entry
             v = row.get(col)
             if v is None:
                 return missing, 1.0
-            return prefix + str(get(_as_datetime(v))), 1.0
+            return prefix + str(get(as_datetime(v))), 1.0
 
         out.append(date_part)
     return out

@@ -175,6 +175,10 @@ def _column(ctype: str) -> dict[str, Any]:
         return {"type": ["number", "null"]}
     if ctype == "boolean":
         return {"type": ["boolean", "null"]}
+    if ctype == "date":
+        return {"type": ["string", "null"], "format": "date"}
+    if ctype.startswith("timestamp"):
+        return {"type": ["string", "null"], "format": "date-time"}
     return {"type": ["string", "null"]}
 
 

@@ -10,10 +10,21 @@ from typing import Any
 import orjson
 
 from engine.bundle import GBDT_MODEL, LinearScorer, gbdt_row, prepare_gbdt_columns, read_manifest
+from engine.features.online import as_datetime
 from engine.serving.lgbm import Booster
 
 _INTEGER = ("tinyint", "smallint", "int", "bigint")
 _NUMBER = (*_INTEGER, "float", "double")
+_DATES = ("date", "timestamp", "timestamp_ntz")
+
+
+def _is_iso_date(text: str) -> bool:
+    """What the feature transform reads as a date or a timestamp (ISO 8601)."""
+    try:
+        as_datetime(text)
+    except ValueError:
+        return False
+    return True
 
 
 def orjson_repr(value: Any) -> str:
@@ -78,6 +89,13 @@ class LoadedModel:
                     if ctype in _INTEGER and isinstance(v, float) and not v.is_integer():
                         raise RequestError(
                             422, f"instances[{i}].{name} must be a whole number. Got {v}."
+                        )
+                elif ctype in _DATES:
+                    if not isinstance(v, str) or not _is_iso_date(v):
+                        raise RequestError(
+                            422,
+                            f'instances[{i}].{name} must be a date ("2024-05-31") or a date '
+                            f'and time ("2024-05-31T08:30:00"). Got {orjson_repr(v)[:40]}.',
                         )
                 elif ctype == "boolean":
                     if not isinstance(v, bool):
