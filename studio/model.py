@@ -350,7 +350,10 @@ def load_sample(name: str, data_dir: Path) -> Flow:
 
     def moved(path: str) -> str:
         src = Path(path)
-        if not src.is_file() or samples_data not in src.resolve().parents:
+        try:  # any text param comes here: a SQL query is no file name
+            if not src.is_file() or samples_data not in src.resolve().parents:
+                return path
+        except (OSError, ValueError):
             return path
         target = data_dir / src.name
         if not target.exists():

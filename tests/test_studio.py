@@ -354,17 +354,19 @@ def test_build_run_publish_and_score_the_credit_risk_flow(
     page.click("#modal-ok")
     page.wait_for_selector('text=Published "credit-story" version 2', timeout=30000)
     assert registry.route("credit-story").production == 1
+    # the staging version takes a share of traffic first, then is promoted
     page.click("#page-models")
-    page.click('[id*=\'"act":"promote"\'][id*=\'"version":2\']')
-    page.wait_for_selector("text=production v2", timeout=10000)
-    assert registry.route("credit-story").production == 2
+    page.wait_for_selector("text=staging", timeout=10000)  # the page shows v2 before we type
     page.fill('[id*="canary-pct"]', "25")
-    page.click('[id*=\'"act":"canary"\'][id*=\'"version":1\']')
-    page.wait_for_selector("text=canary v1 (25%)", timeout=10000)
+    page.click('[id*=\'"act":"canary"\'][id*=\'"version":2\']')
+    page.wait_for_selector("text=canary v2 (25%)", timeout=10000)
     assert (
         registry.route("credit-story").canary,
         registry.route("credit-story").canary_percent,
-    ) == (1, 25.0)
+    ) == (2, 25.0)
+    page.click('[id*=\'"act":"promote"\'][id*=\'"version":2\']')
+    page.wait_for_selector("text=production v2", timeout=10000)
+    assert registry.route("credit-story").production == 2
     page.click('[id*=\'"act":"rollback"\']')
     page.wait_for_selector("text=production v1", timeout=10000)
     assert registry.route("credit-story").production == 1
