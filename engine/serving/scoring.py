@@ -9,7 +9,8 @@ from typing import Any
 
 import orjson
 
-from engine.bundle import GBDT_MODEL, LinearScorer, gbdt_row, prepare_gbdt_columns, read_manifest
+from engine.bundle import GBDT_MODEL, LinearScorer, read_manifest
+from engine.gbdt_encoding.online import gbdt_row, prepare_gbdt_columns
 from engine.serving.lgbm import Booster
 
 _INTEGER = ("tinyint", "smallint", "int", "bigint")
