@@ -39,5 +39,7 @@ def gbdt_row(columns: list[Mapping[str, Any]], row: Mapping[str, Any]) -> list[f
 
 def _as_category(v: Any) -> str:
     """A value as the text Spark's ``cast("string")`` gives it (the categories were fitted on
-    that text)."""
+    that text): a boolean is "true" or "false"."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
     return v if isinstance(v, str) else str(v)
