@@ -77,3 +77,55 @@ def test_spark_driver_and_online_encodings_agree(spark) -> None:
     assert online[1].tolist()[:2] == [2.0, 0.0] and np.isnan(online[1][2:]).all()
     assert np.isnan(online[2][:3]).all()
     assert np.isnan(online[3][0]) and np.isnan(online[5][0]) and np.isnan(online[6][0])
+
+
+def test_the_scoring_service_scores_a_boolean_feature_as_predict_does(
+    spark, workspace, tmp_path
+) -> None:
+    """A model that leans on a boolean column gives the same score online as predict."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from engine.serving.scoring import LoadedModel
+
+    from .conftest import run_flow, write_flow
+
+    rng = random.Random(3)
+    rows = []
+    for _ in range(600):
+        flag = rng.random() < 0.5
+        city = rng.choice(["lisbon", "porto", None])
+        rows.append(
+            {
+                "flag": None if rng.random() < 0.05 else flag,
+                "city": city,
+                "amount": rng.uniform(0, 10),
+                "y": int(flag if rng.random() < 0.9 else not flag),
+            }
+        )
+    data = tmp_path / "rows.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), data)
+    nodes = [
+        {"id": "rows", "op": "import.parquet", "params": {"path": str(data)}},
+        {
+            "id": "gbdt",
+            "op": "train.gbdt",
+            "params": {"label": "y", "engine": "driver", "auto_tune": False},
+        },
+        {"id": "score", "op": "predict", "params": {}},
+    ]
+    links = [("rows.out", "gbdt.train"), ("gbdt.model", "score.model"), ("rows.out", "score.data")]
+    result = run_flow(write_flow(tmp_path, nodes, links), workspace)
+    assert result.status == "succeeded", result.nodes
+    scored = pq.read_table(result.nodes["score"].outputs["out"]["path"]).to_pylist()
+    model = LoadedModel("flagged", 1, result.nodes["gbdt"].outputs["model"]["path"])
+    instances = [{k: r[k] for k in ("flag", "city", "amount")} for r in scored]
+    online = model.scores(instances)
+    offline = [r["score"] for r in scored]
+    assert np.allclose(online, offline, atol=1e-12)
+    # the boolean carries the signal: rows that are true score far above rows that are false
+    mean = {
+        f: float(np.mean([s for r, s in zip(scored, online, strict=True) if r["flag"] is f]))
+        for f in (True, False)
+    }
+    assert mean[True] - mean[False] > 0.5, mean
