@@ -15,7 +15,6 @@ from engine.files import expand_paths, files_fingerprint
 from engine.gbdt_encoding.spark import collect_gbdt_columns, encode_gbdt_table, gbdt_columns
 from engine.metrics import binary_report, ks_threshold
 from engine.sampledata import DATASETS, generate_to_parquet, sample_schema
-from engine.schema import Column, TableSchema
 from engine.spark import spark_error_message
 from engine.spec import (
     MISSING,
@@ -27,6 +26,7 @@ from engine.spec import (
     with_node,
 )
 from engine.sqlguard import check_plan, expression_problem, query_problem
+from engine.table_schema import Column, TableSchema
 
 __all__ = [
     "COEFFICIENTS",

@@ -31,9 +31,9 @@ from engine.context import Cancelled, RunContext
 from engine.diskerrors import disk_full_message, is_disk_full, tightest
 from engine.errors import OperatorError
 from engine.flow import PreparedFlow, ResolvedNode, table_inputs
-from engine.schema import TableSchema
 from engine.spark import get_spark, is_spark_error, requested_master, spark_error_message
 from engine.spec import with_node
+from engine.table_schema import TableSchema
 from engine.workspace import Workspace
 
 log = logging.getLogger(__name__)

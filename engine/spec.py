@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsonschema
 
-from engine.schema import TableSchema
+from engine.table_schema import TableSchema
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.context import RunContext
