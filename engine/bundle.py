@@ -59,32 +59,6 @@ def sigmoid(z: float) -> float:
     return e / (1.0 + e)
 
 
-# -- GBDT input columns ------------------------------------------------------------------------
-def gbdt_row(columns: list[Mapping[str, Any]], row: Mapping[str, Any]) -> list[float]:
-    """One row as LightGBM's input: numbers as floats, categories as their codes, missing or
-    unseen values as NaN."""
-    out = []
-    for c in columns:
-        v = row.get(c["name"])
-        if v is None:
-            out.append(math.nan)
-        elif c["categorical"]:
-            code = c["_codes"].get(v if isinstance(v, str) else str(v))
-            out.append(math.nan if code is None else float(code))
-        else:
-            out.append(float(v))
-    return out
-
-
-def prepare_gbdt_columns(columns: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for c in columns:
-        d = dict(c)
-        d["_codes"] = {v: i for i, v in enumerate(c.get("categories") or [])}
-        out.append(d)
-    return out
-
-
 class LinearScorer:
     """Scores raw rows with an hdlr bundle in pure Python: transform, sparse dot product, sigmoid."""
 

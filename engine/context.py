@@ -10,6 +10,7 @@ from typing import Any
 
 from engine.atomic import temp_sibling
 from engine.dataroots import DataRoots
+from engine.errors import OperatorError
 
 
 class Cancelled(Exception):
@@ -34,6 +35,7 @@ class RunContext:
         workspace_dir: Path | None = None,
         registered: Callable[[str, int | None], tuple[int, Path]] | None = None,
         input_paths: dict[str, Path] | None = None,
+        statistics: Callable[[Path], dict[str, Any]] | None = None,
         pass_through: bool = False,
         data_roots: DataRoots | None = None,
     ):
@@ -55,6 +57,7 @@ class RunContext:
         self.workspace_dir = workspace_dir
         self._registered = registered
         self._input_paths = input_paths or {}
+        self._statistics = statistics
         #: return output tables as DataFrames: the runner hands them on unsaved
         self.pass_through = pass_through
         self._data_roots = data_roots or DataRoots.for_flow(flow_dir, workspace_dir)
@@ -81,8 +84,6 @@ class RunContext:
         """Raise OperatorError unless ``path`` lies inside the data roots (checked when the
         flow was validated; checked again here, on the files actually read or written, so a
         symbolic link or a glob match cannot lead outside)."""
-        from engine.spec import OperatorError
-
         sentence = self._data_roots.problem(str(path), what)
         if sentence:
             raise OperatorError(sentence)
@@ -146,11 +147,9 @@ class RunContext:
         """Column statistics of an input table (computed once, stored with it): the training
         baseline a model bundle keeps for drift checks."""
         path = self._input_paths.get(port)
-        if path is None:
+        if path is None or self._statistics is None:
             return None
-        from engine.stats import table_stats
-
-        return table_stats(path)
+        return self._statistics(path)
 
     def registered_model(self, name: str, version: int | None = None) -> tuple[int, Path]:
         """A published model's (version, bundle folder): the given version, else production."""

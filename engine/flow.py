@@ -25,9 +25,11 @@ from typing import Any
 
 import jsonschema
 
+from engine.atomic import atomic_write_text
 from engine.dataroots import DataRoots
+from engine.errors import OperatorError
 from engine.registry import Registry, load_registry
-from engine.spec import MISSING, Operator, OperatorError, param_message, with_node
+from engine.spec import MISSING, Operator, param_message, with_node
 
 FLOW_FORMAT = 1
 FLOW_SUFFIX = ".flow.json"
@@ -294,8 +296,6 @@ def load_flow(path: str | Path) -> Flow:
 
 def save_flow(flow: Flow, path: str | Path) -> Path:
     """Write the flow atomically (temporary file, then rename)."""
-    from engine.atomic import atomic_write_text
-
     p = Path(path)
     atomic_write_text(p, json.dumps(flow.to_json(), indent=2, ensure_ascii=False) + "\n")
     return p
@@ -440,7 +440,7 @@ def prepare_flow(
     return prepared
 
 
-def analyze_flow(
+def analyze_flow(  # noqa: C901, PLR0912, PLR0915
     flow: Flow,
     registry: Registry | None = None,
     overrides: Mapping[str, str] | None = None,

@@ -7,26 +7,26 @@ engine is private to it (checked by an import-linter contract).
 from engine.atomic import replace_path, temp_sibling
 from engine.bundle import COEFFICIENTS, GBDT_MODEL, read_manifest, write_manifest
 from engine.context import Cancelled, RunContext
+from engine.errors import OperatorError
 from engine.features.config import FeatureConfigError, to_text, validate_config
 from engine.features.fit import fit_features, quantile_boundaries
 from engine.features.spark import INDEX_COL, VALUE_COL, apply_transform
 from engine.files import expand_paths, files_fingerprint
+from engine.gbdt_encoding.spark import collect_gbdt_columns, encode_gbdt_table, gbdt_columns
 from engine.metrics import binary_report, ks_threshold
 from engine.sampledata import DATASETS, generate_to_parquet, sample_schema
 from engine.spark import spark_error_message
 from engine.spec import (
     MISSING,
-    Column,
     Operator,
-    OperatorError,
     Param,
     Port,
-    TableSchema,
     missing_column,
     model_name_problem,
     with_node,
 )
 from engine.sqlguard import check_plan, expression_problem, query_problem
+from engine.table_schema import Column, TableSchema
 
 __all__ = [
     "COEFFICIENTS",
@@ -35,6 +35,9 @@ __all__ = [
     "ks_threshold",
     "read_manifest",
     "write_manifest",
+    "collect_gbdt_columns",
+    "encode_gbdt_table",
+    "gbdt_columns",
     "INDEX_COL",
     "VALUE_COL",
     "FeatureConfigError",

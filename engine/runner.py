@@ -29,9 +29,11 @@ from engine import leases
 from engine.atomic import atomic_write_text, remove_path, replace_path, temp_owner, temp_sibling
 from engine.context import Cancelled, RunContext
 from engine.diskerrors import disk_full_message, is_disk_full, tightest
+from engine.errors import OperatorError
 from engine.flow import PreparedFlow, ResolvedNode, table_inputs
 from engine.spark import get_spark, is_spark_error, requested_master, spark_error_message
-from engine.spec import OperatorError, TableSchema, with_node
+from engine.spec import with_node
+from engine.table_schema import TableSchema
 from engine.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -160,6 +162,14 @@ def _parquet_dataset(path: Path) -> Any:
     import pyarrow.dataset as ds
 
     return ds.dataset(str(path), format="parquet", partitioning="hive")
+
+
+def _table_stats(path: Path) -> dict[str, Any]:
+    """Column statistics of a stored table, the service a node's RunContext offers as
+    ``input_statistics`` (engine.stats loads pyarrow and numpy: only when asked)."""
+    from engine.stats import table_stats
+
+    return table_stats(path)
 
 
 class RunHandle:
@@ -599,6 +609,7 @@ class Runner:
             workspace_dir=self.ws.root,
             registered=registered,
             input_paths=input_paths,
+            statistics=_table_stats,
             pass_through=pass_through,
             data_roots=prepared.roots,
         )

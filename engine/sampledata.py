@@ -16,7 +16,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from engine.atomic import remove_path, temp_sibling
-from engine.spec import TableSchema
+from engine.table_schema import TableSchema
 
 CHUNK_ROWS = 100_000
 

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from engine.atomic import atomic_write_text
-from engine.spec import arrow_type_name
+from engine.table_schema import arrow_type_name
 
 STATS_FILE = "_seer_stats.json"
 STATS_VERSION = 1

@@ -7,6 +7,7 @@ from functools import cached_property
 from pathlib import Path
 
 from engine.dataroots import DEFAULT_WORKSPACE
+from engine.leases import process_tag, recover
 from engine.store import Store
 
 __all__ = ["DEFAULT_WORKSPACE", "Workspace"]
@@ -39,8 +40,6 @@ class Workspace:
         """Spark's scratch space (shuffle and spill files), one folder per process: Spark
         removes it when its JVM ends, and opening the workspace removes the folders of
         processes that died without that (engine/leases.py)."""
-        from engine.leases import process_tag
-
         return self.root / "tmp" / "spark" / process_tag()
 
     def run_dir(self, run_id: str) -> Path:
@@ -50,8 +49,6 @@ class Workspace:
     def store(self) -> Store:
         """The workspace store. Opening it marks runs whose process died ``interrupted`` and
         removes what they left half-written (engine/leases.py)."""
-        from engine.leases import recover
-
         self.root.mkdir(parents=True, exist_ok=True)
         store = Store(self._store_url or (self.root / "seer.db"))
         recover(store, self.runs_dir, self.root / "tmp" / "spark")

@@ -28,6 +28,7 @@ from engine.opapi import (
     Port,
     RunContext,
     TableSchema,
+    binary_report,
     fit_features,
     quantile_boundaries,
     to_text,
@@ -215,8 +216,6 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
-    from engine.opapi import binary_report
-
     return binary_report(y, s, 0.5)["auc"]
 
 

@@ -16,9 +16,12 @@ from engine.opapi import (
     Port,
     RunContext,
     binary_report,
+    collect_gbdt_columns,
+    encode_gbdt_table,
     ks_threshold,
     write_manifest,
 )
+from operators.gbdt_cluster import train_on_cluster
 from operators.modeling import (
     LABEL,
     NUMERIC,
@@ -219,7 +222,7 @@ class TrainGbdt(Operator):
         ),
     )
 
-    def run(
+    def run(  # noqa: PLR0915
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> dict[str, Any]:
         import lightgbm as lgb
@@ -253,9 +256,9 @@ class TrainGbdt(Operator):
         # Spark cost a shuffle and large generated code that the JVM then compiles on the same
         # cores LightGBM trains on.
         check_collect(ctx, where, rows, _driver_bytes_per_row(spec), "sample_rows")
-        table = _collect_columns(train, y_col, spec)
+        table = collect_gbdt_columns(train, y_col, spec)
         spec = _categories_of(table, spec)
-        x, y = _encode(table, spec)
+        x, y = encode_gbdt_table(table, spec)
         del table
         folds: list[tuple[np.ndarray, np.ndarray]] = []
         if valid is None and params["tune_folds"] > 1:
@@ -267,7 +270,7 @@ class TrainGbdt(Operator):
             x_fit, y_fit, x_val, y_val = x[:n_fit], y[:n_fit], x[n_fit:], y[n_fit:]
         else:
             x_fit, y_fit = _in_content_order(x, y)
-            x_val, y_val = _encode(_collect_columns(valid, y_col, spec), spec)
+            x_val, y_val = encode_gbdt_table(collect_gbdt_columns(valid, y_col, spec), spec)
         _check_validation_rows(where, y, y_fit, y_val, folds, valid is not None)
         cat_idx = [i for i, c in enumerate(spec) if c["categorical"]]
         names = [c["name"] for c in spec]
@@ -387,8 +390,6 @@ class TrainGbdt(Operator):
         scored on the driver (at most 200,000 of its rows)."""
         import lightgbm as lgb
 
-        from operators.gbdt_cluster import train_on_cluster
-
         fit_df, valid_df = holdout(train, 0.1, params["seed"]) if valid is None else (train, valid)
         spark = ctx.spark
         workers = params.get("workers") or spark.sparkContext.defaultParallelism
@@ -418,7 +419,7 @@ class TrainGbdt(Operator):
         n_valid = valid_df.count()
         if n_valid > 200_000:
             valid_df, _ = holdout(valid_df, 1 - 200_000 / n_valid, params["seed"] + 2)
-        x_val, y_val = _encode(_collect_columns(valid_df, y_col, spec), spec)
+        x_val, y_val = encode_gbdt_table(collect_gbdt_columns(valid_df, y_col, spec), spec)
         booster = on_openmp_thread(lambda: lgb.Booster(model_str=text))
         scores = on_openmp_thread(lambda: booster.predict(x_val))
         auc = binary_report(y_val, scores, 0.5)["auc"]
@@ -564,36 +565,10 @@ def _baseline(ctx: RunContext, columns: list[str]) -> dict[str, Any] | None:
     return {"rows": stats["rows"], "columns": [c for c in stats["columns"] if c["name"] in keep]}
 
 
-def feature_columns(spec: list[dict[str, Any]]) -> list[Any]:
-    """Spark expressions for LightGBM's input: numbers as double, categories as their code
-    (position in the fitted category list), missing or unseen values as null (NaN)."""
-    from pyspark.sql import functions as F
-
-    exprs = []
-    for c in spec:
-        if c["categorical"]:
-            cats = F.array(*[F.lit(v) for v in c["categories"]])
-            pos = F.array_position(cats, col(c["name"]).cast("string"))
-            exprs.append(F.when(pos > 0, (pos - 1).cast("double")).alias(c["name"]))
-        else:
-            exprs.append(col(c["name"]).cast("double").alias(c["name"]))
-    return exprs
-
-
 def _driver_bytes_per_row(spec: list[dict[str, Any]]) -> float:
     """Driver memory per training row: the collected Arrow values and the float64 matrix built
     from them (both held for a moment), text values counted at 16 bytes."""
     return 1 + sum(8 + (16 if c["categorical"] else 8) for c in spec)
-
-
-def _collect_columns(df: Any, y_col: Any, spec: list[dict[str, Any]]) -> Any:
-    """The 0/1 label and the raw feature columns (numbers as double, categories as text) as an
-    Arrow table on the driver, in whatever order Spark returns them."""
-    exprs = [
-        col(c["name"]).cast("string" if c["categorical"] else "double").alias(c["name"])
-        for c in spec
-    ]
-    return df.select(y_col.alias("__y"), *exprs).toArrow()
 
 
 def _categories_of(table: Any, spec: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -609,21 +584,6 @@ def _categories_of(table: Any, spec: list[dict[str, Any]]) -> list[dict[str, Any
             c = {**c, "categories": sorted(d["values"] for d in top)}
         out.append(c)
     return out
-
-
-def _encode(table: Any, spec: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
-    """LightGBM's input: numbers as they are, categories as their position in the fitted
-    category list, missing or unseen values as NaN (what predict computes in Spark)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    x = np.empty((table.num_rows, len(spec)), dtype=np.float64)
-    for j, c in enumerate(spec):
-        column = table.column(c["name"])
-        if c["categorical"]:
-            column = pc.index_in(column, value_set=pa.array(c["categories"], pa.string()))
-        x[:, j] = column.to_numpy(zero_copy_only=False).astype(np.float64)
-    return x, table.column("__y").to_numpy().astype(np.int8)
 
 
 def _row_hashes(x: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:

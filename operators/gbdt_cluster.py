@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.opapi import OperatorError
+from engine.opapi import OperatorError, gbdt_columns
 
 
 def train_on_cluster(
@@ -24,11 +24,9 @@ def train_on_cluster(
     them, so the same data gives the same model on any cluster of the same size."""
     from pyspark.sql import functions as F
 
-    from operators.gbdt import feature_columns
-
     names = [c["name"] for c in spec]
     cat_idx = [i for i, c in enumerate(spec) if c["categorical"]]
-    data = df.select(y_col.cast("double").alias("__y"), *feature_columns(spec))
+    data = df.select(y_col.cast("double").alias("__y"), *gbdt_columns(spec))
     key = F.xxhash64(F.lit(31), *[F.col(c) for c in data.columns])
     data = data.repartition(workers, key).sortWithinPartitions(key, *data.columns)
     params = {

@@ -21,9 +21,9 @@ from engine.opapi import (
     RunContext,
     TableSchema,
     apply_transform,
+    gbdt_columns,
     read_manifest,
 )
-from operators.gbdt import feature_columns
 from operators.modeling import col, transform_of_input
 
 SCORE, PREDICTION = "score", "prediction"
@@ -155,7 +155,7 @@ def _score_gbdt(df: Any, folder: Path, manifest: Mapping[str, Any], where: str) 
     from pyspark.sql import functions as F
 
     xcols = [f"__x{i}" for i in range(len(spec))]
-    wide = df.select("*", *[e.alias(n) for e, n in zip(feature_columns(spec), xcols, strict=True)])
+    wide = df.select("*", *[e.alias(n) for e, n in zip(gbdt_columns(spec), xcols, strict=True)])
     schema = _schema_plus_score(wide)
     n_keep = len(df.columns)
 

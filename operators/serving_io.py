@@ -89,7 +89,7 @@ class ImportServingLog(Operator):
         problem = model_name_problem(f"The 'model' parameter of {self.id}", params.get("model"))
         return [("model", problem)] if problem else []
 
-    def run(
+    def run(  # noqa: C901
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> dict[str, Any]:
         import pyarrow.parquet as pq

@@ -277,7 +277,7 @@ class ImportSql(Operator):
     def error_hint(self, message: str, params: Mapping[str, Any]) -> str | None:
         return _hint(message)
 
-    def run(
+    def run(  # noqa: C901
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> dict[str, Any]:
         where = f'import.sql (node "{ctx.node_id}")'

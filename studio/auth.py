@@ -223,7 +223,7 @@ def require(ws: Workspace, action: str, what: str | None = None) -> None:
 
 
 # -- the front door --------------------------------------------------------------------------------
-def install(app: dash.Dash, ws: Workspace, bind_host: str, allowed_hosts: Iterable[str]) -> Access:
+def install(app: dash.Dash, ws: Workspace, bind_host: str, allowed_hosts: Iterable[str]) -> Access:  # noqa: C901, PLR0915
     server = app.server
     access = Access(ws, bind_host, bound_names(bind_host, allowed_hosts))
     server.secret_key = load_secret(ws)

@@ -14,7 +14,7 @@ def _fmt(value: Any) -> str:
     return json.dumps(value, indent=1, ensure_ascii=False)
 
 
-def param_field(node_id: str, p: dict[str, Any], value: Any, columns: list[str]) -> html.Div:
+def param_field(node_id: str, p: dict[str, Any], value: Any, columns: list[str]) -> html.Div:  # noqa: C901, PLR0912
     """One labelled input for one param; ids carry how the browser converts the value."""
     name = p["name"]
     widget = p.get("x-widget") or {

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.atomic import atomic_write_bytes, atomic_write_text
 from engine.dataroots import DataRoots
 from engine.flow import (
     FLOW_SUFFIX,
@@ -19,6 +20,7 @@ from engine.flow import (
     Node,
     Problem,
     analyze_flow,
+    load_flow,
     parse_flow,
     table_inputs,
 )
@@ -288,16 +290,12 @@ class FlowFolder:
         return out
 
     def save(self, flow: Flow, name: str) -> Path:
-        from engine.atomic import atomic_write_text
-
         p = self.path(name)
         p.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(p, flow_text(flow))
         return p
 
     def load(self, name: str) -> Flow:
-        from engine.flow import load_flow
-
         return load_flow(self.path(name))
 
     def rename(self, old: str, new: str) -> Path:
@@ -342,8 +340,6 @@ def sample_flows() -> list[dict[str, Any]]:
 def load_sample(name: str, data_dir: Path) -> Flow:
     """A sample flow, its data files copied into ``data_dir`` (the workspace's flows/data, a
     data root) and its paths pointing there, so it runs from the workspace."""
-    from engine.flow import load_flow
-
     p = SAMPLES_DIR / f"{name}{FLOW_SUFFIX}"
     flow = absolutize_paths(load_flow(p), p.parent)
     samples_data = (SAMPLES_DIR / "data").resolve()
@@ -357,8 +353,6 @@ def load_sample(name: str, data_dir: Path) -> Flow:
             return path
         target = data_dir / src.name
         if not target.exists():
-            from engine.atomic import atomic_write_bytes
-
             data_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(target, src.read_bytes())
         return str(target)

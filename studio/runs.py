@@ -13,6 +13,7 @@ from engine.dataroots import DataRoots
 from engine.flow import Flow, FlowError, prepare_flow
 from engine.runner import RunHandle, Runner, RunOptions
 from engine.workspace import Workspace
+from studio.model import FlowFolder
 
 FINAL = {"succeeded", "failed", "cancelled"}
 
@@ -106,8 +107,6 @@ class RunManager:
 
 def run_flow_path(ws: Workspace, name: str | None) -> Path:
     """Where a studio flow lives for path resolution (relative paths resolve against flows/)."""
-    from studio.model import FlowFolder
-
     folder = FlowFolder(ws.flows_dir)
     return folder.path(name) if name else ws.flows_dir / "untitled.flow.json"
 

@@ -12,14 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from engine.bundle import read_manifest
-from operators.gbdt import (
-    _categories_of,
-    _collect_columns,
-    _encode,
-    _ordered_holdout,
-    _row_hashes,
-    feature_columns,
-)
+from engine.gbdt_encoding.spark import collect_gbdt_columns, encode_gbdt_table, gbdt_columns
+from operators.gbdt import _categories_of, _ordered_holdout, _row_hashes
 
 from .conftest import run_flow, write_flow
 
@@ -117,8 +111,8 @@ def test_driver_encoding_equals_what_predict_computes_in_spark(spark) -> None:
     ]
     from pyspark.sql import functions as F
 
-    x, y = _encode(_collect_columns(df, F.col("y"), spec), spec)
-    in_spark = df.select(*feature_columns(spec)).toPandas().to_numpy(dtype=np.float64)
+    x, y = encode_gbdt_table(collect_gbdt_columns(df, F.col("y"), spec), spec)
+    in_spark = df.select(*gbdt_columns(spec)).toPandas().to_numpy(dtype=np.float64)
     assert np.array_equal(x, in_spark, equal_nan=True)
     assert y.tolist() == [1, 0, 1, 0, 1]
     assert np.isnan(x[3, 0]) and x[0, 0] == 1.0 and x[4, 0] == 0.0

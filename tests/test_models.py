@@ -164,7 +164,7 @@ def test_gbdt_is_deterministic_and_scores_like_lightgbm(trained, spark, tmp_path
     booster = lgb.Booster(model_file=str(folder / "model.txt"))
     cols = manifest["gbdt"]["columns"]
     scored = pq.read_table(result.nodes["score_gbdt"].outputs["out"]["path"]).to_pylist()[:200]
-    from engine.bundle import gbdt_row, prepare_gbdt_columns
+    from engine.gbdt_encoding.online import gbdt_row, prepare_gbdt_columns
 
     prepared = prepare_gbdt_columns(cols)
     x = np.array([gbdt_row(prepared, r) for r in scored])

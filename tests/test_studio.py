@@ -194,7 +194,7 @@ def saved_flow(studio: Studio, name: str) -> dict[str, Any]:
 
 
 # -- the user story ---------------------------------------------------------------------------
-def test_build_run_publish_and_score_the_credit_risk_flow(
+def test_build_run_publish_and_score_the_credit_risk_flow(  # noqa: PLR0915
     page: Any, studio: Studio, tmp_path: Path
 ) -> None:
     assert studio.ready_seconds < 30

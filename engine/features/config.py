@@ -113,7 +113,7 @@ def validate_config(
     return problems
 
 
-def _check(
+def _check(  # noqa: C901, PLR0912, PLR0915
     defn: Any, label: str, schema: Mapping[str, str] | None, top: bool
 ) -> list[FeatureConfigError]:
     if not isinstance(defn, Mapping):

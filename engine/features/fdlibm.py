@@ -32,7 +32,7 @@ def _with_hi(x: float, hi: int) -> float:
     return struct.unpack("<d", struct.pack("<Q", bits))[0]
 
 
-def log1p(x: float) -> float:
+def log1p(x: float) -> float:  # noqa: C901, PLR0912
     hx = _hi(x)
     ax = hx & 0x7FFFFFFF
     k = 1

@@ -9,8 +9,9 @@ from typing import Any
 
 import orjson
 
-from engine.bundle import GBDT_MODEL, LinearScorer, gbdt_row, prepare_gbdt_columns, read_manifest
+from engine.bundle import GBDT_MODEL, LinearScorer, read_manifest
 from engine.features.online import as_datetime
+from engine.gbdt_encoding.online import gbdt_row, prepare_gbdt_columns
 from engine.serving.lgbm import Booster
 
 _INTEGER = ("tinyint", "smallint", "int", "bigint")

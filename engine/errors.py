@@ -1,0 +1,11 @@
+"""The error a user can fix, shared by flow validation, the run context and operators."""
+
+from __future__ import annotations
+
+
+class OperatorError(Exception):
+    """A problem a user can fix, with a sentence that says what and how.
+
+    Operators raise it for bad data or bad params found at run time; the runner shows the
+    message as it is (no traceback in front of the user).
+    """
