@@ -23,7 +23,7 @@ from dash import ALL, MATCH, Input, Output, State, ctx, dash_table, dcc, html, n
 from engine.dataroots import DataRoots
 from engine.flow import FlowError
 from engine.workspace import Workspace
-from studio import admin, auth, charts, conflicts
+from studio import admin, auth, charts, conflicts, identity
 from studio.forms import param_field
 from studio.model import (
     FlowFolder,
@@ -1018,7 +1018,8 @@ def create_app(
         if isinstance(trig, dict) and not (ctx.triggered and ctx.triggered[0]["value"]):
             return nothing
 
-        def loaded(flow: Any, file: str | None, saved: bool) -> tuple:
+        def loaded(flow: Any, file: str | None, saved: bool, fresh: bool = False) -> tuple:
+            flow.id = identity.with_id({"id": flow.id}, fresh)["id"]
             m = {
                 **flow_meta(flow),
                 "file": file,
@@ -1030,6 +1031,7 @@ def create_app(
         def saved(flow: Any, name: str, msg: str, hide_modal: bool) -> tuple:
             m = {
                 **meta,
+                "id": flow.id,
                 "name": name,
                 "file": name,
                 "saved": _hash(flow_text(flow)),
@@ -1047,7 +1049,7 @@ def create_app(
             )
 
         def current(name: str | None = None, file: str | None = None) -> Any:
-            m = dict(meta)
+            m = identity.with_id(meta)
             if name:
                 m["name"] = name
             return doc_to_flow(
@@ -1061,7 +1063,7 @@ def create_app(
                     flow = current()
                     return (
                         flow_to_elements(flow),
-                        meta,
+                        identity.with_id(meta),
                         time.time(),
                         no_update,
                         "",
@@ -1070,9 +1072,12 @@ def create_app(
                     )
                 if meta.get("file") and meta.get("saved") and flows.path(meta["file"]).exists():
                     return loaded(flows.load(meta["file"]), meta["file"], True)
+                if not meta.get("id"):  # a new tab's empty canvas is a new flow
+                    return (no_update, identity.with_id(meta)) + nothing[2:]
                 return nothing
             if trig == "btn-new":
-                return [], _empty_meta(), time.time(), no_update, "", no_update, no_update
+                new = identity.with_id(_empty_meta())
+                return [], new, time.time(), no_update, "", no_update, no_update
             if trig == "btn-save":
                 auth.require(ws, "save", audited := "flow.save")
                 if not meta.get("file"):
@@ -1094,6 +1099,7 @@ def create_app(
                 base = meta.get("file") or meta.get("name") or "untitled"
                 name = flows.unused_name(f"{base} copy")
                 flow = current(name, name)
+                flow.id = identity.new_flow_id()  # a copy is another flow
                 flows.save(flow, name)
                 auth.audit(ws, audited, flow=name, detail=f"copy of {base}")
                 return loaded(flow, name, True)
@@ -1116,12 +1122,12 @@ def create_app(
                             "ts": time.time(),
                         },
                     )
-                return loaded(flow, None, False)
+                return loaded(flow, None, False, fresh=True)  # an import is a copy
             if isinstance(trig, dict) and trig.get("type") == "open-flow":
                 return loaded(flows.load(trig["name"]), trig["name"], True)
             if isinstance(trig, dict) and trig.get("type") == "open-sample":
                 flow = load_sample(trig["name"], ws.flows_dir / "data")
-                return loaded(flow, None, False)
+                return loaded(flow, None, False, fresh=True)
             if isinstance(trig, dict) and trig.get("type") == "open-run":
                 run = ws.store.get_run(trig["run"])
                 if not run:
@@ -1145,6 +1151,7 @@ def create_app(
                             + nothing[5:]
                         )
                     flow = current(name, name)
+                    flow.id = identity.new_flow_id()  # a copy under another name
                     flows.save(flow, name)
                     auth.audit(ws, "flow.saveas", flow=name, detail=f"from {meta.get('file')}")
                     return saved(flow, name, f'Saved as "{name}".', hide_modal=True)
@@ -1394,14 +1401,15 @@ def create_app(
         Output("run-done", "data"),
         Input("poll", "n_intervals"),
         Input("run-id", "data"),
+        Input("meta", "data"),
         State("run-done", "data"),
         prevent_initial_call="initial_duplicate",
     )
-    def poll(_: Any, run_id: str | None, done: Any) -> tuple:
+    def poll(_: Any, run_id: str | None, meta: dict | None, done: Any) -> tuple:
         if not run_id:
             return None, True, html.Div("No run yet.", className="muted"), "", no_update
         st = runs.status(run_id)
-        if st is None:
+        if st is None or st.get("flow_id") != (meta or {}).get("id"):  # another flow's run
             return None, True, html.Div("No run yet.", className="muted"), "", no_update
         final = st["status"] != "running"
         lines = [
@@ -1469,19 +1477,22 @@ def create_app(
                 "Select a node to see its outputs from the latest run.", className="muted"
             )
         nid = sel["id"]
-        return admin.guard(_outputs_view(ws, run_id, nid, port))
+        found = identity.canvas_result(ws, doc, meta, nid, run_id, roots)
+        return admin.guard(_outputs_view(ws, found, nid, port))
 
     @app.callback(
         Output({"type": "cm", "node": ALL}, "children"),
         Input({"type": "threshold", "node": ALL}, "value"),
         State("run-id", "data"),
+        State("doc", "data"),
+        State("meta", "data"),
         prevent_initial_call=True,
     )
-    def threshold(values: list, run_id: str | None) -> list:
+    def threshold(values: list, run_id: str | None, doc: dict | None, meta: dict | None) -> list:
         out = []
         for t, idx in zip(values, ctx.inputs_list[0], strict=False):
             nid = idx["id"]["node"]
-            reports = _reports(ws, run_id, nid)
+            reports = _reports(identity.canvas_result(ws, doc, meta, nid, run_id, roots))
             out.append(_confusion(reports, float(t or 0.5)) if reports else None)
         return out
 
@@ -1496,10 +1507,16 @@ def create_app(
         State("modal-input", "value"),
         State("run-id", "data"),
         State("meta", "data"),
+        State("doc", "data"),
         prevent_initial_call=True,
     )
     def publish(
-        _: Any, mstate: dict | None, name: str | None, run_id: str | None, meta: dict | None
+        _: Any,
+        mstate: dict | None,
+        name: str | None,
+        run_id: str | None,
+        meta: dict | None,
+        doc: dict | None,
     ) -> tuple:
         if not mstate or mstate.get("action") != "publish":
             return no_update, no_update, no_update, no_update
@@ -1507,12 +1524,13 @@ def create_app(
         from engine.model_registry import ModelRegistry, RegistryError
 
         nid = mstate["node"]
-        found = _latest_outputs(ws, run_id, nid)
-        model = (found[1] if found else {}).get("model")
+        found = identity.canvas_result(ws, doc, meta, nid, run_id, roots)
+        model = found.outputs.get("model") if found and found.current else None
         if not model:
+            why = "up-to-date " if found else ""
             return (
                 no_update,
-                f'Node "{nid}" has no trained model yet: run the flow first.',
+                f'Node "{nid}" of this flow has no {why}trained model yet: run the flow first.',
                 no_update,
                 no_update,
             )
@@ -1521,14 +1539,19 @@ def create_app(
                 model["path"],
                 (name or "").strip(),
                 flow_name=(meta or {}).get("name"),
-                run_id=found[0],
+                run_id=found.run_id,
                 node_id=nid,
             )
         except (RegistryError, OSError) as exc:
             auth.audit(ws, "model.publish", "failed", model=name, detail=str(exc))
             return no_update, str(exc), no_update, no_update
         auth.audit(
-            ws, "model.publish", model=name, version=version, run_id=found[0], detail=f"node {nid}"
+            ws,
+            "model.publish",
+            model=name,
+            version=version,
+            run_id=found.run_id,
+            detail=f"node {nid}",
         )
         scoring.ensure_started()
         msg = f'Published "{name}" version {version}. The Models page shows its endpoint.'
@@ -1802,27 +1825,10 @@ def _root_list_item() -> Any:
     )
 
 
-def _latest_outputs(
-    ws: Workspace, run_id: str | None, nid: str
-) -> tuple[str, dict[str, Any]] | None:
-    """(run id, outputs) of a node: from the given run, else the newest run that has them."""
-    store = ws.store
-    if run_id:
-        out = store.outputs_of(run_id, nid)
-        if out:
-            return run_id, out
-    for r in store.list_runs(limit=50):
-        out = store.outputs_of(r["run_id"], nid)
-        if out:
-            return r["run_id"], out
-    return None
-
-
-def _reports(ws: Workspace, run_id: str | None, nid: str) -> dict[str, Any] | None:
-    found = _latest_outputs(ws, run_id, nid)
+def _reports(found: identity.NodeResult | None) -> dict[str, Any] | None:
     if not found:
         return None
-    m = found[1].get("metrics")
+    m = found.outputs.get("metrics")
     if not m:
         return None
     try:
@@ -1872,15 +1878,17 @@ def _confusion(reports: dict[str, Any], t: float) -> Any:
     return html.Table([html.Thead(head), html.Tbody(rows)], className="grid")
 
 
-def _outputs_view(ws: Workspace, run_id: str | None, nid: str, port: str | None) -> Any:
+def _outputs_view(
+    ws: Workspace, found: identity.NodeResult | None, nid: str, port: str | None
+) -> Any:
     from engine.stats import preview_rows, table_stats
 
-    found = _latest_outputs(ws, run_id, nid)
     if not found:
         return html.Div(
-            f'"{nid}" has no outputs yet: run the flow (or Run to here).', className="muted"
+            f'"{nid}" has no outputs from this flow yet: run the flow (or Run to here).',
+            className="muted",
         )
-    rid, outs = found
+    rid, outs = found.run_id, found.outputs
     ports = list(outs)
     if not ports:
         return html.Div(f'"{nid}" has no outputs to show.', className="muted")
@@ -1898,6 +1906,9 @@ def _outputs_view(ws: Workspace, run_id: str | None, nid: str, port: str | None)
         + [html.Span(f"run {rid}", className="muted small")],
         className="btabs inner",
     )
+    stale = identity.stale_notice(found)
+    if stale is not None:
+        tabs = html.Div([stale, tabs])
     out = outs[port]
     kind = out.get("type")
     body: Any
@@ -1986,7 +1997,7 @@ def _outputs_view(ws: Workspace, run_id: str | None, nid: str, port: str | None)
     elif kind == "metrics":
         body = _evaluation_view(ws, rid, nid, out)
     elif kind == "model":
-        body = _model_view(nid, out)
+        body = _model_view(nid, out, found.current)
     else:
         path = Path(out.get("path", ""))
         text = ""
@@ -2104,7 +2115,7 @@ def _evaluation_view(ws: Workspace, rid: str, nid: str, out: dict[str, Any]) -> 
     )
 
 
-def _model_view(nid: str, out: dict[str, Any]) -> Any:
+def _model_view(nid: str, out: dict[str, Any], current: bool = True) -> Any:
     path = Path(out["path"])
     try:
         manifest = json.loads((path / "manifest.json").read_text("utf-8"))
@@ -2150,15 +2161,17 @@ def _model_view(nid: str, out: dict[str, Any]) -> Any:
                 className="grid",
             )
         )
-    return html.Div(
+    publish = (
         [
             html.Button(
                 "Publish…", id={"type": "publish", "node": nid}, n_clicks=0, className="btn primary"
             ),
             html.Span(" registers this model and serves it (Models page).", className="muted"),
-            *summary,
         ]
+        if current
+        else [html.Div("Run the flow again to publish the model the canvas describes.")]
     )
+    return html.Div([*publish, *summary])
 
 
 def _models_view(ws: Workspace, scoring: ScoringService) -> Any:

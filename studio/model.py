@@ -198,11 +198,13 @@ def doc_to_flow(doc: dict[str, Any], meta: dict[str, Any], path: Path | None = N
         description=meta.get("description") or "",
         ui=ui,
         path=path,
+        id=meta.get("id") or None,
     )
 
 
 def flow_meta(flow: Flow) -> dict[str, Any]:
     return {
+        "id": flow.id,
         "name": flow.name,
         "description": flow.description,
         "params": flow.params,
