@@ -9,7 +9,6 @@ loaded (New, Open, Import, a past run)."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import logging
 import time
@@ -23,7 +22,7 @@ from dash import ALL, MATCH, Input, Output, State, ctx, dash_table, dcc, html, n
 from engine.dataroots import DataRoots
 from engine.flow import FlowError
 from engine.workspace import Workspace
-from studio import admin, auth, charts, conflicts, identity
+from studio import admin, auth, charts, conflicts, dialogs, identity
 from studio.forms import param_field
 from studio.model import (
     FlowFolder,
@@ -180,8 +179,7 @@ BASE_STYLESHEET: list[dict[str, Any]] = [
 ]
 
 
-def _hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+_hash = dialogs.flow_hash
 
 
 def _empty_meta(name: str = "untitled") -> dict[str, Any]:
@@ -874,11 +872,12 @@ def create_app(
         Output("modal-input", "style"),
         Output("modal-state", "data"),
         Output("modal-error", "children"),
-        Input("btn-open", "n_clicks"),
+        Input("go-open", "data"),
         Input("btn-saveas", "n_clicks"),
         Input("btn-rename", "n_clicks"),
         Input("btn-delete", "n_clicks"),
         Input("modal-cancel", "n_clicks"),
+        Input("btn-save", "n_clicks"),
         Input({"type": "browse", "node": ALL, "name": ALL}, "n_clicks"),
         Input({"type": "publish", "node": ALL}, "n_clicks"),
         State("meta", "data"),
@@ -893,7 +892,21 @@ def create_app(
         if isinstance(trig, dict) and not (ctx.triggered and ctx.triggered[0]["value"]):
             return (no_update,) * 7
         show = "modal"
-        if trig == "btn-open":
+        if trig == "btn-save":  # a first save asks for the flow's name
+            if meta.get("file"):
+                return (no_update,) * 7
+            return (
+                show,
+                "Name the flow to save it",
+                html.Div("Flow name (letters, digits, spaces, . _ -)", className="muted"),
+                "" if (meta.get("name") or "untitled") == "untitled" else meta["name"],
+                {},
+                {"action": "saveas"},
+                "",
+            )
+        if trig == "go-open":
+            if not args[0]:  # the store's first value, not a click let through
+                return (no_update,) * 7
             body = [
                 html.Div("Your flows", className="group-title"),
                 *(
@@ -992,7 +1005,7 @@ def create_app(
         Output("modal-error", "children", allow_duplicate=True),
         Output("download", "data"),
         Output("toast-msg", "data"),
-        Input("btn-new", "n_clicks"),
+        Input("go-new", "data"),
         Input("btn-save", "n_clicks"),
         Input("btn-duplicate", "n_clicks"),
         Input("btn-export", "n_clicks"),
@@ -1000,8 +1013,9 @@ def create_app(
         Input({"type": "open-flow", "name": ALL}, "n_clicks"),
         Input({"type": "open-sample", "name": ALL}, "n_clicks"),
         Input({"type": "open-run", "run": ALL}, "n_clicks"),
-        Input("upload-flow", "contents"),
+        Input("go-import", "data"),
         Input("url", "pathname"),
+        State("upload-flow", "contents"),
         State("upload-flow", "filename"),
         State("doc", "data"),
         State("meta", "data"),
@@ -1011,12 +1025,14 @@ def create_app(
         prevent_initial_call="initial_duplicate",
     )
     def files(*args: Any) -> tuple:
-        upload, _path, filename, doc, meta, mstate, mvalue, run_id = args[-8:]
+        upload, filename, doc, meta, mstate, mvalue, run_id = args[-7:]
         meta = meta or _empty_meta()
         trig = ctx.triggered_id
         nothing = (no_update,) * 7
         if isinstance(trig, dict) and not (ctx.triggered and ctx.triggered[0]["value"]):
             return nothing
+        if trig in ("go-new", "go-import") and not (ctx.triggered and ctx.triggered[0]["value"]):
+            return nothing  # the store's first value, not a click let through
 
         def loaded(flow: Any, file: str | None, saved: bool, fresh: bool = False) -> tuple:
             flow.id = identity.with_id({"id": flow.id}, fresh)["id"]
@@ -1075,15 +1091,13 @@ def create_app(
                 if not meta.get("id"):  # a new tab's empty canvas is a new flow
                     return (no_update, identity.with_id(meta)) + nothing[2:]
                 return nothing
-            if trig == "btn-new":
+            if trig == "go-new":  # (dialogs.py asked first when there were unsaved changes)
                 new = identity.with_id(_empty_meta())
                 return [], new, time.time(), no_update, "", no_update, no_update
             if trig == "btn-save":
                 auth.require(ws, "save", audited := "flow.save")
-                if not meta.get("file"):
-                    # a first save never overwrites another flow of the same name
-                    name = flows.unused_name(meta.get("name") or "untitled")
-                    flow = current(name, name)
+                if not meta.get("file"):  # open_modal asks for the name first
+                    return nothing
                 else:
                     name = meta["file"]
                     if conflicts.changed_on_disk(flows, meta):  # another tab or user saved it
@@ -1107,7 +1121,7 @@ def create_app(
                 flow = current()
                 fname = f"{meta.get('file') or meta.get('name') or 'flow'}.flow.json"
                 return nothing[:5] + (dict(content=flow_text(flow), filename=fname), no_update)
-            if trig == "upload-flow":
+            if trig == "go-import":
                 if not upload:
                     return nothing
                 raw = base64.b64decode(upload.split(",", 1)[1]).decode("utf-8", errors="replace")
@@ -1151,7 +1165,8 @@ def create_app(
                             + nothing[5:]
                         )
                     flow = current(name, name)
-                    flow.id = identity.new_flow_id()  # a copy under another name
+                    if meta.get("file"):  # a copy under another name (a first save is not)
+                        flow.id = identity.new_flow_id()
                     flows.save(flow, name)
                     auth.audit(ws, "flow.saveas", flow=name, detail=f"from {meta.get('file')}")
                     return saved(flow, name, f'Saved as "{name}".', hide_modal=True)
@@ -1199,6 +1214,8 @@ def create_app(
 
     app.layout.children.append(dcc.Store(id="toast-msg"))
     conflicts.register(app, ws, flows)
+    app.layout.children.extend(dialogs.layout())
+    dialogs.register(app, ws, flows)
     app.clientside_callback(
         """function(m){ if (m && m.msg && window.SEER) window.SEER.toast(m.msg, m.kind);
         return window.dash_clientside.no_update; }""",

@@ -1,5 +1,5 @@
-"""The studio shows only what belongs to the flow on the canvas: two flows with the same node
-ids never see each other's statuses, outputs or models (real studio, real runs, chromium)."""
+"""The studio a user can trust (real studio, real runs, chromium): it shows only what belongs to
+the flow on the canvas, and it never throws away unsaved work without asking."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from tests import test_studio as ts
-from tests.test_studio import Studio, click_node, saved_flow, shot, wait_doc
+from tests.test_studio import Studio, click_node, drop, saved_flow, shot, wait_doc
 
 # the studio's browser-test fixtures: one studio process and one chromium for this module
 studio = ts.studio
@@ -121,3 +121,84 @@ def test_two_flows_with_the_same_node_ids_never_share_results(
     assert "out of date" in text.lower() and "Publish" not in text, text
     page.click("#bt-output")
     shot(page, "out-of-date-output")
+
+
+def _dialog_open(pg: Any) -> bool:
+    return "hidden" not in (pg.locator("#unsaved-dialog").get_attribute("class") or "")
+
+
+def test_no_work_is_lost_without_asking(page: Any, studio: Studio, tmp_path: Any) -> None:
+    flows = studio.ws / "flows"
+    flows.mkdir(parents=True, exist_ok=True)
+    (flows / "other.flow.json").write_text(json.dumps(_flow("other", 300, "other-flow")))
+    drop(page, "import.sample", 200, 150)
+
+    # the first Save asks for a name instead of calling the flow "untitled"
+    page.click("#btn-save")
+    page.wait_for_selector("#modal:not(.hidden) >> text=Name the flow to save it")
+    shot(page, "first-save-asks-for-a-name")
+    page.fill("#modal-input", "income model")
+    page.click("#modal-ok")
+    page.wait_for_function(
+        "() => document.getElementById('flow-name').textContent === 'income model'"
+    )
+    first = saved_flow(studio, "income model")
+    assert len(first["nodes"]) == 1 and first["id"]
+    assert not (flows / "untitled.flow.json").exists()
+
+    # New with unsaved changes asks; Cancel keeps everything
+    split = drop(page, "split", 420, 150)
+    page.wait_for_function(
+        "() => document.getElementById('dirty').textContent.indexOf('unsaved') >= 0"
+    )
+    click_node(page, split)
+    page.click("#btn-new")
+    page.wait_for_selector("#unsaved-dialog:not(.hidden)")
+    text = page.locator("#unsaved-dialog").inner_text()
+    assert '"income model" has changes that are not saved' in text
+    assert "Save" in text and "Discard changes" in text and "Cancel" in text
+    assert not page.locator("#unsaved-name").is_visible()  # it has a file: Save needs no name
+    shot(page, "unsaved-changes-on-new")
+    page.click("#unsaved-cancel")
+    page.wait_for_selector("#unsaved-dialog.hidden", state="attached")
+    wait_doc(page, "s.nodes.length === 2")
+
+    # Open with unsaved changes: Save writes them, then the Open dialog comes
+    page.click("#btn-open")
+    page.wait_for_selector("#unsaved-dialog:not(.hidden)")
+    page.click("#unsaved-save")
+    page.wait_for_selector("#modal:not(.hidden) >> text=Open a flow")
+    saved = saved_flow(studio, "income model")
+    assert len(saved["nodes"]) == 2 and saved["id"] == first["id"]
+    page.click('.list-item:has(.fname:text-is("other"))')
+    wait_doc(page, "s.nodes.length === 3")
+    page.wait_for_function("() => document.getElementById('flow-name').textContent === 'other'")
+    # the previous flow's inspector and run log are gone
+    inspector = page.locator("#inspector").inner_text()
+    assert "node id:" not in inspector and "other" in inspector, inspector
+    assert "Starting" not in page.locator("#run-log").inner_text()
+
+    # Import with unsaved changes asks too; Discard replaces the canvas
+    drop(page, "split", 300, 330)
+    exported = tmp_path / "imported.flow.json"
+    exported.write_text(json.dumps(_flow("imported", 200, "imported-flow")))
+    page.set_input_files("#upload-flow input[type=file]", str(exported))
+    page.wait_for_selector("#unsaved-dialog:not(.hidden)")
+    assert "before you import a flow" in page.locator("#unsaved-dialog").inner_text()
+    page.click("#unsaved-discard")
+    page.wait_for_function("() => document.getElementById('flow-name').textContent === 'imported'")
+    assert len(json.loads((flows / "other.flow.json").read_text())["nodes"]) == 3  # not saved
+
+    # a flow never saved: the dialog asks for its name, and a taken name is refused
+    page.click("#btn-open")
+    page.wait_for_selector("#unsaved-dialog:not(.hidden)")
+    assert page.locator("#unsaved-name").is_visible()
+    page.fill("#unsaved-name", "other")
+    page.click("#unsaved-save")
+    page.wait_for_selector("#unsaved-error >> text=exists")
+    page.fill("#unsaved-name", "imported copy")
+    shot(page, "unsaved-changes-never-saved")
+    page.click("#unsaved-save")
+    page.wait_for_selector("#modal:not(.hidden) >> text=Open a flow")
+    assert len(saved_flow(studio, "imported copy")["nodes"]) == 3
+    assert _dialog_open(page) is False
