@@ -155,6 +155,8 @@
     setTimeout(function () {
       var cy = getCy();
       if (!cy) return;
+      // nothing of the previous flow stays selected (a node of the same id would keep it)
+      cy.elements(":selected").unselect();
       S.undo = []; S.redo = [];
       S.applyCollapsed();
       S.last = snapshot(cy);

@@ -338,6 +338,14 @@ class Store:
             ),
         )
 
+    def latest_flow_run(self, flow_id: str) -> str | None:
+        """The newest run of the flow with this id, if any."""
+        rows = self.query(
+            "SELECT run_id FROM runs WHERE flow_id = ? ORDER BY started_at DESC LIMIT 1",
+            (flow_id,),
+        )
+        return rows[0]["run_id"] if rows else None
+
     def flow_node_runs(self, flow_id: str, node_id: str, limit: int = 50) -> list[dict[str, Any]]:
         """A node's succeeded (or cached) runs within the runs of one flow, newest first:
         run_id and cache_key."""

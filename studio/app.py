@@ -37,6 +37,7 @@ from studio.model import (
     palette_groups,
     parse_upload,
     sample_flows,
+    saved_hash,
 )
 from studio.runs import RunManager, run_flow_path
 from studio.services import ScoringService, try_it_fields
@@ -177,9 +178,6 @@ BASE_STYLESHEET: list[dict[str, Any]] = [
     },
     {"selector": ".eh-ghost-edge.eh-preview-active", "style": {"opacity": 0}},
 ]
-
-
-_hash = dialogs.flow_hash
 
 
 def _empty_meta(name: str = "untitled") -> dict[str, Any]:
@@ -651,7 +649,7 @@ def create_app(
                 )
                 for i, p in enumerate(problems)
             ]
-        dirty = "" if meta.get("saved") == _hash(flow_text(flow)) else "● unsaved"
+        dirty = "" if meta.get("saved") == saved_hash(flow) else "● unsaved"
         if not doc.get("nodes") and not meta.get("file"):
             dirty = ""
         label = f"Problems ({len(problems)})" if problems else "Problems"
@@ -668,9 +666,10 @@ def create_app(
         Input("problems-store", "data"),
         Input("run-state", "data"),
         State("doc", "data"),
+        State("meta", "data"),
     )
     def stylesheet(
-        problems: dict | None, state: dict | None, doc: dict | None
+        problems: dict | None, state: dict | None, doc: dict | None, meta: dict | None
     ) -> list[dict[str, Any]]:
         sheet = list(BASE_STYLESHEET)
         labels = {n["id"]: n.get("label") or n["id"] for n in (doc or {}).get("nodes", [])}
@@ -686,6 +685,8 @@ def create_app(
                     },
                 }
             )
+        final = (state or {}).get("status") not in (None, "running")
+        stale = identity.stale_nodes(ws, doc, meta, state.get("run_id"), roots) if final else set()
         for nid, n in ((state or {}).get("nodes") or {}).items():
             if nid not in labels:
                 continue
@@ -694,6 +695,9 @@ def create_app(
             style["label"] = f"{STATUS_ICON.get(n['status'], '')} {labels[nid]}" + (
                 f"\n{secs}" if secs else ""
             )
+            if nid in stale:  # the canvas changed since: its output is not current
+                style.update(identity.STALE_STYLE)
+                style["label"] = f"⚠ {labels[nid]}\nout of date"
             sheet.append({"selector": f'node[id = "{nid}"]', "style": style})
         return sheet
 
@@ -1031,7 +1035,9 @@ def create_app(
         nothing = (no_update,) * 7
         if isinstance(trig, dict) and not (ctx.triggered and ctx.triggered[0]["value"]):
             return nothing
-        if trig in ("go-new", "go-import") and not (ctx.triggered and ctx.triggered[0]["value"]):
+        if "url.pathname" in ctx.triggered_prop_ids:  # page load (the stores report too)
+            trig = "url"
+        elif trig in ("go-new", "go-import") and not ctx.triggered[0]["value"]:
             return nothing  # the store's first value, not a click let through
 
         def loaded(flow: Any, file: str | None, saved: bool, fresh: bool = False) -> tuple:
@@ -1039,7 +1045,7 @@ def create_app(
             m = {
                 **flow_meta(flow),
                 "file": file,
-                "saved": _hash(flow_text(flow)) if saved else None,
+                "saved": saved_hash(flow) if saved else None,
                 "disk": conflicts.fingerprint(flows.path(file)) if file else None,
             }
             return flow_to_elements(flow), m, time.time(), "modal hidden", "", no_update, no_update
@@ -1050,7 +1056,7 @@ def create_app(
                 "id": flow.id,
                 "name": name,
                 "file": name,
-                "saved": _hash(flow_text(flow)),
+                "saved": saved_hash(flow),
                 "disk": conflicts.fingerprint(flows.path(name)),
             }
             toast = {"msg": msg, "kind": "info", "ts": time.time()}
@@ -1423,10 +1429,11 @@ def create_app(
         prevent_initial_call="initial_duplicate",
     )
     def poll(_: Any, run_id: str | None, meta: dict | None, done: Any) -> tuple:
+        run_id = identity.shown_run(ws, run_id, (meta or {}).get("id"))  # never another flow's
         if not run_id:
             return None, True, html.Div("No run yet.", className="muted"), "", no_update
         st = runs.status(run_id)
-        if st is None or st.get("flow_id") != (meta or {}).get("id"):  # another flow's run
+        if st is None:
             return None, True, html.Div("No run yet.", className="muted"), "", no_update
         final = st["status"] != "running"
         lines = [

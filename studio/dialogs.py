@@ -9,7 +9,6 @@ callbacks listen to) when there is nothing to lose, or after the user chose in t
 from __future__ import annotations
 
 import base64
-import hashlib
 import time
 from typing import Any
 
@@ -19,16 +18,11 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 from engine.flow import FlowError, parse_flow
 from engine.workspace import Workspace
 from studio import auth, conflicts
-from studio.model import FlowFolder, FlowStoreError, check_flow_name, doc_to_flow, flow_text
+from studio.model import FlowFolder, FlowStoreError, check_flow_name, doc_to_flow, saved_hash
 from studio.runs import run_flow_path
 
 ACTIONS = {"btn-new": "new", "btn-open": "open", "upload-flow": "import"}
 WHAT = {"new": "start a new flow", "open": "open another flow", "import": "import a flow"}
-
-
-def flow_hash(text: str) -> str:
-    """The fingerprint of a flow's text that tells saved from unsaved."""
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def is_dirty(ws: Workspace, doc: dict[str, Any] | None, meta: dict[str, Any] | None) -> bool:
@@ -39,7 +33,7 @@ def is_dirty(ws: Workspace, doc: dict[str, Any] | None, meta: dict[str, Any] | N
     if not (doc.get("nodes") or doc.get("notes")) and not meta.get("file"):
         return False
     flow = doc_to_flow(doc, meta, run_flow_path(ws, meta.get("file")))
-    return meta.get("saved") != flow_hash(flow_text(flow))
+    return meta.get("saved") != saved_hash(flow)
 
 
 def layout() -> list[Any]:

@@ -30,6 +30,14 @@ def with_id(meta: dict[str, Any], fresh: bool = False) -> dict[str, Any]:
     return meta
 
 
+def shown_run(ws: Workspace, run_id: str | None, flow_id: str | None) -> str | None:
+    """The run whose statuses the canvas shows: the tab's own run when it is of this flow,
+    else this flow's newest run (made in another tab, or before a restart), else none."""
+    if run_belongs(ws, run_id, flow_id):
+        return run_id
+    return ws.store.latest_flow_run(flow_id) if flow_id else None
+
+
 @dataclass
 class NodeResult:
     """A node's outputs from the newest run of its flow that produced them."""
@@ -116,3 +124,43 @@ def stale_notice(result: NodeResult) -> Any:
         className="stale-banner",
         role="status",
     )
+
+
+STALE_STYLE = {
+    "border-color": "#b45309",
+    "border-style": "dashed",
+    "border-width": 3,
+    "background-color": "#fffbeb",
+}
+
+
+def stale_nodes(
+    ws: Workspace,
+    doc: dict[str, Any] | None,
+    meta: dict[str, Any] | None,
+    run_id: str | None,
+    roots: DataRoots | None = None,
+) -> set[str]:
+    """The nodes whose outputs from ``run_id`` (a run of the canvas's flow) no longer match
+    the canvas: other params or other upstream data since that run."""
+    from studio.model import doc_to_flow
+    from studio.runs import run_flow_path
+
+    meta = meta or {}
+    if not run_belongs(ws, run_id, meta.get("id")):
+        return set()
+    assert run_id is not None
+    done = [
+        r
+        for r in ws.store.node_runs(run_id)
+        if r["status"] in ("succeeded", "cached") and r.get("cache_key")
+    ]
+    if not done:
+        return set()
+    flow = doc_to_flow(doc or {"nodes": [], "links": []}, meta, run_flow_path(ws, meta.get("file")))
+    try:
+        prepared, _problems = analyze_flow(flow, roots=roots)
+        keys, _ = node_cache_keys(prepared, run_id)
+    except (FlowError, KeyError, ValueError, TypeError):
+        keys = {}
+    return {r["node_id"] for r in done if keys.get(r["node_id"]) != r["cache_key"]}

@@ -61,6 +61,7 @@ def _exercise_flow_ids(store: Store) -> None:
     assert [r["cache_key"] for r in store.flow_node_runs("flow-b", "split")] == ["k-fb1"]
     assert store.flow_node_runs("flow-a", "gbdt") == []  # failed: no outputs to show
     assert store.flow_node_runs("flow-c", "split") == []
+    assert store.latest_flow_run("flow-a") == "fa2" and store.latest_flow_run("flow-c") is None
 
 
 def test_an_older_store_gains_the_flow_id_column(tmp_path: Path) -> None:

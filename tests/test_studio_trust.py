@@ -107,6 +107,12 @@ def test_two_flows_with_the_same_node_ids_never_share_results(
     _open(fresh, "adult")
     assert "Publish" not in _output_of(fresh, "gbdt")
     assert "no outputs" in _output_of(fresh, "split")
+    # ... while the flow that ran shows its run's statuses there too
+    _open(fresh, "loans")
+    fresh.wait_for_function(
+        "() => SEER.getCy().nodes().every(n => n.style('label').startsWith('✓'))", timeout=10000
+    )
+    assert "Publish" in _output_of(fresh, "gbdt")
     fresh.context.close()
     assert saved_flow(studio, "adult")["id"] == given
 
@@ -117,6 +123,13 @@ def test_two_flows_with_the_same_node_ids_never_share_results(
     page.fill("#param-split-ratio input", "0.7")
     page.keyboard.press("Enter")
     wait_doc(page, "s.nodes.find(n => n.id === 'split').params.ratio === 0.7")
+    # on the canvas: the split and what it feeds are out of date, the data above it is not
+    page.wait_for_function(
+        "() => SEER.getCy().getElementById('gbdt').style('label').indexOf('out of date') >= 0",
+        timeout=10000,
+    )
+    labels = dict(zip(["data", "split", "gbdt"], _labels(page), strict=True))
+    assert labels["data"].startswith("✓") and "out of date" in labels["split"], labels
     text = _output_of(page, "gbdt")
     assert "out of date" in text.lower() and "Publish" not in text, text
     page.click("#bt-output")
@@ -174,8 +187,11 @@ def test_no_work_is_lost_without_asking(page: Any, studio: Studio, tmp_path: Any
     wait_doc(page, "s.nodes.length === 3")
     page.wait_for_function("() => document.getElementById('flow-name').textContent === 'other'")
     # the previous flow's inspector and run log are gone
-    inspector = page.locator("#inspector").inner_text()
-    assert "node id:" not in inspector and "other" in inspector, inspector
+    page.wait_for_function(
+        "() => document.getElementById('inspector').innerText.indexOf('node id:') < 0",
+        timeout=5000,
+    )
+    assert "3 nodes, 2 links" in page.locator("#inspector").inner_text()
     assert "Starting" not in page.locator("#run-log").inner_text()
 
     # Import with unsaved changes asks too; Discard replaces the canvas
