@@ -162,6 +162,8 @@
       S.last = snapshot(cy);
       S.lastText = JSON.stringify(S.last);
       setProps("doc", { data: Object.assign({ ts: Date.now(), loaded: true }, S.last) });
+      // the inspector starts from the loaded flow's summary, never the previous flow's node
+      setProps("selection", { data: null });
       if (cy.nodes().length) cy.fit(undefined, 60);
       if (cy.zoom() > 1.2) { cy.zoom(1.2); cy.center(); }
     }, 80);

@@ -1,5 +1,5 @@
 """No lost work: New, Open and Import ask first when the canvas has unsaved changes (save,
-discard or cancel), and Open starts with a clean inspector.
+discard or cancel). (A loaded flow starts with nothing selected: assets/10_seer_canvas.js.)
 
 The toolbar's New and Open buttons and the Import upload do not act themselves: the guard
 below lets them through (the ``go-new``, ``go-open`` and ``go-import`` stores the flow-file
@@ -100,15 +100,6 @@ def register(app: dash.Dash, ws: Workspace, flows: FlowFolder) -> None:
     def unsaved_guard(*args: Any) -> tuple:
         doc, meta, pending, name = args[-4:]
         return guard(ws, flows, ctx.triggered_id, doc, meta, pending, name, args[2])
-
-    @app.callback(
-        Output("selection", "data", allow_duplicate=True),
-        Input("loaded", "data"),
-        prevent_initial_call=True,
-    )
-    def reset_selection(_: Any) -> Any:
-        """A flow just loaded: nothing of the previous one stays selected in the inspector."""
-        return None
 
 
 def guard(

@@ -137,7 +137,6 @@ RULES: dict[str, Rule] = {
             "add_feature",
             "session_header",
             "conflict_dialog",
-            "reset_selection",
         )
     },
 }
