@@ -155,11 +155,15 @@
     setTimeout(function () {
       var cy = getCy();
       if (!cy) return;
+      // nothing of the previous flow stays selected (a node of the same id would keep it)
+      cy.elements(":selected").unselect();
       S.undo = []; S.redo = [];
       S.applyCollapsed();
       S.last = snapshot(cy);
       S.lastText = JSON.stringify(S.last);
       setProps("doc", { data: Object.assign({ ts: Date.now(), loaded: true }, S.last) });
+      // the inspector starts from the loaded flow's summary, never the previous flow's node
+      setProps("selection", { data: null });
       if (cy.nodes().length) cy.fit(undefined, 60);
       if (cy.zoom() > 1.2) { cy.zoom(1.2); cy.center(); }
     }, 80);

@@ -112,6 +112,9 @@ class Flow:
     description: str = ""
     ui: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    #: a stable identity kept in the file (new on Save as, Duplicate, import as a copy): runs
+    #: record it, so results are never shown for another flow that has the same node ids
+    id: str | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -122,6 +125,8 @@ class Flow:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"seer_flow": FLOW_FORMAT, "name": self.name}
+        if self.id:
+            out["id"] = self.id
         if self.description:
             out["description"] = self.description
         if self.params:
@@ -254,6 +259,7 @@ def parse_flow(text: str, path: str | Path | None = None) -> Flow:
         ],
         ui=dict(data.get("ui", {})),
         path=p,
+        id=data.get("id"),
     )
 
 

@@ -244,6 +244,7 @@ class Runner:
             flow.to_json(),
             prepared.flow_params,
             requested_master(options.master),
+            flow_id=flow.id,
         )
         if background:
             t = threading.Thread(
@@ -268,31 +269,7 @@ class Runner:
     def _cache_keys(
         self, prepared: PreparedFlow, run_id: str, targets: set[str]
     ) -> tuple[dict[str, str], dict[str, Any]]:
-        keys: dict[str, str] = {}
-        fingerprints: dict[str, Any] = {}
-        for nid in prepared.order:
-            if nid not in targets:
-                continue
-            node = prepared.nodes[nid]
-            try:
-                fp = node.op.fingerprint(node.params)
-            except Exception as exc:  # the node itself will report the problem when it runs
-                fp = {"error": str(exc)}
-            fingerprints[nid] = fp
-            material = {
-                "op": node.op.id,
-                "version": node.op.version,
-                "params": node.params,
-                "inputs": {
-                    port: [f"{keys[src]}/{sport}" for src, sport in ups]
-                    for port, ups in node.inputs.items()
-                },
-                "fingerprint": fp,
-            }
-            if not node.op.is_cacheable(node.params):
-                material["run"] = run_id
-            keys[nid] = hashlib.sha256(_canonical(material).encode()).hexdigest()
-        return keys, fingerprints
+        return node_cache_keys(prepared, run_id, targets)
 
     def _cache_hit(self, node: ResolvedNode, key: str) -> dict[str, Any] | None:
         entry = self.ws.store.cache_get(key)
@@ -814,3 +791,35 @@ class Runner:
                 if lineage:
                     return dict(lineage)
         return {}
+
+
+def node_cache_keys(
+    prepared: PreparedFlow, run_id: str, targets: set[str] | None = None
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """The cache key of each node of ``targets`` (default: all) as a run ``run_id`` computes
+    it (op, version, params, upstream keys, inputs' fingerprints), and the fingerprints."""
+    keys: dict[str, str] = {}
+    fingerprints: dict[str, Any] = {}
+    for nid in prepared.order:
+        if targets is not None and nid not in targets:
+            continue
+        node = prepared.nodes[nid]
+        try:
+            fp = node.op.fingerprint(node.params)
+        except Exception as exc:  # the node itself will report the problem when it runs
+            fp = {"error": str(exc)}
+        fingerprints[nid] = fp
+        material = {
+            "op": node.op.id,
+            "version": node.op.version,
+            "params": node.params,
+            "inputs": {
+                port: [f"{keys[src]}/{sport}" for src, sport in ups]
+                for port, ups in node.inputs.items()
+            },
+            "fingerprint": fp,
+        }
+        if not node.op.is_cacheable(node.params):
+            material["run"] = run_id
+        keys[nid] = hashlib.sha256(_canonical(material).encode()).hexdigest()
+    return keys, fingerprints

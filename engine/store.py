@@ -11,6 +11,7 @@ import json
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -129,6 +130,14 @@ _INDEXES = [
     "CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at)",
     "CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts)",
     "CREATE INDEX IF NOT EXISTS runs_status ON runs (status)",
+]
+_ADDED_INDEXES = ["CREATE INDEX IF NOT EXISTS runs_flow ON runs (flow_id, started_at)"]
+
+# columns added after a table was first released: (table, column, type), added to an existing
+# store when missing (an older store keeps working; the column is NULL for its old rows)
+_ADDED_COLUMNS = [
+    # the flow's stable id (engine/flow.py Flow.id): the studio shows only this flow's results
+    ("runs", "flow_id", "TEXT"),
 ]
 
 _NODE_FIELDS = {
@@ -254,6 +263,9 @@ class Store:
         with self.transaction() as conn:
             for ddl in [*_TABLES, _LOGS[self.dialect], *_INDEXES]:
                 conn.execute(ddl)
+            self._add_columns(conn)
+            for ddl in _ADDED_INDEXES:
+                conn.execute(ddl)
             conn.execute(
                 self._sql(
                     "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
@@ -268,6 +280,38 @@ class Store:
                 f"this Seer knows {SCHEMA_VERSION}). Upgrade Seer."
             )
 
+    def _add_columns(self, conn: Any) -> None:
+        """Add the columns of _ADDED_COLUMNS an older store lacks (inside the schema
+        transaction, so concurrent openers do not both add them)."""
+        for table, column, kind in _ADDED_COLUMNS:
+            if self.dialect == "postgresql":
+                rows = conn.execute(
+                    "SELECT column_name AS name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = %s",
+                    (table,),
+                ).fetchall()
+            else:
+                rows = conn.execute(f"PRAGMA table_info({table})").fetchall()
+            if column not in {r["name"] for r in rows}:  # ALTER only when needed: it locks
+                conn.execute(
+                    f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}"
+                    if self.dialect == "postgresql"
+                    else f"ALTER TABLE {table} ADD COLUMN {column} {kind}"
+                )
+
+    def workspace_id(self) -> str:
+        """This workspace's stable identity (made on first use, kept in the meta table): the
+        scoring service reports it so a studio never takes another workspace's service for its
+        own."""
+        rows = self.query("SELECT value FROM meta WHERE key = 'workspace_id'")
+        if rows:
+            return str(rows[0]["value"])
+        self.execute(
+            "INSERT INTO meta (key, value) VALUES ('workspace_id', ?) ON CONFLICT (key) DO NOTHING",
+            (uuid.uuid4().hex,),
+        )
+        return str(self.query("SELECT value FROM meta WHERE key = 'workspace_id'")[0]["value"])
+
     # -- runs --------------------------------------------------------------------------------
     def create_run(
         self,
@@ -277,10 +321,11 @@ class Store:
         flow_json: dict[str, Any],
         params: dict[str, Any],
         master: str | None,
+        flow_id: str | None = None,
     ) -> None:
         self.execute(
             "INSERT INTO runs (run_id, flow_name, flow_path, flow_json, params_json, master, "
-            "status, started_at) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)",
+            "status, started_at, flow_id) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)",
             (
                 run_id,
                 flow_name,
@@ -289,7 +334,26 @@ class Store:
                 json.dumps(params),
                 master,
                 time.time(),
+                flow_id,
             ),
+        )
+
+    def latest_flow_run(self, flow_id: str) -> str | None:
+        """The newest run of the flow with this id, if any."""
+        rows = self.query(
+            "SELECT run_id FROM runs WHERE flow_id = ? ORDER BY started_at DESC LIMIT 1",
+            (flow_id,),
+        )
+        return rows[0]["run_id"] if rows else None
+
+    def flow_node_runs(self, flow_id: str, node_id: str, limit: int = 50) -> list[dict[str, Any]]:
+        """A node's succeeded (or cached) runs within the runs of one flow, newest first:
+        run_id and cache_key."""
+        return self.query(
+            "SELECT n.run_id, n.cache_key FROM node_runs n JOIN runs r ON r.run_id = n.run_id "
+            "WHERE r.flow_id = ? AND n.node_id = ? AND n.status IN ('succeeded', 'cached') "
+            "ORDER BY r.started_at DESC LIMIT ?",
+            (flow_id, node_id, limit),
         )
 
     def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:

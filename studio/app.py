@@ -9,7 +9,6 @@ loaded (New, Open, Import, a past run)."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import logging
 import time
@@ -23,7 +22,7 @@ from dash import ALL, MATCH, Input, Output, State, ctx, dash_table, dcc, html, n
 from engine.dataroots import DataRoots
 from engine.flow import FlowError
 from engine.workspace import Workspace
-from studio import admin, auth, charts, conflicts
+from studio import admin, auth, charts, conflicts, dialogs, identity
 from studio.forms import param_field
 from studio.model import (
     FlowFolder,
@@ -38,6 +37,7 @@ from studio.model import (
     palette_groups,
     parse_upload,
     sample_flows,
+    saved_hash,
 )
 from studio.runs import RunManager, run_flow_path
 from studio.services import ScoringService, try_it_fields
@@ -178,10 +178,6 @@ BASE_STYLESHEET: list[dict[str, Any]] = [
     },
     {"selector": ".eh-ghost-edge.eh-preview-active", "style": {"opacity": 0}},
 ]
-
-
-def _hash(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _empty_meta(name: str = "untitled") -> dict[str, Any]:
@@ -653,7 +649,7 @@ def create_app(
                 )
                 for i, p in enumerate(problems)
             ]
-        dirty = "" if meta.get("saved") == _hash(flow_text(flow)) else "● unsaved"
+        dirty = "" if meta.get("saved") == saved_hash(flow) else "● unsaved"
         if not doc.get("nodes") and not meta.get("file"):
             dirty = ""
         label = f"Problems ({len(problems)})" if problems else "Problems"
@@ -670,9 +666,10 @@ def create_app(
         Input("problems-store", "data"),
         Input("run-state", "data"),
         State("doc", "data"),
+        State("meta", "data"),
     )
     def stylesheet(
-        problems: dict | None, state: dict | None, doc: dict | None
+        problems: dict | None, state: dict | None, doc: dict | None, meta: dict | None
     ) -> list[dict[str, Any]]:
         sheet = list(BASE_STYLESHEET)
         labels = {n["id"]: n.get("label") or n["id"] for n in (doc or {}).get("nodes", [])}
@@ -688,6 +685,8 @@ def create_app(
                     },
                 }
             )
+        final = (state or {}).get("status") not in (None, "running")
+        stale = identity.stale_nodes(ws, doc, meta, state.get("run_id"), roots) if final else set()
         for nid, n in ((state or {}).get("nodes") or {}).items():
             if nid not in labels:
                 continue
@@ -696,6 +695,9 @@ def create_app(
             style["label"] = f"{STATUS_ICON.get(n['status'], '')} {labels[nid]}" + (
                 f"\n{secs}" if secs else ""
             )
+            if nid in stale:  # the canvas changed since: its output is not current
+                style.update(identity.STALE_STYLE)
+                style["label"] = f"⚠ {labels[nid]}\nout of date"
             sheet.append({"selector": f'node[id = "{nid}"]', "style": style})
         return sheet
 
@@ -874,11 +876,12 @@ def create_app(
         Output("modal-input", "style"),
         Output("modal-state", "data"),
         Output("modal-error", "children"),
-        Input("btn-open", "n_clicks"),
+        Input("go-open", "data"),
         Input("btn-saveas", "n_clicks"),
         Input("btn-rename", "n_clicks"),
         Input("btn-delete", "n_clicks"),
         Input("modal-cancel", "n_clicks"),
+        Input("btn-save", "n_clicks"),
         Input({"type": "browse", "node": ALL, "name": ALL}, "n_clicks"),
         Input({"type": "publish", "node": ALL}, "n_clicks"),
         State("meta", "data"),
@@ -893,7 +896,21 @@ def create_app(
         if isinstance(trig, dict) and not (ctx.triggered and ctx.triggered[0]["value"]):
             return (no_update,) * 7
         show = "modal"
-        if trig == "btn-open":
+        if trig == "btn-save":  # a first save asks for the flow's name
+            if meta.get("file"):
+                return (no_update,) * 7
+            return (
+                show,
+                "Name the flow to save it",
+                html.Div("Flow name (letters, digits, spaces, . _ -)", className="muted"),
+                "" if (meta.get("name") or "untitled") == "untitled" else meta["name"],
+                {},
+                {"action": "saveas"},
+                "",
+            )
+        if trig == "go-open":
+            if not args[0]:  # the store's first value, not a click let through
+                return (no_update,) * 7
             body = [
                 html.Div("Your flows", className="group-title"),
                 *(
@@ -992,7 +1009,7 @@ def create_app(
         Output("modal-error", "children", allow_duplicate=True),
         Output("download", "data"),
         Output("toast-msg", "data"),
-        Input("btn-new", "n_clicks"),
+        Input("go-new", "data"),
         Input("btn-save", "n_clicks"),
         Input("btn-duplicate", "n_clicks"),
         Input("btn-export", "n_clicks"),
@@ -1000,8 +1017,9 @@ def create_app(
         Input({"type": "open-flow", "name": ALL}, "n_clicks"),
         Input({"type": "open-sample", "name": ALL}, "n_clicks"),
         Input({"type": "open-run", "run": ALL}, "n_clicks"),
-        Input("upload-flow", "contents"),
+        Input("go-import", "data"),
         Input("url", "pathname"),
+        State("upload-flow", "contents"),
         State("upload-flow", "filename"),
         State("doc", "data"),
         State("meta", "data"),
@@ -1011,18 +1029,23 @@ def create_app(
         prevent_initial_call="initial_duplicate",
     )
     def files(*args: Any) -> tuple:
-        upload, _path, filename, doc, meta, mstate, mvalue, run_id = args[-8:]
+        upload, filename, doc, meta, mstate, mvalue, run_id = args[-7:]
         meta = meta or _empty_meta()
         trig = ctx.triggered_id
         nothing = (no_update,) * 7
         if isinstance(trig, dict) and not (ctx.triggered and ctx.triggered[0]["value"]):
             return nothing
+        if "url.pathname" in ctx.triggered_prop_ids:  # page load (the stores report too)
+            trig = "url"
+        elif trig in ("go-new", "go-import") and not ctx.triggered[0]["value"]:
+            return nothing  # the store's first value, not a click let through
 
-        def loaded(flow: Any, file: str | None, saved: bool) -> tuple:
+        def loaded(flow: Any, file: str | None, saved: bool, fresh: bool = False) -> tuple:
+            flow.id = identity.with_id({"id": flow.id}, fresh)["id"]
             m = {
                 **flow_meta(flow),
                 "file": file,
-                "saved": _hash(flow_text(flow)) if saved else None,
+                "saved": saved_hash(flow) if saved else None,
                 "disk": conflicts.fingerprint(flows.path(file)) if file else None,
             }
             return flow_to_elements(flow), m, time.time(), "modal hidden", "", no_update, no_update
@@ -1030,9 +1053,10 @@ def create_app(
         def saved(flow: Any, name: str, msg: str, hide_modal: bool) -> tuple:
             m = {
                 **meta,
+                "id": flow.id,
                 "name": name,
                 "file": name,
-                "saved": _hash(flow_text(flow)),
+                "saved": saved_hash(flow),
                 "disk": conflicts.fingerprint(flows.path(name)),
             }
             toast = {"msg": msg, "kind": "info", "ts": time.time()}
@@ -1047,7 +1071,7 @@ def create_app(
             )
 
         def current(name: str | None = None, file: str | None = None) -> Any:
-            m = dict(meta)
+            m = identity.with_id(meta)
             if name:
                 m["name"] = name
             return doc_to_flow(
@@ -1061,7 +1085,7 @@ def create_app(
                     flow = current()
                     return (
                         flow_to_elements(flow),
-                        meta,
+                        identity.with_id(meta),
                         time.time(),
                         no_update,
                         "",
@@ -1070,15 +1094,16 @@ def create_app(
                     )
                 if meta.get("file") and meta.get("saved") and flows.path(meta["file"]).exists():
                     return loaded(flows.load(meta["file"]), meta["file"], True)
+                if not meta.get("id"):  # a new tab's empty canvas is a new flow
+                    return (no_update, identity.with_id(meta)) + nothing[2:]
                 return nothing
-            if trig == "btn-new":
-                return [], _empty_meta(), time.time(), no_update, "", no_update, no_update
+            if trig == "go-new":  # (dialogs.py asked first when there were unsaved changes)
+                new = identity.with_id(_empty_meta())
+                return [], new, time.time(), no_update, "", no_update, no_update
             if trig == "btn-save":
                 auth.require(ws, "save", audited := "flow.save")
-                if not meta.get("file"):
-                    # a first save never overwrites another flow of the same name
-                    name = flows.unused_name(meta.get("name") or "untitled")
-                    flow = current(name, name)
+                if not meta.get("file"):  # open_modal asks for the name first
+                    return nothing
                 else:
                     name = meta["file"]
                     if conflicts.changed_on_disk(flows, meta):  # another tab or user saved it
@@ -1094,6 +1119,7 @@ def create_app(
                 base = meta.get("file") or meta.get("name") or "untitled"
                 name = flows.unused_name(f"{base} copy")
                 flow = current(name, name)
+                flow.id = identity.new_flow_id()  # a copy is another flow
                 flows.save(flow, name)
                 auth.audit(ws, audited, flow=name, detail=f"copy of {base}")
                 return loaded(flow, name, True)
@@ -1101,7 +1127,7 @@ def create_app(
                 flow = current()
                 fname = f"{meta.get('file') or meta.get('name') or 'flow'}.flow.json"
                 return nothing[:5] + (dict(content=flow_text(flow), filename=fname), no_update)
-            if trig == "upload-flow":
+            if trig == "go-import":
                 if not upload:
                     return nothing
                 raw = base64.b64decode(upload.split(",", 1)[1]).decode("utf-8", errors="replace")
@@ -1116,12 +1142,12 @@ def create_app(
                             "ts": time.time(),
                         },
                     )
-                return loaded(flow, None, False)
+                return loaded(flow, None, False, fresh=True)  # an import is a copy
             if isinstance(trig, dict) and trig.get("type") == "open-flow":
                 return loaded(flows.load(trig["name"]), trig["name"], True)
             if isinstance(trig, dict) and trig.get("type") == "open-sample":
                 flow = load_sample(trig["name"], ws.flows_dir / "data")
-                return loaded(flow, None, False)
+                return loaded(flow, None, False, fresh=True)
             if isinstance(trig, dict) and trig.get("type") == "open-run":
                 run = ws.store.get_run(trig["run"])
                 if not run:
@@ -1145,6 +1171,8 @@ def create_app(
                             + nothing[5:]
                         )
                     flow = current(name, name)
+                    if meta.get("file"):  # a copy under another name (a first save is not)
+                        flow.id = identity.new_flow_id()
                     flows.save(flow, name)
                     auth.audit(ws, "flow.saveas", flow=name, detail=f"from {meta.get('file')}")
                     return saved(flow, name, f'Saved as "{name}".', hide_modal=True)
@@ -1192,6 +1220,8 @@ def create_app(
 
     app.layout.children.append(dcc.Store(id="toast-msg"))
     conflicts.register(app, ws, flows)
+    app.layout.children.extend(dialogs.layout())
+    dialogs.register(app, ws, flows)
     app.clientside_callback(
         """function(m){ if (m && m.msg && window.SEER) window.SEER.toast(m.msg, m.kind);
         return window.dash_clientside.no_update; }""",
@@ -1394,10 +1424,12 @@ def create_app(
         Output("run-done", "data"),
         Input("poll", "n_intervals"),
         Input("run-id", "data"),
+        Input("meta", "data"),
         State("run-done", "data"),
         prevent_initial_call="initial_duplicate",
     )
-    def poll(_: Any, run_id: str | None, done: Any) -> tuple:
+    def poll(_: Any, run_id: str | None, meta: dict | None, done: Any) -> tuple:
+        run_id = identity.shown_run(ws, run_id, (meta or {}).get("id"))  # never another flow's
         if not run_id:
             return None, True, html.Div("No run yet.", className="muted"), "", no_update
         st = runs.status(run_id)
@@ -1469,19 +1501,22 @@ def create_app(
                 "Select a node to see its outputs from the latest run.", className="muted"
             )
         nid = sel["id"]
-        return admin.guard(_outputs_view(ws, run_id, nid, port))
+        found = identity.canvas_result(ws, doc, meta, nid, run_id, roots)
+        return admin.guard(_outputs_view(ws, found, nid, port))
 
     @app.callback(
         Output({"type": "cm", "node": ALL}, "children"),
         Input({"type": "threshold", "node": ALL}, "value"),
         State("run-id", "data"),
+        State("doc", "data"),
+        State("meta", "data"),
         prevent_initial_call=True,
     )
-    def threshold(values: list, run_id: str | None) -> list:
+    def threshold(values: list, run_id: str | None, doc: dict | None, meta: dict | None) -> list:
         out = []
         for t, idx in zip(values, ctx.inputs_list[0], strict=False):
             nid = idx["id"]["node"]
-            reports = _reports(ws, run_id, nid)
+            reports = _reports(identity.canvas_result(ws, doc, meta, nid, run_id, roots))
             out.append(_confusion(reports, float(t or 0.5)) if reports else None)
         return out
 
@@ -1496,10 +1531,16 @@ def create_app(
         State("modal-input", "value"),
         State("run-id", "data"),
         State("meta", "data"),
+        State("doc", "data"),
         prevent_initial_call=True,
     )
     def publish(
-        _: Any, mstate: dict | None, name: str | None, run_id: str | None, meta: dict | None
+        _: Any,
+        mstate: dict | None,
+        name: str | None,
+        run_id: str | None,
+        meta: dict | None,
+        doc: dict | None,
     ) -> tuple:
         if not mstate or mstate.get("action") != "publish":
             return no_update, no_update, no_update, no_update
@@ -1507,12 +1548,13 @@ def create_app(
         from engine.model_registry import ModelRegistry, RegistryError
 
         nid = mstate["node"]
-        found = _latest_outputs(ws, run_id, nid)
-        model = (found[1] if found else {}).get("model")
+        found = identity.canvas_result(ws, doc, meta, nid, run_id, roots)
+        model = found.outputs.get("model") if found and found.current else None
         if not model:
+            why = "up-to-date " if found else ""
             return (
                 no_update,
-                f'Node "{nid}" has no trained model yet: run the flow first.',
+                f'Node "{nid}" of this flow has no {why}trained model yet: run the flow first.',
                 no_update,
                 no_update,
             )
@@ -1521,14 +1563,19 @@ def create_app(
                 model["path"],
                 (name or "").strip(),
                 flow_name=(meta or {}).get("name"),
-                run_id=found[0],
+                run_id=found.run_id,
                 node_id=nid,
             )
         except (RegistryError, OSError) as exc:
             auth.audit(ws, "model.publish", "failed", model=name, detail=str(exc))
             return no_update, str(exc), no_update, no_update
         auth.audit(
-            ws, "model.publish", model=name, version=version, run_id=found[0], detail=f"node {nid}"
+            ws,
+            "model.publish",
+            model=name,
+            version=version,
+            run_id=found.run_id,
+            detail=f"node {nid}",
         )
         scoring.ensure_started()
         msg = f'Published "{name}" version {version}. The Models page shows its endpoint.'
@@ -1802,27 +1849,10 @@ def _root_list_item() -> Any:
     )
 
 
-def _latest_outputs(
-    ws: Workspace, run_id: str | None, nid: str
-) -> tuple[str, dict[str, Any]] | None:
-    """(run id, outputs) of a node: from the given run, else the newest run that has them."""
-    store = ws.store
-    if run_id:
-        out = store.outputs_of(run_id, nid)
-        if out:
-            return run_id, out
-    for r in store.list_runs(limit=50):
-        out = store.outputs_of(r["run_id"], nid)
-        if out:
-            return r["run_id"], out
-    return None
-
-
-def _reports(ws: Workspace, run_id: str | None, nid: str) -> dict[str, Any] | None:
-    found = _latest_outputs(ws, run_id, nid)
+def _reports(found: identity.NodeResult | None) -> dict[str, Any] | None:
     if not found:
         return None
-    m = found[1].get("metrics")
+    m = found.outputs.get("metrics")
     if not m:
         return None
     try:
@@ -1872,15 +1902,17 @@ def _confusion(reports: dict[str, Any], t: float) -> Any:
     return html.Table([html.Thead(head), html.Tbody(rows)], className="grid")
 
 
-def _outputs_view(ws: Workspace, run_id: str | None, nid: str, port: str | None) -> Any:
+def _outputs_view(
+    ws: Workspace, found: identity.NodeResult | None, nid: str, port: str | None
+) -> Any:
     from engine.stats import preview_rows, table_stats
 
-    found = _latest_outputs(ws, run_id, nid)
     if not found:
         return html.Div(
-            f'"{nid}" has no outputs yet: run the flow (or Run to here).', className="muted"
+            f'"{nid}" has no outputs from this flow yet: run the flow (or Run to here).',
+            className="muted",
         )
-    rid, outs = found
+    rid, outs = found.run_id, found.outputs
     ports = list(outs)
     if not ports:
         return html.Div(f'"{nid}" has no outputs to show.', className="muted")
@@ -1898,6 +1930,9 @@ def _outputs_view(ws: Workspace, run_id: str | None, nid: str, port: str | None)
         + [html.Span(f"run {rid}", className="muted small")],
         className="btabs inner",
     )
+    stale = identity.stale_notice(found)
+    if stale is not None:
+        tabs = html.Div([stale, tabs])
     out = outs[port]
     kind = out.get("type")
     body: Any
@@ -1986,7 +2021,7 @@ def _outputs_view(ws: Workspace, run_id: str | None, nid: str, port: str | None)
     elif kind == "metrics":
         body = _evaluation_view(ws, rid, nid, out)
     elif kind == "model":
-        body = _model_view(nid, out)
+        body = _model_view(nid, out, found.current)
     else:
         path = Path(out.get("path", ""))
         text = ""
@@ -2104,7 +2139,7 @@ def _evaluation_view(ws: Workspace, rid: str, nid: str, out: dict[str, Any]) -> 
     )
 
 
-def _model_view(nid: str, out: dict[str, Any]) -> Any:
+def _model_view(nid: str, out: dict[str, Any], current: bool = True) -> Any:
     path = Path(out["path"])
     try:
         manifest = json.loads((path / "manifest.json").read_text("utf-8"))
@@ -2150,15 +2185,17 @@ def _model_view(nid: str, out: dict[str, Any]) -> Any:
                 className="grid",
             )
         )
-    return html.Div(
+    publish = (
         [
             html.Button(
                 "Publish…", id={"type": "publish", "node": nid}, n_clicks=0, className="btn primary"
             ),
             html.Span(" registers this model and serves it (Models page).", className="muted"),
-            *summary,
         ]
+        if current
+        else [html.Div("Run the flow again to publish the model the canvas describes.")]
     )
+    return html.Div([*publish, *summary])
 
 
 def _models_view(ws: Workspace, scoring: ScoringService) -> Any:

@@ -17,7 +17,7 @@ from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
 
 from engine.workspace import Workspace
 from studio import auth
-from studio.model import FlowFolder, doc_to_flow, flow_meta, flow_text, flow_to_elements
+from studio.model import FlowFolder, doc_to_flow, flow_meta, flow_to_elements, saved_hash
 from studio.runs import run_flow_path
 
 
@@ -122,7 +122,7 @@ def register(app: dash.Dash, ws: Workspace, flows: FlowFolder) -> None:
             m = {
                 **meta,
                 **flow_meta(flow),
-                "saved": hashlib.sha256(flow_text(flow).encode()).hexdigest()[:16],
+                "saved": saved_hash(flow),
                 "disk": fingerprint(flows.path(name)),
             }
             toast = {"msg": f'Reloaded "{name}" from disk.', "kind": "info", "ts": time.time()}
@@ -133,7 +133,7 @@ def register(app: dash.Dash, ws: Workspace, flows: FlowFolder) -> None:
         auth.audit(ws, "flow.save", flow=name, detail="overwrote a version changed on disk")
         m = {
             **meta,
-            "saved": hashlib.sha256(flow_text(flow).encode()).hexdigest()[:16],
+            "saved": saved_hash(flow),
             "disk": fingerprint(path),
         }
         toast = {

@@ -4,6 +4,7 @@ names, and the flows folder (list, save atomically, rename, duplicate, delete)."
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -200,11 +201,13 @@ def doc_to_flow(doc: dict[str, Any], meta: dict[str, Any], path: Path | None = N
         description=meta.get("description") or "",
         ui=ui,
         path=path,
+        id=meta.get("id") or None,
     )
 
 
 def flow_meta(flow: Flow) -> dict[str, Any]:
     return {
+        "id": flow.id,
         "name": flow.name,
         "description": flow.description,
         "params": flow.params,
@@ -214,6 +217,22 @@ def flow_meta(flow: Flow) -> dict[str, Any]:
 
 def flow_text(flow: Flow) -> str:
     return json.dumps(flow.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+def saved_hash(flow: Flow) -> str:
+    """What tells a saved flow from an edited one: its JSON with each param that equals the
+    operator's default left out (the parameter form drops those, which changes nothing)."""
+    data = flow.to_json()
+    cat = catalog()
+    for n in data["nodes"]:
+        defaults = {p["name"]: p.get("default") for p in cat.get(n["op"], {}).get("params", [])}
+        n["params"] = {
+            k: v
+            for k, v in (n.get("params") or {}).items()
+            if not (k in defaults and defaults[k] == v)
+        }
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # -- live validation ------------------------------------------------------------------------

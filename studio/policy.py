@@ -98,6 +98,7 @@ RULES: dict[str, Rule] = {
     "files": _by_id({"btn-save": "save", "btn-duplicate": "save"}),
     "open_modal": _by_id(
         {
+            "btn-save": "save",
             "btn-saveas": "save",
             "btn-rename": "save",
             "btn-delete": "save",
@@ -114,6 +115,8 @@ RULES: dict[str, Rule] = {
     "publish": _by_id({}, default=STRICTEST),
     "model_action": _model_action,
     "conflict_choice": _conflict_choice,
+    # the unsaved-changes dialog (studio/dialogs.py): only its Save writes a file
+    "unsaved_guard": _by_id({"unsaved-save": "save"}),
     "users_page": _page("users", "users"),
     "user_action": _always("users"),
     "audit_page": _page("audit", "audit"),

@@ -89,6 +89,7 @@ class RunManager:
             "run_id": run_id,
             "status": status,
             "flow_name": run["flow_name"],
+            "flow_id": run.get("flow_id"),
             "started_at": run["started_at"],
             "finished_at": run.get("finished_at"),
             "nodes": nodes,

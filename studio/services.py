@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -21,27 +22,65 @@ NUMERIC = ("tinyint", "smallint", "int", "bigint", "float", "double", "integer",
 
 
 class ScoringService:
+    """This workspace's `seer serve`: used on its port only when its /healthz names this
+    workspace; when another workspace's service (or any other program) holds the port, the
+    studio starts its own on a free port and says so in ``status()``."""
+
     def __init__(self, ws: Workspace, host: str = "127.0.0.1", port: int = 8600):
         self.ws = ws
         self.host = host
         self.port = port
+        self.requested_port = port
         self.proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
+        self._workspace_id: str | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def healthy(self) -> bool:
+    @property
+    def workspace_id(self) -> str:
+        if self._workspace_id is None:
+            self._workspace_id = self.ws.store.workspace_id()
+        return self._workspace_id
+
+    def _answer(self) -> str | None:
+        """Who answers on the port: "ours", "foreign" (another workspace's service or another
+        program), or None (nothing listens)."""
         try:
             r = httpx.get(f"{self.url}/healthz", timeout=0.5)
-            return r.status_code == 200
         except httpx.HTTPError:
-            return False
+            return None
+        try:
+            ws_id = r.json().get("workspace") if r.status_code == 200 else None
+        except (ValueError, AttributeError):
+            ws_id = None
+        return "ours" if ws_id == self.workspace_id else "foreign"
+
+    def healthy(self) -> bool:
+        """True when this workspace's service answers on the port."""
+        return self._answer() == "ours"
+
+    def _moved(self) -> str:
+        if self.port == self.requested_port:
+            return ""
+        return (
+            f"; port {self.requested_port} is taken by another workspace's scoring service or "
+            f"another program, so this studio's service runs on port {self.port} (choose the "
+            "port with --serve-port)"
+        )
 
     def status(self) -> str:
-        if self.healthy():
-            return "running"
+        answer = self._answer()
+        if answer == "ours":
+            return "running" + self._moved()
+        if answer == "foreign":
+            return (
+                f"not running: port {self.port} is taken by another workspace's scoring service "
+                "or another program (this studio starts its own on a free port on the first "
+                "publish or try-it; or choose a port with --serve-port)"
+            )
         if self.proc is not None and self.proc.poll() is not None:
             return (
                 f"stopped (exit code {self.proc.returncode}; see {self.ws.logs_dir / 'serve.log'})"
@@ -49,10 +88,16 @@ class ScoringService:
         return "not running (starts on the first publish or try-it)"
 
     def ensure_started(self, wait: float = 10.0) -> bool:
-        """Find the service on its port, or start `seer serve` for this workspace."""
+        """Find this workspace's service on its port, or start `seer serve` for it (on a free
+        port when the port is held by someone else)."""
         with self._lock:
-            if self.healthy():
+            answer = self._answer()
+            if answer == "ours":
                 return True
+            if answer == "foreign" or _port_taken(self.host, self.port):
+                if self.proc is not None and self.proc.poll() is None:
+                    self.stop()
+                self.port = _free_port(self.host)
             if self.proc is None or self.proc.poll() is not None:
                 self.ws.logs_dir.mkdir(parents=True, exist_ok=True)
                 logf = open(self.ws.logs_dir / "serve.log", "ab")  # noqa: SIM115 - the child owns it
@@ -76,7 +121,7 @@ class ScoringService:
                 atexit.register(self.stop)
             deadline = time.time() + wait
             while time.time() < deadline:
-                if self.healthy():
+                if self._answer() == "ours":
                     return True
                 if self.proc.poll() is not None:
                     return False
@@ -125,6 +170,19 @@ class ScoringService:
                 html.Pre(json.dumps(data, indent=1), className="code-view"),
             ]
         )
+
+
+def _port_taken(host: str, port: int) -> bool:
+    """True when some program listens on host:port."""
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
 
 
 def try_it_fields(ws: Workspace, name: str) -> list[dict[str, Any]]:

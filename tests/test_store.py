@@ -45,6 +45,46 @@ def _exercise(store: Store) -> None:
     assert store.lineage("r1", "n1", "train") == {"transform": {"run_id": "r0"}}
     assert [entry["message"] for entry in store.logs("r1")] == ["hello"]
     _exercise_leases(store)
+    _exercise_flow_ids(store)
+
+
+def _exercise_flow_ids(store: Store) -> None:
+    """Runs record their flow's id; a node's results are found within one flow's runs only."""
+    for run_id, flow_id in (("fa1", "flow-a"), ("fb1", "flow-b"), ("fa2", "flow-a")):
+        store.create_run(run_id, "f", None, {}, {}, None, flow_id=flow_id)
+        store.set_node(run_id, "split", op="split", status="succeeded", cache_key=f"k-{run_id}")
+        store.execute("UPDATE runs SET started_at = ? WHERE run_id = ?", (len(run_id), run_id))
+    store.execute("UPDATE runs SET started_at = 10 WHERE run_id = 'fa2'")
+    store.set_node("fa2", "gbdt", op="train.gbdt", status="failed", cache_key="k-x")
+    assert store.get_run("fa1")["flow_id"] == "flow-a"
+    assert [r["run_id"] for r in store.flow_node_runs("flow-a", "split")] == ["fa2", "fa1"]
+    assert [r["cache_key"] for r in store.flow_node_runs("flow-b", "split")] == ["k-fb1"]
+    assert store.flow_node_runs("flow-a", "gbdt") == []  # failed: no outputs to show
+    assert store.flow_node_runs("flow-c", "split") == []
+    assert store.latest_flow_run("flow-a") == "fa2" and store.latest_flow_run("flow-c") is None
+
+
+def test_an_older_store_gains_the_flow_id_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "seer.db"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE runs (run_id TEXT PRIMARY KEY, flow_name TEXT NOT NULL, flow_path TEXT, "
+        "flow_json TEXT NOT NULL, params_json TEXT NOT NULL, master TEXT, status TEXT NOT NULL, "
+        "started_at DOUBLE PRECISION NOT NULL, finished_at DOUBLE PRECISION, error TEXT)"
+    )
+    old.execute(
+        "INSERT INTO runs VALUES ('old', 'f', NULL, '{}', '{}', NULL, 'succeeded', 1, 2, NULL)"
+    )
+    old.commit()
+    old.close()
+    store = Store(path)
+    assert store.get_run("old")["flow_id"] is None  # kept, belongs to no flow
+    store.create_run("new", "f", None, {}, {}, None, flow_id="flow-a")
+    assert store.get_run("new")["flow_id"] == "flow-a"
+    store.close()
+    assert Store(path).get_run("new")["flow_id"] == "flow-a"  # opening again changes nothing
 
 
 def _exercise_leases(store: Store) -> None:
@@ -130,7 +170,7 @@ def test_postgresql_store_has_the_same_behaviour() -> None:
             t.start()
         for t in threads:
             t.join(60)
-        assert len(store.list_runs(limit=1000)) == 62  # r1, r2 and 3 x 20
+        assert len(store.list_runs(limit=1000)) == 65  # r1, r2, three of flow ids and 3 x 20
         store.close()
     finally:
         admin.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -452,8 +452,9 @@ def test_export_and_import_round_trip(page: Any, studio: Studio, tmp_path: Path)
     assert [n["id"] for n in data["nodes"]] == [n["id"] for n in original["nodes"]]
     assert len(data["links"]) == len(original["links"])
     assert data["nodes"][2]["params"] == original["nodes"][2]["params"]
-    # import it back into a fresh canvas
+    # import it back into a fresh canvas (the opened sample is not saved: New asks first)
     page.click("#btn-new")
+    page.click("#unsaved-discard")
     wait_doc(page, "s.nodes.length === 0")
     page.set_input_files("#upload-flow input[type=file]", str(exported))
     wait_doc(
@@ -557,8 +558,9 @@ def test_flow_files_save_as_rename_duplicate_delete(page: Any, studio: Studio) -
     page.wait_for_selector("text=Flow file deleted")
     assert not (flows / "beta copy.flow.json").exists() and (flows / "beta.flow.json").exists()
     wait_doc(page, "s.nodes.length === 2")  # the canvas keeps the flow
-    # Open lists the workspace's flows
+    # Open lists the workspace's flows (after asking about the canvas no file holds now)
     page.click("#btn-open")
+    page.click("#unsaved-discard")
     page.click("[id*='open-flow'] >> text=beta")
     page.wait_for_function("() => document.getElementById('flow-name').textContent === 'beta'")
 

@@ -132,6 +132,8 @@ def test_two_users_saving_the_same_flow(browser: Any, studio: Studio) -> None:  
         pages.append(page)
     first, second = pages
     drop(second, "import.sample", 250, 150)
+    # the canvas has sent its change (else Save would save the flow as it was)
+    second.wait_for_function("() => document.getElementById('dirty').textContent !== ''")
     second.click("#btn-save")
     second.wait_for_function("() => document.getElementById('dirty').textContent === ''")
     assert len(saved_flow(studio, "team")["nodes"]) == 1

@@ -175,6 +175,7 @@ def create_app(
     auth = Authorizer(workspace.store, set(opts.api_keys), opts.public_metrics)
     ids = PredictionIds(workspace_secret(workspace.root))
     request_log = RequestLog(workspace.logs_dir / "serving")
+    workspace_id = workspace.store.workspace_id()  # /healthz says whose models these are
     metrics = Metrics()
     stop = threading.Event()
     heavy = {"pending": 0, "limiter": None}
@@ -319,6 +320,7 @@ def create_app(
             "models": len(host.routes),
             "registry_generation": host.generation,
             "request_log": state,
+            "workspace": workspace_id,
         }
         if not state["ok"]:
             doc["reason"] = f"The request log cannot be written: {state['error']}"

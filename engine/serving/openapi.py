@@ -225,7 +225,7 @@ def _generic(name: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "/healthz": {
             "get": {
                 "summary": "Liveness; status is 'degraded' (with a reason) while the request log "
-                "cannot be written",
+                "cannot be written; workspace is the id of the workspace whose models it serves",
                 "responses": {"200": {"description": "Up"}},
             }
         },
