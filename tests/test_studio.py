@@ -456,6 +456,8 @@ def test_export_and_import_round_trip(page: Any, studio: Studio, tmp_path: Path)
     page.click("#btn-new")
     page.click("#unsaved-discard")
     wait_doc(page, "s.nodes.length === 0")
+    # the server has the empty canvas too (what the unsaved-changes guard reads) before we import
+    page.wait_for_selector("text=The canvas is empty", timeout=10000)
     page.set_input_files("#upload-flow input[type=file]", str(exported))
     wait_doc(
         page,
