@@ -10,6 +10,14 @@ from engine.context import Cancelled, RunContext
 from engine.errors import OperatorError
 from engine.features.config import FeatureConfigError, to_text, validate_config
 from engine.features.fit import fit_features, quantile_boundaries
+from engine.features.online import (
+    WOE_MISSING,
+    WOE_OTHER,
+    WOE_SPECIAL,
+    compile_transform,
+    woe_bin,
+    woe_values,
+)
 from engine.features.spark import INDEX_COL, VALUE_COL, apply_transform
 from engine.files import expand_paths, files_fingerprint
 from engine.gbdt_encoding.spark import collect_gbdt_columns, encode_gbdt_table, gbdt_columns
@@ -42,6 +50,12 @@ __all__ = [
     "VALUE_COL",
     "FeatureConfigError",
     "apply_transform",
+    "compile_transform",
+    "woe_bin",
+    "woe_values",
+    "WOE_MISSING",
+    "WOE_OTHER",
+    "WOE_SPECIAL",
     "fit_features",
     "quantile_boundaries",
     "to_text",

@@ -12,7 +12,11 @@ randomized rows guards that. The shared rules:
   ``name=__missing__`` for a missing value (null, or NaN for numbers), ``name=__other__``
   for a discrete value outside a fitted vocabulary; a continuous feature's token is its
   name and its value is the transformed number;
-- index = xxhash64(token as UTF-8, seed 42) mod 2^bits; value 1.0 except continuous.
+- a weight-of-evidence feature (``kind: woe``, fitted by features.woe) has the token ``name``
+  and the WOE of the row's bin as its value: a number's bin k counts the splits <= x, a
+  category's bin is the group that lists its text; special values, missing values (null, NaN)
+  and categories never seen in training have bins (and WOEs) of their own;
+- index = xxhash64(token as UTF-8, seed 42) mod 2^bits; value 1.0 except continuous and woe.
 """
 
 from __future__ import annotations
@@ -123,9 +127,58 @@ def _member_token(feature: Mapping[str, Any], types: Mapping[str, str]) -> Calla
     return bucket
 
 
+WOE_MISSING, WOE_SPECIAL, WOE_OTHER = "missing", "special", "other"
+
+
+def woe_bin(feature: Mapping[str, Any], types: Mapping[str, str]) -> Callable[[Any], Any]:
+    """The bin function of a fitted woe feature: a raw value -> its bin (an integer for a
+    regular bin, else "missing", "special" or "other")."""
+    fitted = feature["fitted"]
+    if fitted["dtype"] == "numerical":
+        splits = [float(b) for b in fitted["splits"]]
+        specials = frozenset(float(v) for v in fitted.get("special_values", []))
+
+        def number_bin(v: Any) -> Any:
+            if _missing_number(v):
+                return WOE_MISSING
+            x = float(v)
+            if x in specials:
+                return WOE_SPECIAL
+            return bisect.bisect_right(splits, x)
+
+        return number_bin
+    ctype = types.get(feature["column"], "string")
+    groups = {str(c): k for k, group in enumerate(fitted["groups"]) for c in group}
+    special_text = frozenset(str(v) for v in fitted.get("special_values", []))
+
+    def category_bin(v: Any) -> Any:
+        if v is None:
+            return WOE_MISSING
+        text = canonical(v, ctype)
+        if text in special_text:
+            return WOE_SPECIAL
+        return groups.get(text, WOE_OTHER)
+
+    return category_bin
+
+
+def woe_values(fitted: Mapping[str, Any]) -> dict[Any, float]:
+    """Bin -> WOE of a fitted woe feature."""
+    out: dict[Any, float] = {k: float(w) for k, w in enumerate(fitted["woe"])}
+    out[WOE_MISSING] = float(fitted["woe_missing"])
+    out[WOE_SPECIAL] = float(fitted["woe_special"])
+    out[WOE_OTHER] = float(fitted.get("woe_other", 0.0))
+    return out
+
+
 def _entries(feature: Mapping[str, Any], types: Mapping[str, str]) -> list[Entry]:
     kind = feature["kind"]
     name = feature_name(feature)
+    if kind == "woe":
+        col = feature["column"]
+        bin_of = woe_bin(feature, types)
+        woe = woe_values(feature["fitted"])
+        return [lambda row: (name, woe[bin_of(row.get(col))])]
     if kind in ("discrete", "bucket"):
         token = _member_token(feature, types)
         return [lambda row, token=token: (token(row), 1.0)]

@@ -76,12 +76,39 @@ _PARTS = {
 }
 
 
+def woe_value(feature: Mapping[str, Any]) -> Any:
+    """The WOE of a fitted woe feature's bin for each row (see engine/features/online.py)."""
+    F = _F()
+    fitted = feature["fitted"]
+    col = _col(feature["column"])
+    specials = list(fitted.get("special_values", []))
+    missing, special = F.lit(float(fitted["woe_missing"])), F.lit(float(fitted["woe_special"]))
+    if fitted["dtype"] == "numerical":
+        x = col.cast("double")
+        bounds = F.array(*[F.lit(float(b)) for b in fitted["splits"]])
+        k = F.size(F.filter(bounds, lambda b: b <= x))
+        woes = F.array(*[F.lit(float(w)) for w in fitted["woe"]])
+        out = F.when(_is_missing_number(x), missing)
+        if specials:
+            out = out.when(x.isin([float(v) for v in specials]), special)
+        return out.otherwise(F.element_at(woes, k + 1))
+    text = col.cast("string")
+    out = F.when(col.isNull(), missing)
+    if specials:
+        out = out.when(text.isin([str(v) for v in specials]), special)
+    for group, w in zip(fitted["groups"], fitted["woe"], strict=True):
+        out = out.when(text.isin([str(c) for c in group]), F.lit(float(w)))
+    return out.otherwise(F.lit(float(fitted.get("woe_other", 0.0))))
+
+
 def _entries(feature: Mapping[str, Any], types: Mapping[str, str]) -> list[tuple[Any, Any]]:
     """(token expression, value expression) pairs of one feature."""
     F = _F()
     kind = feature["kind"]
     name = feature_name(feature)
     one = F.lit(1.0)
+    if kind == "woe":
+        return [(F.lit(name), woe_value(feature))]
     if kind in ("discrete", "bucket"):
         return [(_member_token(feature, types), one)]
     if kind == "combine":
