@@ -15,6 +15,7 @@ from engine.features.online import (
     WOE_OTHER,
     WOE_SPECIAL,
     compile_transform,
+    token_index,
     woe_bin,
     woe_values,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "FeatureConfigError",
     "apply_transform",
     "compile_transform",
+    "token_index",
     "woe_bin",
     "woe_values",
     "WOE_MISSING",

@@ -26,7 +26,7 @@ from engine.opapi import (
 )
 from operators.modeling import col, transform_of_input
 
-SCORE, PREDICTION = "score", "prediction"
+SCORE, PREDICTION, POINTS = "score", "prediction", "points"
 
 
 class Predict(Operator):
@@ -37,11 +37,12 @@ class Predict(Operator):
     description = (
         "Scores a table with a model bundle. The table keeps its columns and gains `score` (the "
         "probability of the positive class) and `prediction` (1 when the score reaches the "
-        "threshold: the model's own unless 'threshold' is set). The model applies its own feature "
-        "transform to raw rows; a table already transformed by that same transform is used as it is."
+        "threshold: the model's own unless 'threshold' is set); a scorecard adds `points`. The "
+        "model applies its own feature transform to raw rows; a table already transformed by "
+        "that same transform is used as it is."
     )
     inputs = (
-        Port("model", "model", "A model bundle (train.hdlr, train.gbdt)."),
+        Port("model", "model", "A model bundle (train.hdlr, train.gbdt, train.scorecard)."),
         Port("data", "table", "Rows to score."),
     )
     outputs = (Port("out", "table", "The rows with score and prediction."),)
@@ -63,7 +64,7 @@ class Predict(Operator):
         data = inputs.get("data")
         if not isinstance(data, TableSchema):
             return {"out": None}
-        cols = [(c.name, c.type) for c in data.columns if c.name not in (SCORE, PREDICTION)]
+        cols = [(c.name, c.type) for c in data.columns if c.name not in (SCORE, PREDICTION, POINTS)]
         return {"out": TableSchema.of(*cols, (SCORE, "double"), (PREDICTION, "int"))}
 
     def run(
@@ -72,11 +73,11 @@ class Predict(Operator):
         where = f'predict (node "{ctx.node_id}")'
         folder: Path = inputs["model"]
         manifest = read_manifest(folder)
-        df = inputs["data"].drop(SCORE, PREDICTION)
+        df = inputs["data"].drop(SCORE, PREDICTION, POINTS)
         threshold = (
             params["threshold"] if params.get("threshold") is not None else manifest["threshold"]
         )
-        if manifest["model_type"] == "hdlr":
+        if manifest["model_type"] in ("hdlr", "scorecard"):
             scored = _score_linear(ctx, df, folder, manifest, where)
         elif manifest["model_type"] == "gbdt":
             scored = _score_gbdt(df, folder, manifest, where)
@@ -117,7 +118,9 @@ def _score_linear(
     keys = np.asarray(coef["indices"], dtype=np.int64)[order]
     weights = np.asarray(coef["weights"], dtype=float)[order]
     intercept = float(coef["intercept"])
-    schema = _schema_plus_score(with_features)
+    card = manifest.get("scorecard")
+    schema = _schema_plus_score(with_features, points=card is not None)
+    factor, offset = (card["factor"], card["offset"]) if card else (0.0, 0.0)
 
     def score_batches(batches: Any) -> Any:
         import pyarrow as pa
@@ -137,9 +140,12 @@ def _score_linear(
             )
             margin = intercept + np.bincount(rows, weights=w * flat_v, minlength=batch.num_rows)
             score = 1.0 / (1.0 + np.exp(-margin))
-            yield pa.RecordBatch.from_arrays([*batch.columns, pa.array(score)], schema=schema)
+            extra = [pa.array(offset - factor * margin)] if card else []
+            yield pa.RecordBatch.from_arrays(
+                [*batch.columns, pa.array(score), *extra], schema=schema
+            )
 
-    out = with_features.mapInArrow(score_batches, _spark_schema(with_features))
+    out = with_features.mapInArrow(score_batches, _spark_schema(with_features, card is not None))
     return out if same else out.drop(INDEX_COL, VALUE_COL)
 
 
@@ -198,15 +204,17 @@ def _booster(text: str) -> Any:
     return _BOOSTERS[key]
 
 
-def _schema_plus_score(df: Any) -> Any:
+def _schema_plus_score(df: Any, points: bool = False) -> Any:
     import pyarrow as pa
     from pyspark.sql.pandas.types import to_arrow_schema
 
     base = to_arrow_schema(df.schema)
-    return pa.schema([*base, pa.field(SCORE, pa.float64())])
+    extra = [pa.field(POINTS, pa.float64())] if points else []
+    return pa.schema([*base, pa.field(SCORE, pa.float64()), *extra])
 
 
-def _spark_schema(df: Any) -> Any:
+def _spark_schema(df: Any, points: bool = False) -> Any:
     from pyspark.sql.types import DoubleType, StructField, StructType
 
-    return StructType([*df.schema.fields, StructField(SCORE, DoubleType())])
+    extra = [StructField(POINTS, DoubleType())] if points else []
+    return StructType([*df.schema.fields, StructField(SCORE, DoubleType()), *extra])

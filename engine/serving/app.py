@@ -133,6 +133,7 @@ def _score(
     """Validate, score (and explain) a batch; returns the response body and the log record."""
     model.validate(instances)
     scores = model.scores(instances)
+    points = model.points(instances)
     reasons = model.explain_rows(instances) if explain else None
     preds = []
     for i, s in enumerate(scores):
@@ -141,6 +142,8 @@ def _score(
             "score": s,
             "prediction": int(s >= model.threshold),
         }
+        if points is not None:
+            p["points"] = points[i]
         if reasons is not None:
             p["reasons"] = reasons[i]
         preds.append(p)

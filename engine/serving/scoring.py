@@ -10,9 +10,10 @@ from typing import Any
 import orjson
 
 from engine.bundle import GBDT_MODEL, LinearScorer, read_manifest
-from engine.features.online import as_datetime
+from engine.features.online import as_datetime, woe_bin
 from engine.gbdt_encoding.online import gbdt_row, prepare_gbdt_columns
 from engine.serving.lgbm import Booster
+from engine.serving.reasons import gbdt_reasons, linear_reasons, placer, scorecard_reasons
 
 _INTEGER = ("tinyint", "smallint", "int", "bigint")
 _NUMBER = (*_INTEGER, "float", "double")
@@ -56,7 +57,13 @@ class LoadedModel:
         ]
         self.column_names = tuple(n for n, _ in self.columns)
         self.classes = list(self.manifest.get("classes") or [])
-        if self.kind == "hdlr":
+        self._card = self.manifest.get("scorecard") if self.kind == "scorecard" else None
+        self._place = placer(self.manifest)
+        if self._card is not None:
+            transform = self.manifest["transform"]
+            types = {c["name"]: c["type"] for c in transform["input_schema"]}
+            self._woe_bins = [(f["column"], woe_bin(f, types)) for f in transform["features"]]
+        if self.kind in ("hdlr", "scorecard"):
             self._linear = LinearScorer(self.folder, self.manifest)
         elif self.kind == "gbdt":
             self._gbdt_columns = prepare_gbdt_columns(self.manifest["gbdt"]["columns"])
@@ -107,10 +114,17 @@ class LoadedModel:
                     )
 
     def scores(self, instances: list[Mapping[str, Any]]) -> list[float]:
-        if self.kind == "hdlr":
+        if self.kind in ("hdlr", "scorecard"):
             return [self._linear.score(r) for r in instances]
         rows = [gbdt_row(self._gbdt_columns, r) for r in instances]
         return self._booster.predict_rows(rows)
+
+    def points(self, instances: list[Mapping[str, Any]]) -> list[float] | None:
+        """A scorecard's points per row (offset - factor x log-odds), else None."""
+        if self._card is None:
+            return None
+        factor, offset = self._card["factor"], self._card["offset"]
+        return [offset - factor * self._linear.margin(r) for r in instances]
 
     def explain(self, row: Mapping[str, Any], top: int = 5) -> list[dict[str, Any]]:
         return self.explain_rows([row], top)[0]
@@ -118,33 +132,34 @@ class LoadedModel:
     def explain_rows(
         self, rows: list[Mapping[str, Any]], top: int = 5
     ) -> list[list[dict[str, Any]]]:
-        """The features that pushed each score most (LR: weight x value per token; GBDT: the
-        per-feature contributions LightGBM computes, for the whole batch in one call)."""
-        out = []
-        if self.kind == "hdlr":
+        """The top reasons behind each score, in plain words (engine/serving/reasons.py): LR
+        weight x value per feature, scorecard points lost per variable, GBDT contributions
+        (computed by LightGBM for the whole batch in one call)."""
+        if self.kind in ("hdlr", "scorecard"):
             t = self._linear.transform
-            for row in rows:
-                parts = []
-                for (token, value), idx in zip(t.tokens(row), t(row)[0], strict=True):
-                    w = self._linear.weights.get(idx, 0.0)
-                    if w:
-                        parts.append({"feature": token, "contribution": w * value})
-                out.append(parts)
+            if self._card is not None:
+                out = [
+                    scorecard_reasons(self._card, self._bins(row), row, self._place) for row in rows
+                ]
+            else:
+                features = t.fitted["features"]
+                out = []
+                for row in rows:
+                    weights = [self._linear.weights.get(i, 0.0) for i in t(row)[0]]
+                    out.append(linear_reasons(features, t.tokens(row), weights, row, self._place))
         else:
+            names = [c["name"] for c in self._gbdt_columns]
             contribs = self._booster.contributions_rows(
                 [gbdt_row(self._gbdt_columns, r) for r in rows]
             )
-            for row, contrib in zip(rows, contribs, strict=True):
-                out.append(
-                    [
-                        {"feature": c["name"], "value": row.get(c["name"]), "contribution": v}
-                        for c, v in zip(self._gbdt_columns, contrib[:-1], strict=True)
-                        if v
-                    ]
-                )
-        for parts in out:
-            parts.sort(key=lambda d: -abs(d["contribution"]))
+            out = [
+                gbdt_reasons(names, contrib[:-1], row, self._place)
+                for row, contrib in zip(rows, contribs, strict=True)
+            ]
         return [parts[:top] for parts in out]
+
+    def _bins(self, row: Mapping[str, Any]) -> list[tuple[str, Any]]:
+        return [(column, bin_of(row.get(column))) for column, bin_of in self._woe_bins]
 
     def inputs_of(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """The row as the request log keeps it: the model's input columns only."""

@@ -1,0 +1,136 @@
+"""train.scorecard: WOE -> logistic regression -> points; the same points offline and online,
+and reason codes that name the attributes costing the most points."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import httpx
+import pyarrow.parquet as pq
+import pytest
+
+from operators.scorecard_points import attribute_points, points_of_margin, scaling
+
+from .conftest import run_flow, write_flow
+from .test_serving import as_request, start_service
+
+
+def test_points_arithmetic_matches_a_hand_computation() -> None:
+    # 600 points at 50:1, 20 points to double the odds
+    factor, offset = scaling(20, 600, 50)
+    assert factor == pytest.approx(28.8539008)  # 20 / ln 2
+    assert offset == pytest.approx(600 - 28.8539008 * 3.91202301)  # 487.1228
+    assert offset == pytest.approx(487.1228, abs=1e-4)
+    # odds of 50:1 (p(bad) = 1/51) score 600; 100:1 score 620; 25:1 score 580
+    for odds, points in ((50, 600), (100, 620), (25, 580)):
+        assert points_of_margin(math.log(1 / odds), factor, offset) == pytest.approx(points)
+    # two variables, intercept -1.2, coefficients -0.8 and -0.5: the attribute points sum
+    # to the row's points; by hand: -(-0.8 x 0.4 + -0.6) x 28.8539 + 243.5614 = 270.1070
+    a = attribute_points(-0.8, 0.4, -1.2, 2, factor, offset)
+    assert a == pytest.approx(270.1070, abs=1e-4)
+    b = attribute_points(-0.5, -0.3, -1.2, 2, factor, offset)
+    assert b == pytest.approx(-(0.15 - 0.6) * 28.8539008 + 243.5614, abs=1e-4)
+    margin = -1.2 + (-0.8 * 0.4) + (-0.5 * -0.3)
+    assert a + b == pytest.approx(points_of_margin(margin, factor, offset))
+
+
+@pytest.fixture(scope="module")
+def card_run(spark, tmp_path_factory):
+    from engine.workspace import Workspace
+
+    folder = tmp_path_factory.mktemp("scorecard")
+    ws = Workspace(folder / "ws")
+    nodes = [
+        {"id": "gen", "op": "import.sample", "params": {"rows": 6000, "seed": 8}},
+        {"id": "split", "op": "split", "params": {"ratio": 0.7, "seed": 3}},
+        {
+            "id": "woe",
+            "op": "features.woe",
+            "params": {"label": "default", "exclude": ["customer_id", "application_date"]},
+        },
+        {"id": "card", "op": "train.scorecard", "params": {"label": "default"}},
+        {"id": "score", "op": "predict", "params": {}},
+        {"id": "eval", "op": "evaluate.binary", "params": {}},
+        {"id": "pub", "op": "publish", "params": {"name": "card"}},
+    ]
+    links = [
+        ("gen.out", "split.in"),
+        ("split.train", "woe.train"),
+        ("woe.train", "card.train"),
+        ("card.model", "score.model"),
+        ("split.test", "score.data"),
+        ("score.out", "eval.scored"),
+        ("card.model", "pub.model"),
+    ]
+    result = run_flow(write_flow(folder, nodes, links, name="card"), ws)
+    assert result.status == "succeeded", {k: v.error for k, v in result.nodes.items() if v.error}
+    return result, ws
+
+
+@pytest.mark.spark
+def test_the_scorecard_bundle_carries_a_points_table(card_run) -> None:
+    result, _ = card_run
+    folder = Path(result.nodes["card"].outputs["model"]["path"])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["model_type"] == "scorecard"
+    card = manifest["scorecard"]
+    assert 1 <= len(card["variables"]) <= 10
+    assert all(v["coefficient"] < 0 for v in card["variables"])  # more WOE, less risk
+    assert {c["name"] for c in manifest["input_schema"]} == {
+        v["column"] for v in card["variables"]
+    } | {"default"}
+    rows = list(csv.DictReader(io.StringIO((folder / "points.csv").read_text())))
+    assert len(rows) == len(card["points"])
+    assert {r["variable"] for r in rows} == {v["column"] for v in card["variables"]}
+    # each attribute's points from the manifest's numbers, by hand
+    n = len(card["variables"])
+    for r in card["points"]:
+        hand = -(r["coefficient"] * r["woe"] + card["intercept"] / n) * card["factor"]
+        assert r["points"] == pytest.approx(hand + card["offset"] / n)
+    metrics = result.nodes["eval"].metrics
+    assert metrics["auc"] > 0.7, metrics
+    assert result.nodes["card"].metrics["valid_auc"] > 0.7
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_online_points_equal_offline_and_reasons_name_the_costliest_attributes(card_run) -> None:
+    result, ws = card_run
+    offline = pq.read_table(result.nodes["score"].outputs["out"]["path"]).to_pylist()
+    folder = Path(result.nodes["card"].outputs["model"]["path"])
+    card = json.loads((folder / "manifest.json").read_text())["scorecard"]
+    # offline: points = offset - factor x log-odds of the score
+    for r in offline[:50]:
+        logit = math.log(r["score"] / (1 - r["score"]))
+        assert r["points"] == pytest.approx(card["offset"] - card["factor"] * logit, abs=1e-6)
+    proc, url = start_service(ws.root)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for i in range(0, len(offline), 500):
+                chunk = offline[i : i + 500]
+                body = client.post(
+                    "/v1/models/card:predict",
+                    json={"instances": [as_request(r) for r in chunk]},
+                ).json()
+                for r, p in zip(chunk, body["predictions"], strict=True):
+                    assert p["points"] == r["points"]  # identical, not only close
+                    assert p["score"] == pytest.approx(r["score"], abs=1e-12)
+            worst = min(offline, key=lambda r: r["points"])
+            one = client.post(
+                "/v1/models/card:predict?explain=true", json={"instances": [as_request(worst)]}
+            ).json()["predictions"][0]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    reasons = one["reasons"]
+    assert reasons and reasons[0]["points_lost"] >= reasons[-1]["points_lost"] > -1e-9
+    assert reasons[0]["points_lost"] > 5
+    first = reasons[0]
+    assert first["text"].startswith(f"{first['feature']} = ")
+    assert "points below the best" in first["text"]
+    numeric = [r for r in reasons if isinstance(r["value"], float)]
+    assert any("% of applicants" in r["text"] for r in numeric), reasons
