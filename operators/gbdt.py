@@ -59,6 +59,10 @@ CANDIDATES = [
 ]
 
 
+#: LightGBM monotone constraint per direction name
+MONOTONE = {"increasing": 1, "decreasing": -1, "none": 0}
+
+
 class TrainGbdt(Operator):
     id = "train.gbdt"
     reads_input_files = True  # training-data statistics of the input, kept in the bundle
@@ -213,6 +217,17 @@ class TrainGbdt(Operator):
             widget="number",
         ),
         Param(
+            "monotone",
+            "object",
+            "Directions the score must follow, per number column (LightGBM's monotone "
+            'constraints): {"debt_to_income": "increasing", "income": "decreasing"}. The '
+            "score then never falls as an increasing column rises, whatever the other columns.",
+            default={},
+            values={"type": "string", "enum": list(MONOTONE)},
+            widget="mapping",
+            title="Monotone constraints",
+        ),
+        Param(
             "seed",
             "integer",
             "Seed of LightGBM and of the validation hold-out.",
@@ -275,6 +290,7 @@ class TrainGbdt(Operator):
         cat_idx = [i for i, c in enumerate(spec) if c["categorical"]]
         names = [c["name"] for c in spec]
         base = {
+            **monotone_constraints(spec, params.get("monotone") or {}, where),
             "objective": "binary",
             "deterministic": True,
             "num_threads": params["threads"],
@@ -367,7 +383,13 @@ class TrainGbdt(Operator):
             scores,
             threshold,
             {"label": label, "positive": positive, "classes": classes},
-            {**cand, "rounds": n_iter, "threads": params["threads"], "seed": params["seed"]},
+            {
+                **cand,
+                "rounds": n_iter,
+                "threads": params["threads"],
+                "seed": params["seed"],
+                "monotone": dict(params.get("monotone") or {}),
+            },
             seconds,
             trials,
             {"engine": "driver", "validation": _validation_kind(valid, folds)},
@@ -400,6 +422,7 @@ class TrainGbdt(Operator):
             "learning_rate": params["learning_rate"],
         }
         lgb_params = {
+            **monotone_constraints(spec, params.get("monotone") or {}, where),
             "objective": "binary",
             "deterministic": True,
             "num_threads": threads,
@@ -443,7 +466,13 @@ class TrainGbdt(Operator):
             scores,
             ks_threshold(y_val, scores),
             {"label": label, "positive": positive, "classes": classes},
-            {**cand, "rounds": params["rounds"], "threads": threads, "seed": params["seed"]},
+            {
+                **cand,
+                "rounds": params["rounds"],
+                "threads": threads,
+                "seed": params["seed"],
+                "monotone": dict(params.get("monotone") or {}),
+            },
             time.time() - t0,
             trials,
             {"engine": "spark", "machines": machines},
@@ -492,6 +521,30 @@ class TrainGbdt(Operator):
                 c = {**c, "categories": sorted(r["v"] for r in top)}
             out.append(c)
         return out
+
+
+def monotone_constraints(
+    spec: list[dict[str, Any]], wanted: Mapping[str, str], where: str
+) -> dict[str, Any]:
+    """LightGBM's monotone_constraints (one per feature column, in the model's order)."""
+    if not wanted or all(v == "none" for v in wanted.values()):
+        return {}
+    by_name = {c["name"]: c for c in spec}
+    for name in wanted:
+        if name not in by_name:
+            raise OperatorError(
+                f"The 'monotone' parameter of {where} names the column \"{name}\", which is not "
+                f"among the model's columns: {', '.join(by_name)}."
+            )
+        if by_name[name]["categorical"] and wanted[name] != "none":
+            raise OperatorError(
+                f"The 'monotone' parameter of {where} constrains \"{name}\", which holds "
+                "categories: only number columns have a direction."
+            )
+    return {
+        "monotone_constraints": [MONOTONE[wanted.get(c["name"], "none")] for c in spec],
+        "monotone_constraints_method": "intermediate",  # "advanced" broke monotonicity here (LightGBM 4)
+    }
 
 
 def _write_bundle(

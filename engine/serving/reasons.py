@@ -39,7 +39,7 @@ def placer(manifest: Mapping[str, Any]) -> Placer:
             return None
         if not math.isfinite(value):
             return None
-        return round(min(max(fn(float(value)), 0.0), 100.0))
+        return round(min(max(fn(float(value)), 1.0), 99.0))  # "higher than 100 %" reads oddly
 
     return place
 
