@@ -191,7 +191,14 @@ def _fill_table(
     fitted["woe_special"] = table[regular]["woe"]
     fitted["woe_missing"] = table[regular + 1]["woe"]
     fitted["woe_other"] = table[regular + 2]["woe"]  # values never seen in training: 0
-    fitted["table"] = table if not numeric else table[:-1]
+    # rows a row can never fall in are left out: "Special" without special values, "Other"
+    # for numbers
+    fitted["table"] = [
+        r
+        for r in table
+        if not (r["key"] == WOE_SPECIAL and not fitted["special_values"])
+        and not (r["key"] == WOE_OTHER and numeric)
+    ]
     fitted["iv"] = iv
     fitted["strength"] = iv_strength(iv)
     fitted["trend"] = _trend([r["event_rate"] for r in table[:regular] if r["count"]])
