@@ -10,6 +10,15 @@ Credit Default (30,000 rows): the same cross-validation, the scorecard against t
 model on one-hot + quantile buckets (its default transform: ten buckets per number, discrete
 values of text) fitted with the same scikit-learn solver train.hdlr uses on the driver.
 
+Codes as categories: Credit Default's SEX, EDUCATION, MARRIAGE and PAY_0..PAY_6 are integer
+codes (SOURCE.txt); the scorecard bins them as categories (features.woe's 'as_categories'),
+the one-hot + buckets baseline buckets them as numbers, as train.hdlr's default transform does.
+
+With --flows, the same comparison also runs as Seer flows on one fixed, seeded 80/20 split
+(split -> features.woe -> train.scorecard -> predict -> evaluate.binary, and split ->
+train.hdlr on the raw columns, i.e. its default one-hot + buckets transform -> predict), so
+train.hdlr itself is the baseline.
+
 Needs ../shared/data. Prints one JSON document; docs/BENCHMARKS.md records the results.
 """
 
@@ -41,6 +50,10 @@ CARD = {
     "significance": 0.05,
 }
 WOE = {"min_bin_share": 0.05, "max_bins": 10, "monotonic_trend": "auto"}
+CODES = {
+    "german": [],
+    "credit": ["SEX", "EDUCATION", "MARRIAGE", *[f"PAY_{i}" for i in (0, 2, 3, 4, 5, 6)]],
+}
 
 
 def load(name: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -58,12 +71,16 @@ def _types(df: pd.DataFrame) -> dict[str, str]:
     return {c: ("string" if df[c].dtype == object else "double") for c in df.columns}
 
 
-def woe_matrix(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame) -> dict[str, Any]:
+def woe_matrix(
+    train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame, codes: list[str]
+) -> dict[str, Any]:
     types = _types(train)
+    for c in codes:
+        types[c] = "int"
     features = []
     for c in train.columns:
-        x = train[c].to_numpy(dtype=object if types[c] == "string" else float)
-        features.append(fit_woe_column(c, types[c], x, y, WOE))
+        x = train[c].to_numpy(dtype=float if types[c] == "double" else object)
+        features.append(fit_woe_column(c, types[c], x, y, WOE, None, c in codes))
     fitted = {
         "seer_transform": 1,
         "hash_bits": 20,
@@ -83,10 +100,12 @@ def woe_matrix(train: pd.DataFrame, y: np.ndarray, test: pd.DataFrame) -> dict[s
     }
 
 
-def scorecard_auc(train, y, test, y_test, selection: str, significance: float) -> tuple[float, int]:
+def scorecard_auc(
+    train, y, test, y_test, selection: str, significance: float, codes: list[str]
+) -> tuple[float, int]:
     from sklearn.metrics import roc_auc_score
 
-    m = woe_matrix(train, y, test)
+    m = woe_matrix(train, y, test, codes)
     params = {**CARD, "selection": selection, "significance": significance}
     chosen = select_variables(m["ivs"], m["x"], y, params, [])
     b0, coef = fit_lr(m["x"][:, chosen], y, CARD["reg"])
@@ -153,7 +172,7 @@ def cross_validate(name: str, folds: int, repeats: int) -> dict[str, Any]:
         for tr, te in StratifiedKFold(folds, shuffle=True, random_state=r).split(df, y):
             a, b, ya, yb = df.iloc[tr], df.iloc[te], y[tr], y[te]
             for sel, sig in (("stepwise", 0.05), ("iv", 0.05)):
-                auc, n = scorecard_auc(a, ya, b, yb, sel, sig)
+                auc, n = scorecard_auc(a, ya, b, yb, sel, sig, CODES[name])
                 runs.setdefault(f"scorecard_{sel}", []).append(auc)
                 sizes.setdefault(f"scorecard_{sel}", []).append(n)
             if name == "german":
@@ -173,15 +192,100 @@ def cross_validate(name: str, folds: int, repeats: int) -> dict[str, Any]:
     }
 
 
+def flow_for(name: str) -> dict[str, Any]:
+    """The two models as one Seer flow on a fixed, seeded split of the same rows."""
+    if name == "german":
+        load = {"path": str(DATA / "german_credit" / "german.data"), "delimiter": " "}
+        query, label, drop = (
+            "SELECT *, 1 - CLASSIFICATION AS bad FROM load",
+            "bad",
+            ["CLASSIFICATION"],
+        )
+    else:
+        load = {"path": str(DATA / "credit_default" / "default_of_credit_card_clients.csv")}
+        query, label, drop = "SELECT * FROM load", "default_payment_next_month", ["ID"]
+    nodes = [
+        {"id": "load", "op": "import.csv", "params": load},
+        {"id": "label", "op": "transform.sql", "params": {"query": query}},
+        {"id": "drop", "op": "clean.select", "params": {"drop": drop}},
+        {"id": "split", "op": "split", "params": {"ratio": 0.8, "seed": 1, "stratify": label}},
+        {
+            "id": "woe",
+            "op": "features.woe",
+            "params": {"label": label, "as_categories": CODES[name]},
+        },
+        {"id": "card", "op": "train.scorecard", "params": {"label": label}},
+        {"id": "lr", "op": "train.hdlr", "params": {"label": label}},
+        {"id": "score_card", "op": "predict", "params": {}},
+        {"id": "score_lr", "op": "predict", "params": {}},
+        {"id": "eval", "op": "evaluate.binary", "params": {}},
+    ]
+    pairs = [
+        ("load.out", "label.in"), ("label.out", "drop.in"), ("drop.out", "split.in"),
+        ("split.train", "woe.train"), ("woe.train", "card.train"), ("split.train", "lr.train"),
+        ("card.model", "score_card.model"), ("split.test", "score_card.data"),
+        ("lr.model", "score_lr.model"), ("split.test", "score_lr.data"),
+        ("score_card.out", "eval.scored"), ("score_lr.out", "eval.scored"),
+    ]  # fmt: skip
+    links = [
+        {"from": dict(zip(("node", "port"), a.split("."), strict=True)),
+         "to": dict(zip(("node", "port"), b.split("."), strict=True))}
+        for a, b in pairs
+    ]  # fmt: skip
+    return {"seer_flow": 1, "name": f"scorecard-{name}", "nodes": nodes, "links": links}
+
+
+_TMP: Any = None
+
+
+def run_flows(name: str) -> dict[str, Any]:
+    import os
+    import tempfile
+
+    # the shared data sets are read in place: a data root of the flow
+    os.environ["SEER_DATA_ROOTS"] = os.pathsep.join(
+        p for p in (os.environ.get("SEER_DATA_ROOTS", ""), str(DATA)) if p
+    )
+    from engine.flow import parse_flow, prepare_flow
+    from engine.runner import Runner, RunOptions
+    from engine.workspace import Workspace
+
+    # one workspace for every flow of the process: the Spark session keeps its scratch space
+    # in the first one
+    global _TMP
+    if _TMP is None:
+        _TMP = tempfile.TemporaryDirectory()
+    ws = Workspace(Path(_TMP.name) / "ws")
+    prepared = prepare_flow(parse_flow(json.dumps(flow_for(name))))
+    t0 = time.time()
+    result = Runner(ws).run(prepared, RunOptions(max_parallel=1))
+    assert result.status == "succeeded", {k: v.error for k, v in result.nodes.items() if v.error}
+    by = result.nodes["eval"].metrics["by_input"]
+    return {
+        "dataset": name,
+        "protocol": "fixed 80/20 split (split node, seed 1, stratified), Seer flows",
+        "scorecard_auc": round(by["score_card"]["auc"], 4),
+        "hdlr_onehot_buckets_auc": round(by["score_lr"]["auc"], 4),
+        "scorecard_variables": result.nodes["card"].metrics["variables"],
+        "seconds": {n: round(v.seconds, 1) for n, v in result.nodes.items()},
+        "total_seconds": round(time.time() - t0, 1),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--datasets", default="german,credit")
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--flows", action="store_true", help="also run the fixed-split flows")
+    ap.add_argument("--no-cv", action="store_true", help="skip the cross-validation")
     args = ap.parse_args()
     if not DATA.exists():
         sys.exit(f"{DATA} not found: the benchmark needs the shared data sets.")
-    out = [cross_validate(n, args.folds, args.repeats) for n in args.datasets.split(",")]
+    names = args.datasets.split(",")
+    out = [] if args.no_cv else [cross_validate(n, args.folds, args.repeats) for n in names]
+    if args.flows:
+        out += [run_flows(n) for n in names]
     print(json.dumps(out, indent=1))
 
 

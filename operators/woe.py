@@ -23,6 +23,7 @@ from operators.woe_binning import TRENDS, apply_edit_problem, fit_woe_column, is
 
 WOE_HASH_BITS = 20
 BINNABLE = ("string", "boolean")
+INTEGER_TYPES = ("tinyint", "smallint", "int", "bigint")
 EDIT_ITEMS = {
     "type": "object",
     "required": ["column"],
@@ -61,7 +62,14 @@ def fit_woe_transform(
     y_col, positive, classes = resolve_label(train, label, params.get("positive"), where)
     schema = {f.name: f.dataType.simpleString() for f in train.schema.fields}
     columns = woe_columns(schema, label, params)
-    edits = _edits_by_column(params.get("bin_edits") or [], schema, where)
+    coded = set(params.get("as_categories") or [])
+    bad = [c for c in coded if c not in schema or schema[c] not in INTEGER_TYPES + BINNABLE]
+    if bad:
+        raise OperatorError(
+            f"The 'as_categories' parameter of {where} names {', '.join(bad)}: give integer "
+            "(or text) columns of the input."
+        )
+    edits = _edits_by_column(params.get("bin_edits") or [], schema, where, coded)
     if not columns:
         raise OperatorError(f"{where}: there is no number, text or boolean column to bin.")
     total = train.count()
@@ -84,12 +92,13 @@ def fit_woe_transform(
             "special_values": (params.get("special_values") or {}).get(c, []),
         }
         arr = table.column(c)
+        coded = c in set(params.get("as_categories") or [])
         x = (
             np.asarray(arr.cast("double").to_numpy(zero_copy_only=False), dtype=float)
-            if is_numeric(schema[c])
+            if is_numeric(schema[c]) and not coded
             else np.array(arr.to_pylist(), dtype=object)
         )
-        features.append(fit_woe_column(c, schema[c], x, y, options, edits.get(c)))
+        features.append(fit_woe_column(c, schema[c], x, y, options, edits.get(c), coded))
     used = [*columns, label]
     fitted = {
         "seer_transform": 1,
@@ -104,7 +113,7 @@ def fit_woe_transform(
 
 
 def _edits_by_column(
-    edits: list[Mapping[str, Any]], schema: Mapping[str, str], where: str
+    edits: list[Mapping[str, Any]], schema: Mapping[str, str], where: str, coded: set[str]
 ) -> dict[str, Mapping[str, Any]]:
     out: dict[str, Mapping[str, Any]] = {}
     for e in edits:
@@ -114,7 +123,7 @@ def _edits_by_column(
                 f"The 'bin_edits' parameter of {where} names the column \"{c}\", which is not in "
                 f"its input. Columns: {', '.join(schema)}."
             )
-        problem = apply_edit_problem(c, is_numeric(schema[c]), e)
+        problem = apply_edit_problem(c, is_numeric(schema[c]) and c not in coded, e)
         if problem:
             raise OperatorError(f"The 'bin_edits' parameter of {where}: {problem}")
         out[c] = e
@@ -200,6 +209,16 @@ class FeaturesWoe(Operator):
             items={"type": "string"},
             widget="columns",
             title="Exclude",
+        ),
+        Param(
+            "as_categories",
+            "array",
+            "Integer columns that hold codes (a status, a delinquency code): binned as "
+            "categories, each code with its own risk, rather than as an ordered number.",
+            default=[],
+            items={"type": "string"},
+            widget="columns",
+            title="Codes as categories",
         ),
         Param(
             "max_bins",

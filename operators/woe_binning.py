@@ -53,6 +53,9 @@ def optimal_splits(
         dtype="numerical" if numeric else "categorical",
         max_n_bins=int(options.get("max_bins", 10)),
         min_bin_size=float(options.get("min_bin_share", 0.05)),
+        # the pre-bins the optimiser merges: fine enough for the minimum bin size asked for
+        max_n_prebins=max(20, 2 * int(options.get("max_bins", 10))),
+        min_prebin_size=min(0.05, float(options.get("min_bin_share", 0.05))),
         monotonic_trend=_OPTB_TREND.get(trend, trend) if numeric else "auto_asc_desc",
         special_codes=specials or None,
         cat_cutoff=None,
@@ -90,15 +93,17 @@ def fit_woe_column(
     y: np.ndarray,
     options: Mapping[str, Any],
     edit: Mapping[str, Any] | None = None,
+    as_categories: bool = False,
 ) -> dict[str, Any]:
     """A fitted woe feature of one column. ``x`` holds the raw values (numbers as floats with
     NaN for missing; categories as objects with None), ``y`` 0/1 with 1 the event.
     ``edit`` (a manual edit from the flow) replaces the optimal bins: {"splits": [...]} for a
-    number, {"groups": [[...], ...]} for categories."""
-    numeric = is_numeric(ctype)
+    number, {"groups": [[...], ...]} for categories. ``as_categories`` bins a column of
+    integer codes as categories (each code's own risk, no trend across codes)."""
+    numeric = is_numeric(ctype) and not as_categories
     specials = list(options.get("special_values") or [])
     if not numeric:
-        x = np.array([None if v is None else _text(v, ctype) for v in x], dtype=object)
+        x = np.array([None if _is_null(v) else _text(v, ctype) for v in x], dtype=object)
         specials = [str(v) for v in specials]
     if edit:
         bins = [float(s) for s in edit["splits"]] if numeric else edit["groups"]
@@ -127,6 +132,10 @@ def fit_woe_column(
         if len(finite):
             fitted["percentiles"] = [float(q) for q in np.percentile(finite, np.arange(1, 100))]
     return feature
+
+
+def _is_null(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
 
 
 def _text(v: Any, ctype: str) -> str:

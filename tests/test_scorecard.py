@@ -56,6 +56,12 @@ def card_run(spark, tmp_path_factory):
         {"id": "score", "op": "predict", "params": {}},
         {"id": "eval", "op": "evaluate.binary", "params": {}},
         {"id": "pub", "op": "publish", "params": {"name": "card"}},
+        {"id": "score_dev", "op": "predict", "params": {}},
+        {
+            "id": "report",
+            "op": "report.model",
+            "params": {"purpose": "Approve or decline loan applications.", "path": "${out}"},
+        },
     ]
     links = [
         ("gen.out", "split.in"),
@@ -65,9 +71,17 @@ def card_run(spark, tmp_path_factory):
         ("split.test", "score.data"),
         ("score.out", "eval.scored"),
         ("card.model", "pub.model"),
+        ("card.model", "score_dev.model"),
+        ("split.train", "score_dev.data"),
+        ("card.model", "report.model"),
+        ("score_dev.out", "report.scored"),
+        ("score.out", "report.scored"),
     ]
-    result = run_flow(write_flow(folder, nodes, links, name="card"), ws)
+    out = str(folder / "docs" / "model.html")
+    flow = write_flow(folder, nodes, links, name="card", params={"out": out})
+    result = run_flow(flow, ws)
     assert result.status == "succeeded", {k: v.error for k, v in result.nodes.items() if v.error}
+    result.html_path = out
     return result, ws
 
 
@@ -134,3 +148,40 @@ def test_online_points_equal_offline_and_reasons_name_the_costliest_attributes(c
     assert "points below the best" in first["text"]
     numeric = [r for r in reasons if isinstance(r["value"], float)]
     assert any("% of applicants" in r["text"] for r in numeric), reasons
+
+
+@pytest.mark.spark
+def test_the_model_report_documents_the_scorecard(card_run) -> None:
+    result, _ = card_run
+    node = result.nodes["report"]
+    assert node.seconds <= 10, node.seconds
+    report = json.loads(Path(node.outputs["report"]["path"]).read_text())
+    page = report["html"]
+    assert Path(result.html_path).read_text(encoding="utf-8") == page  # the 'path' file
+    for section in (
+        "Purpose and data",
+        "Variables",
+        "The model",
+        "Performance",
+        "Stability",
+        "Limitations",
+        "Lineage",
+        "Points table",
+        "Approve or decline loan",
+    ):
+        assert section in page, section
+    assert "<script" not in page and "http://" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )
+    perf = report["figures"]["performance"]
+    assert set(perf) == {"score_dev", "score"}
+    assert perf["score"]["auc"] == pytest.approx(result.nodes["eval"].metrics["auc"])
+    assert perf["score"]["gini"] == pytest.approx(2 * perf["score"]["auc"] - 1)
+    assert f"{perf['score']['auc']:.4f}" in page
+    # the same generator on both samples: stable
+    assert report["figures"]["score_psi"]["score"] < 0.1
+    card = json.loads(
+        (Path(result.nodes["card"].outputs["model"]["path"]) / "manifest.json").read_text()
+    )["scorecard"]
+    for v in card["variables"]:
+        assert f"{v['column']} (IV " in page

@@ -31,6 +31,8 @@ def credit_table(seed: int = 5) -> pa.Table:
     months[rng.random(N) < 0.1] = -1  # special: "never employed"
     logit = -1.2 - 0.9 * np.log(income / 36000) + 3.0 * (dti - 0.3) + 0.6 * (purpose == "tv")
     logit += 0.5 * (months == -1)
+    grade = rng.integers(1, 6, N).astype(np.int32)  # a code: risk peaks at 3
+    logit += np.array([0, -0.6, 0.2, 0.9, 0.1, -0.7])[grade]
     y = (rng.random(N) < 1 / (1 + np.exp(-logit))).astype(np.int32)
     noise = rng.normal(size=N)
     return pa.table(
@@ -41,6 +43,7 @@ def credit_table(seed: int = 5) -> pa.Table:
             "months_employed": pa.array(months),
             "flag": pa.array(rng.random(N) < 0.3),
             "noise": pa.array(noise),
+            "grade": pa.array(grade, mask=rng.random(N) < 0.02),
             "bad": pa.array(y),
         }
     )
@@ -60,6 +63,7 @@ def woe_run(spark, tmp_path_factory):
         "special_values": {"months_employed": [-1]},
         "column_trends": {"dti": "ascending"},
         "bin_edits": [{"column": "flag", "groups": [["true"], ["false"]]}],
+        "as_categories": ["grade"],
     }
     result = run_op(
         Workspace(folder / "ws"), folder / "flow", "features.woe", params, {"train": df}
@@ -77,7 +81,11 @@ def test_bins_are_monotonic_with_woe_and_iv_per_column(woe_run) -> None:
     result, _, _ = woe_run
     report = json.loads(Path(result.node.outputs["report"]["path"]).read_text())
     cols = {c["column"]: c for c in report["columns"]}
-    assert set(cols) == {"income", "dti", "purpose", "months_employed", "flag", "noise"}
+    assert set(cols) == {"income", "dti", "purpose", "months_employed", "flag", "noise", "grade"}
+    # a code binned as categories: its bins are groups of codes, not ranges
+    assert all(
+        b["bin"][0] == "{" for b in cols["grade"]["bins"] if b["bin"] not in ("Missing", "Other")
+    )
     # strongest first; the usual reading of IV
     ivs = [c["iv"] for c in report["columns"]]
     assert ivs == sorted(ivs, reverse=True)
@@ -150,6 +158,7 @@ def test_spark_and_online_woe_values_are_identical(woe_run, spark, tmp_path) -> 
             ),
             "flag": pa.array(rng.random(n) < 0.5, mask=rng.random(n) < 0.05),
             "noise": pa.array(rng.normal(size=n)),
+            "grade": pa.array(rng.integers(0, 8, n).astype(np.int32), mask=rng.random(n) < 0.05),
             "bad": pa.array(rng.integers(0, 2, n).astype(np.int32)),
         }
     )
