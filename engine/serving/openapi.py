@@ -46,6 +46,7 @@ _PRED = {
         "id": {"type": "string"},
         "score": {"type": "number", "minimum": 0, "maximum": 1},
         "prediction": {"type": "integer", "enum": [0, 1]},
+        "points": {"type": "number", "description": "A scorecard's points (scorecards only)."},
         "reasons": {"type": "array", "items": {"type": "object"}},
     },
 }
