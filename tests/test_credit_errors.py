@@ -49,3 +49,23 @@ def test_credit_operators_name_what_is_wrong(spark, workspace, tmp_path) -> None
     assert 'constrains "region", which holds categories' in errors["gbdt"]
     assert 'column "age" is a number: its edit gives "splits"' in errors["woe"]
     assert all("Traceback" not in e for e in errors.values())
+
+
+def test_a_scorecard_on_raw_rows_bins_them_itself(spark, workspace, tmp_path) -> None:
+    import pyarrow.parquet as pq
+
+    nodes = [
+        {
+            "id": "card",
+            "op": "train.scorecard",
+            "params": {"label": "default", "exclude": ["customer_id", "application_date"]},
+        },
+        {"id": "score", "op": "predict", "params": {}},
+    ]
+    links = [("gen.out", "card.train"), ("card.model", "score.model"), ("gen.out", "score.data")]
+    gen = {"id": "gen", "op": "import.sample", "params": {"rows": 3000, "seed": 5}}
+    result = run_flow(write_flow(tmp_path, [gen, *nodes], links, name="raw"), workspace)
+    assert result.status == "succeeded", {k: v.error for k, v in result.nodes.items() if v.error}
+    rows = pq.read_table(result.nodes["score"].outputs["out"]["path"]).to_pylist()
+    assert all(300 < r["points"] < 900 for r in rows)
+    assert result.nodes["card"].metrics["valid_auc"] > 0.7
