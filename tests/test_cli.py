@@ -35,6 +35,9 @@ def test_sample_flow_runs_then_reruns_from_cache_without_starting_spark(tmp_path
     assert set(node) == {"status", "seconds", "rows", "metrics", "error"}
     assert node["status"] == "succeeded" and node["rows"] == {"train": 16000, "test": 4000}
     assert "✓ split (split) succeeded" in first.stderr  # human progress on stderr
+    # the JVM's own notices go to the workspace's log, not between the progress lines
+    assert "WARNING" not in first.stderr, first.stderr
+    assert "incubator" in (ws / "logs" / "spark-jvm.log").read_text()
     assert (
         (out / "default_rate_by_purpose.csv").read_text().startswith("loan_purpose,applications,")
     )
