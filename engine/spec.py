@@ -26,6 +26,19 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Types a port can carry. A link is only valid between ports of the same type.
 PORT_TYPES = frozenset({"table", "model", "metrics", "transform", "report"})
 
+#: The operator categories, in the palette's reading order (data in, then out). The set is
+#: closed: the studio gives each its colour, and an operator of another category does not load.
+CATEGORIES = (
+    "Data",
+    "Clean",
+    "Transform",
+    "Features",
+    "Models",
+    "Evaluation",
+    "Deploy",
+    "Other",
+)
+
 #: The closed set of widget hints the studio maps to form components.
 WIDGETS = frozenset(
     {
@@ -286,6 +299,15 @@ class Operator(ABC):
     example_params: ClassVar[dict[str, Any] | None] = None
 
     # -- spec helpers ----------------------------------------------------------------------
+    def spec_problem(self) -> str | None:
+        """Why this operator's declaration cannot be loaded, or None."""
+        if self.category not in CATEGORIES:
+            return (
+                f"Operator {self.id} declares the category {self.category!r}; "
+                f"use one of {', '.join(CATEGORIES)}."
+            )
+        return None
+
     def param(self, name: str) -> Param:
         for p in self.params:
             if p.name == name:
