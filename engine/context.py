@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 from engine.atomic import temp_sibling
 from engine.dataroots import DataRoots
-from engine.errors import OperatorError
+from engine.errors import OperatorError, node_phrase
 
 
 class Cancelled(Exception):
@@ -75,6 +75,11 @@ class RunContext:
         self._data_roots = place.data_roots or DataRoots.for_flow(
             place.flow_dir, place.workspace_dir
         )
+
+    @property
+    def where(self) -> str:
+        """How sentences name this node: ``split (node "holdout")``."""
+        return node_phrase(self.op_id, self.node_id)
 
     @property
     def spark(self) -> Any:

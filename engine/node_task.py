@@ -15,7 +15,7 @@ from typing import Any
 from engine import leases
 from engine.context import Cancelled, NodeInputs, NodePlace, RunContext
 from engine.diskerrors import disk_full_message, is_disk_full, tightest
-from engine.errors import OperatorError
+from engine.errors import OperatorError, node_phrase
 from engine.flow import PreparedFlow, ResolvedNode, table_inputs
 from engine.run_cache import fingerprint_outputs
 from engine.run_events import RunRecorder
@@ -144,7 +144,7 @@ def error_message(node: ResolvedNode, exc: BaseException, node_dir: Path) -> str
     if is_spark_error(exc):
         message = spark_error_message(exc)
         hint = node.op.error_hint(message, node.params)
-        return f'{node.op.id} (node "{node.id}") failed in Spark: {message}' + (
+        return f"{node_phrase(node.op.id, node.id)} failed in Spark: {message}" + (
             f" {hint}" if hint else ""
         )
     if isinstance(exc, MemoryError):

@@ -195,3 +195,21 @@ def test_categories_are_a_closed_set_the_studio_colours_readably() -> None:
         "Operator pack.stray declares the category 'Scoring'; use one of Data, Clean, "
         "Transform, Features, Models, Evaluation, Deploy, Other."
     )
+
+
+def test_shared_params_are_declared_once_and_agree() -> None:
+    """Every operator's seed takes the same range (what LightGBM and Spark accept), and
+    every model's label and positive-class params read alike."""
+    from engine.spec import LABEL, POSITIVE, SEED_MAX
+
+    seeds = [(op.id, p) for op in OPS for p in op.params if p.name == "seed"]
+    assert len(seeds) >= 6
+    for op_id, p in seeds:
+        assert (p.minimum, p.maximum, p.default) == (0, SEED_MAX, 42), op_id
+        assert p.description.startswith("Seed of"), op_id  # says what it seeds
+    for op in OPS:
+        names = {p.name: p for p in op.params}
+        if op.id.startswith("train."):  # every model reads its label the same way
+            assert names["label"] is LABEL and names["positive"] is POSITIVE, op.id
+    too_big = validate_params(load_registry().get("split"), {"seed": SEED_MAX + 1}, "s")
+    assert too_big, "a seed beyond the shared range is refused"
