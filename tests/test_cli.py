@@ -212,3 +212,18 @@ def test_sample_data_streams_a_deterministic_file(tmp_path: Path) -> None:
     assert again.read_bytes() == a.read_bytes()
     bad = seer_cli("sample-data", "nope", "--rows", "5", "--out", str(tmp_path / "x.csv"))
     assert bad.returncode == 2 and "available: credit_risk" in bad.stderr
+
+
+def test_the_commands_come_from_the_seer_commands_entry_points() -> None:
+    """`seer` is one command line above the engine and the studio: every group of commands
+    (the engine's flows, models, users; the studio) is an entry point a pack could add to."""
+    from importlib.metadata import entry_points
+
+    groups = {ep.name: ep.value for ep in entry_points(group="seer.commands")}
+    assert groups["studio"] == "studio.cli:add_commands"
+    assert {"flows", "models", "users"} <= set(groups)
+    helped = seer_cli("--help")
+    assert helped.returncode == 0
+    listed = helped.stdout.split("positional arguments:")[1]
+    for command in ("run", "validate", "models", "serve", "users", "studio"):
+        assert f"\n    {command} " in listed, command
