@@ -3,82 +3,101 @@
 from __future__ import annotations
 
 import shutil
-import threading
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from engine.atomic import temp_sibling
 from engine.dataroots import DataRoots
-from engine.errors import OperatorError
+from engine.errors import OperatorError, node_phrase
 
 
 class Cancelled(Exception):
     """Raised inside a node when its run is cancelled."""
 
 
+@dataclass(frozen=True)
+class NodePlace:
+    """Where a node runs: its run, its id and operator, its folders and data roots."""
+
+    run_id: str
+    node_id: str
+    op_id: str
+    node_dir: Path
+    flow_dir: Path
+    workspace_dir: Path | None = None
+    data_roots: DataRoots | None = None
+
+
+@dataclass(frozen=True)
+class NodeInputs:
+    """What the runner knows about a node's inputs beyond their values."""
+
+    #: what produced each input table, by port and link name
+    lineage: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    #: the stored file of each input port (for column statistics)
+    paths: dict[str, Path] = field(default_factory=dict)
+    #: return output tables as DataFrames: the runner hands them on unsaved
+    pass_through: bool = False
+
+
+class RunServices(Protocol):
+    """What the run offers a node beyond its inputs (the runner implements it per node)."""
+
+    def spark(self) -> Any: ...
+    def log(self, level: str, message: str) -> None: ...
+    def cancelled(self) -> bool: ...
+    def resolve(self, ref: dict[str, Any]) -> Path: ...
+    def publish(self, bundle: Path, name: str, description: str) -> int: ...
+    def registered(self, name: str, version: int | None) -> tuple[int, Path]: ...
+    def statistics(self, path: Path) -> dict[str, Any]: ...
+
+
 class RunContext:
-    def __init__(
-        self,
-        *,
-        run_id: str,
-        node_id: str,
-        op_id: str,
-        node_dir: Path,
-        flow_dir: Path,
-        spark_factory: Callable[[], Any],
-        log: Callable[[str, str], None],
-        cancel_event: threading.Event,
-        input_lineage: dict[str, dict[str, dict[str, Any]]] | None = None,
-        resolve: Callable[[dict[str, Any]], Path] | None = None,
-        publish: Callable[[Path, str, str], int] | None = None,
-        workspace_dir: Path | None = None,
-        registered: Callable[[str, int | None], tuple[int, Path]] | None = None,
-        input_paths: dict[str, Path] | None = None,
-        statistics: Callable[[Path], dict[str, Any]] | None = None,
-        pass_through: bool = False,
-        data_roots: DataRoots | None = None,
-    ):
-        self.run_id = run_id
-        self.node_id = node_id
-        self.op_id = op_id
-        self.flow_dir = flow_dir
-        self._node_dir = node_dir
-        self._spark_factory = spark_factory
-        self._log = log
-        self._cancel = cancel_event
+    """The node's place in the run, the run's services and what is known of its inputs."""
+
+    def __init__(self, place: NodePlace, services: RunServices, inputs: NodeInputs | None = None):
+        self.place = place
+        self.run_id = place.run_id
+        self.node_id = place.node_id
+        self.op_id = place.op_id
+        self.flow_dir = place.flow_dir
+        self.workspace_dir = place.workspace_dir
+        self._node_dir = place.node_dir
+        self._services = services
+        self._inputs = inputs or NodeInputs()
         self._temps: list[Path] = []
         self.artifacts: dict[str, Path] = {}
         self.lineage: dict[str, dict[str, Any]] = {}
         self.metrics: dict[str, Any] | None = None
-        self._input_lineage = input_lineage or {}
-        self._resolve = resolve
-        self._publish = publish
-        self.workspace_dir = workspace_dir
-        self._registered = registered
-        self._input_paths = input_paths or {}
-        self._statistics = statistics
         #: return output tables as DataFrames: the runner hands them on unsaved
-        self.pass_through = pass_through
-        self._data_roots = data_roots or DataRoots.for_flow(flow_dir, workspace_dir)
+        self.pass_through = self._inputs.pass_through
+        self._data_roots = place.data_roots or DataRoots.for_flow(
+            place.flow_dir, place.workspace_dir
+        )
+
+    @property
+    def where(self) -> str:
+        """How sentences name this node: ``split (node "holdout")``."""
+        return node_phrase(self.op_id, self.node_id)
 
     @property
     def spark(self) -> Any:
         """The SparkSession (started on first use), with this run's job tag set."""
-        return self._spark_factory()
+        return self._services.spark()
 
     def log(self, message: str, level: str = "info") -> None:
         """A line for the run log (CLI progress, the studio's log panel, the store)."""
-        self._log(level, message)
+        self._services.log(level, message)
 
     def check_cancelled(self) -> None:
         """Call between steps of long driver-side work; raises Cancelled when asked to stop."""
-        if self._cancel.is_set():
+        if self._services.cancelled():
             raise Cancelled("cancelled")
 
     @property
     def cancelled(self) -> bool:
-        return self._cancel.is_set()
+        return self._services.cancelled()
 
     def check_path(self, path: str | Path, what: str) -> None:
         """Raise OperatorError unless ``path`` lies inside the data roots (checked when the
@@ -126,36 +145,28 @@ class RunContext:
         """What produced an input table's feature columns or scores: e.g.
         ``{"transform": {"run_id", "node_id", "port"}}`` for a features.extract output. For a
         port with several links, ``link`` names one (as the inputs dict does); default: the first."""
-        links = self._input_lineage.get(port) or {}
+        links = self._inputs.lineage.get(port) or {}
         if link is None:
             return dict(next(iter(links.values()), {}))
         return dict(links.get(link) or {})
 
     def artifact_path(self, ref: dict[str, Any]) -> Path:
         """The folder of an artifact a lineage reference points to."""
-        if self._resolve is None:
-            raise LookupError("artifact references cannot be resolved outside a run")
-        return self._resolve(ref)
+        return self._services.resolve(ref)
 
     def publish_model(self, bundle: Path, name: str, description: str = "") -> int:
         """Register a model bundle as the next version of ``name``; returns the version."""
-        if self._publish is None:
-            raise LookupError("models can only be published from a run")
-        return self._publish(bundle, name, description)
+        return self._services.publish(bundle, name, description)
 
     def input_statistics(self, port: str) -> dict[str, Any] | None:
         """Column statistics of an input table (computed once, stored with it): the training
         baseline a model bundle keeps for drift checks."""
-        path = self._input_paths.get(port)
-        if path is None or self._statistics is None:
-            return None
-        return self._statistics(path)
+        path = self._inputs.paths.get(port)
+        return None if path is None else self._services.statistics(path)
 
     def registered_model(self, name: str, version: int | None = None) -> tuple[int, Path]:
         """A published model's (version, bundle folder): the given version, else production."""
-        if self._registered is None:
-            raise LookupError("the registry is only reachable from a run")
-        return self._registered(name, version)
+        return self._services.registered(name, version)
 
     def cleanup(self) -> None:
         for p in self._temps:

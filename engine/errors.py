@@ -9,3 +9,8 @@ class OperatorError(Exception):
     Operators raise it for bad data or bad params found at run time; the runner shows the
     message as it is (no traceback in front of the user).
     """
+
+
+def node_phrase(op_id: str, node_id: str | None) -> str:
+    """How every sentence names a node: ``split (node "holdout")``, or the operator alone."""
+    return f'{op_id} (node "{node_id}")' if node_id else op_id

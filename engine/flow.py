@@ -27,7 +27,7 @@ import jsonschema
 
 from engine.atomic import atomic_write_text
 from engine.dataroots import DataRoots
-from engine.errors import OperatorError
+from engine.errors import OperatorError, node_phrase
 from engine.registry import Registry, load_registry
 from engine.spec import MISSING, Operator, param_message, with_node
 
@@ -728,7 +728,7 @@ def infer_schemas(
 
 
 def _where(op: Operator, node_id: str | None) -> str:
-    return f'{op.id} (node "{node_id}")' if node_id else op.id
+    return node_phrase(op.id, node_id)
 
 
 def _resolve_params(

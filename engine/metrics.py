@@ -88,45 +88,10 @@ def binary_report(y: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, A
     roc_fpr, roc_tpr, roc_thr = _thin(fpr, tpr, np.where(np.isfinite(thr), thr, 1.0))
     pr_recall, pr_precision = _thin(recall_curve, precision_curve)
 
-    # deciles by score (highest first): lift and cumulative gain
-    order = np.argsort(-s, kind="mergesort")
-    groups = np.array_split(y[order], 10)
-    base = pos / n
-    deciles, cum_pos, cum_n = [], 0, 0
-    for k, g in enumerate(groups, 1):
-        cum_pos += int(g.sum())
-        cum_n += len(g)
-        rate = float(g.mean()) if len(g) else 0.0
-        deciles.append(
-            {
-                "decile": k,
-                "rows": len(g),
-                "positives": int(g.sum()),
-                "rate": rate,
-                "lift": rate / base,
-                "cumulative_gain": cum_pos / pos,
-                "cumulative_lift": (cum_pos / cum_n) / base,
-            }
-        )
-    # calibration: ten equal-width bins of the predicted probability
-    bins = np.clip((s * 10).astype(int), 0, 9)
-    calibration = [
-        {
-            "bin": b,
-            "rows": int(m.sum()),
-            "mean_score": float(s[m].mean()),
-            "observed_rate": float(y[m].mean()),
-        }
-        for b in range(10)
-        if (m := bins == b).any()
-    ]
+    deciles = _deciles(y, s, pos, n)
+    calibration = _calibration(y, s)
     at = confusion(y, s, threshold)
     at_ks = confusion(y, s, ks_threshold)
-    # exact counts of rows scored >= t on a 0.01 grid: the studio's threshold slider
-    grid = np.round(np.linspace(0.0, 1.0, 101), 2)
-    pos_scores, neg_scores = np.sort(s[y == 1]), np.sort(s[y == 0])
-    tp_grid = pos - np.searchsorted(pos_scores, grid, side="left")
-    fp_grid = (n - pos) - np.searchsorted(neg_scores, grid, side="left")
     return {
         "rows": n,
         "positives": pos,
@@ -148,12 +113,59 @@ def binary_report(y: np.ndarray, s: np.ndarray, threshold: float) -> dict[str, A
             "ks": {"threshold": roc_thr, "tpr": roc_tpr, "fpr": roc_fpr},
             "deciles": deciles,
             "calibration": calibration,
-            "thresholds": {
-                "threshold": [float(t) for t in grid],
-                "tp": [int(v) for v in tp_grid],
-                "fp": [int(v) for v in fp_grid],
-            },
+            "thresholds": _threshold_grid(y, s, pos, n),
         },
+    }
+
+
+def _deciles(y: np.ndarray, s: np.ndarray, pos: int, n: int) -> list[dict[str, Any]]:
+    """Ten groups by score (highest first): rate, lift and cumulative gain."""
+    order = np.argsort(-s, kind="mergesort")
+    base = pos / n
+    deciles, cum_pos, cum_n = [], 0, 0
+    for k, g in enumerate(np.array_split(y[order], 10), 1):
+        cum_pos += int(g.sum())
+        cum_n += len(g)
+        rate = float(g.mean()) if len(g) else 0.0
+        deciles.append(
+            {
+                "decile": k,
+                "rows": len(g),
+                "positives": int(g.sum()),
+                "rate": rate,
+                "lift": rate / base,
+                "cumulative_gain": cum_pos / pos,
+                "cumulative_lift": (cum_pos / cum_n) / base,
+            }
+        )
+    return deciles
+
+
+def _calibration(y: np.ndarray, s: np.ndarray) -> list[dict[str, Any]]:
+    """Ten equal-width bins of the predicted probability: mean score against observed rate."""
+    bins = np.clip((s * 10).astype(int), 0, 9)
+    return [
+        {
+            "bin": b,
+            "rows": int(m.sum()),
+            "mean_score": float(s[m].mean()),
+            "observed_rate": float(y[m].mean()),
+        }
+        for b in range(10)
+        if (m := bins == b).any()
+    ]
+
+
+def _threshold_grid(y: np.ndarray, s: np.ndarray, pos: int, n: int) -> dict[str, list[Any]]:
+    """Exact counts of rows scored >= t on a 0.01 grid: the studio's threshold slider."""
+    grid = np.round(np.linspace(0.0, 1.0, 101), 2)
+    pos_scores, neg_scores = np.sort(s[y == 1]), np.sort(s[y == 0])
+    tp_grid = pos - np.searchsorted(pos_scores, grid, side="left")
+    fp_grid = (n - pos) - np.searchsorted(neg_scores, grid, side="left")
+    return {
+        "threshold": [float(t) for t in grid],
+        "tp": [int(v) for v in tp_grid],
+        "fp": [int(v) for v in fp_grid],
     }
 
 

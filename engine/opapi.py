@@ -7,7 +7,7 @@ engine is private to it (checked by an import-linter contract).
 from engine.atomic import replace_path, temp_sibling
 from engine.bundle import COEFFICIENTS, GBDT_MODEL, read_manifest, write_manifest
 from engine.context import Cancelled, RunContext
-from engine.errors import OperatorError
+from engine.errors import OperatorError, node_phrase
 from engine.features.config import FeatureConfigError, to_text, validate_config
 from engine.features.fit import fit_features, quantile_boundaries
 from engine.features.online import (
@@ -26,18 +26,31 @@ from engine.metrics import binary_report, ks_threshold
 from engine.sampledata import DATASETS, generate_to_parquet, sample_schema
 from engine.spark import spark_error_message
 from engine.spec import (
+    LABEL,
     MISSING,
+    POSITIVE,
+    SEED_MAX,
+    SIMPLE_TYPES,
     Operator,
     Param,
     Port,
+    is_simple_type,
     missing_column,
     model_name_problem,
+    seed_param,
     with_node,
 )
 from engine.sqlguard import check_plan, expression_problem, query_problem
 from engine.table_schema import Column, TableSchema
 
 __all__ = [
+    "LABEL",
+    "POSITIVE",
+    "SEED_MAX",
+    "SIMPLE_TYPES",
+    "is_simple_type",
+    "node_phrase",
+    "seed_param",
     "COEFFICIENTS",
     "GBDT_MODEL",
     "binary_report",

@@ -58,6 +58,11 @@ def load_registry(refresh: bool = False) -> Registry:
                         f"entry point {ep.value} is not an Operator with id {ep.name!r}"
                     )
                     continue
+                problem = op.spec_problem()
+                if problem:
+                    errors[ep.name] = problem
+                    log.warning("operator %s could not be loaded: %s", ep.name, problem)
+                    continue
                 ops[op.id] = op
             _registry = Registry(ops, errors)
         return _registry

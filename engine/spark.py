@@ -7,6 +7,8 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -139,12 +141,61 @@ def get_spark(
         for key, value in spark_conf(want, local_dir, log_dir).items():
             builder = builder.config(key, value)
         log.info("starting Spark (%s)", want)
-        try:
-            _session = builder.getOrCreate()
-        except Exception as exc:
-            raise SparkConfigError(f"Spark could not start with master {want}: {exc}") from exc
+        with _jvm_stderr_to(log_dir) as jvm_said:
+            try:
+                _session = builder.getOrCreate()
+            except Exception as exc:
+                reason = jvm_said()
+                raise SparkConfigError(
+                    f"Spark could not start with master {want}: {exc}"
+                    + (f" (the Java process said: {reason})" if reason else "")
+                ) from exc
         _session_master = want
         return _session
+
+
+JVM_LOG = "spark-jvm.log"
+
+
+@contextmanager
+def _jvm_stderr_to(log_dir: Path | None) -> Iterator[Callable[[], str]]:
+    """Give the Java process that Spark launches ``log_dir/spark-jvm.log`` as its stderr.
+
+    The JVM inherits file descriptor 2 when it starts, so its own notices (``WARNING: Using
+    incubator modules``, ...) land in the log instead of between Seer's progress lines. The
+    descriptor is Seer's again as soon as the session exists. The context gives a function
+    returning the last lines the JVM wrote meanwhile (for an error message).
+    """
+    if log_dir is None:
+        yield lambda: ""
+        return
+    path = log_dir / JVM_LOG
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError:  # no log folder to write: the terminal keeps the JVM's lines
+        yield lambda: ""
+        return
+    start = os.lseek(target, 0, os.SEEK_END)
+    try:
+        os.dup2(target, 2)
+        yield lambda: _last_lines(path, start)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(target)
+
+
+def _last_lines(path: Path, start: int, limit: int = 3) -> str:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(start)
+            text = fh.read().decode(errors="replace")
+    except OSError:
+        return ""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and "incubator" not in ln]
+    return " / ".join(lines[-limit:])
 
 
 def spark_started() -> bool:

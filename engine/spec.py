@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import jsonschema
 
+from engine.errors import node_phrase
 from engine.table_schema import TableSchema
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,6 +26,19 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: Types a port can carry. A link is only valid between ports of the same type.
 PORT_TYPES = frozenset({"table", "model", "metrics", "transform", "report"})
+
+#: The operator categories, in the palette's reading order (data in, then out). The set is
+#: closed: the studio gives each its colour, and an operator of another category does not load.
+CATEGORIES = (
+    "Data",
+    "Clean",
+    "Transform",
+    "Features",
+    "Models",
+    "Evaluation",
+    "Deploy",
+    "Other",
+)
 
 #: The closed set of widget hints the studio maps to form components.
 WIDGETS = frozenset(
@@ -249,18 +263,57 @@ def missing_column(
     )
 
 
+# -- the shared vocabulary: how sentences name a node; params and types many operators use --
 def with_node(sentence: str, op_id: str, node_id: str | None) -> str:
     """Insert the node id after the first mention of the operator in an operator's sentence."""
     if not node_id:
         return sentence
     token = f"of {op_id} "
     if token in sentence:
-        return sentence.replace(token, f'of {op_id} (node "{node_id}") ', 1)
+        return sentence.replace(token, f"of {node_phrase(op_id, node_id)} ", 1)
     return sentence
 
 
+#: The largest seed any operator takes (Spark's, LightGBM's and NumPy's seeds all fit in it).
+SEED_MAX = 2**31 - 1
+
+
+def seed_param(description: str) -> Param:
+    """The ``seed`` param: what it seeds, in the operator's words; default 42."""
+    return Param(
+        "seed", "integer", description, default=42, minimum=0, maximum=SEED_MAX, widget="number"
+    )
+
+
+#: The label column of a binary model.
+LABEL = Param(
+    "label",
+    "string",
+    "The label column (0/1, true/false or two strings).",
+    required=True,
+    min_length=1,
+    widget="column",
+)
+#: The positive class of a two-string label.
+POSITIVE = Param(
+    "positive",
+    "string",
+    "The positive class, when the label holds two strings.",
+    nullable=True,
+    widget="text",
+)
+#: Column types a user may name (casts, CSV schemas), besides ``decimal(p,s)``.
+SIMPLE_TYPES = ("string", "int", "bigint", "double", "float", "boolean", "date", "timestamp")
+_DECIMAL_TYPE = re.compile(r"decimal\(\d+,\s*\d+\)")
+
+
+def is_simple_type(name: str) -> bool:
+    """Whether ``name`` is one of SIMPLE_TYPES or ``decimal(p,s)``."""
+    return name in SIMPLE_TYPES or _DECIMAL_TYPE.fullmatch(name) is not None
+
+
 def param_message(op_id: str, node_id: str | None, param: Param, value: Any) -> str:
-    where = f'{op_id} (node "{node_id}")' if node_id else op_id
+    where = node_phrase(op_id, node_id)
     try:
         got = json.dumps(value, ensure_ascii=False, allow_nan=True)
     except (TypeError, ValueError):
@@ -286,6 +339,15 @@ class Operator(ABC):
     example_params: ClassVar[dict[str, Any] | None] = None
 
     # -- spec helpers ----------------------------------------------------------------------
+    def spec_problem(self) -> str | None:
+        """Why this operator's declaration cannot be loaded, or None."""
+        if self.category not in CATEGORIES:
+            return (
+                f"Operator {self.id} declares the category {self.category!r}; "
+                f"use one of {', '.join(CATEGORIES)}."
+            )
+        return None
+
     def param(self, name: str) -> Param:
         for p in self.params:
             if p.name == name:

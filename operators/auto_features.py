@@ -31,6 +31,7 @@ from engine.opapi import (
     binary_report,
     fit_features,
     quantile_boundaries,
+    seed_param,
     to_text,
 )
 from operators.features import FeaturesExtract, emit_transformed
@@ -151,14 +152,7 @@ class FeaturesAuto(Operator):
             items={"type": "string"},
             widget="columns",
         ),
-        Param(
-            "seed",
-            "integer",
-            "Seed of the sample and the internal validation split.",
-            default=42,
-            minimum=0,
-            widget="number",
-        ),
+        seed_param("Seed of the sample and the internal validation split."),
     )
 
     def infer_schema(
@@ -169,7 +163,7 @@ class FeaturesAuto(Operator):
     def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> dict[str, Any]:
-        where = f'{self.id} (node "{ctx.node_id}")'
+        where = ctx.where
         train = inputs["train"]
         label = params["label"]
         y_col, positive, _ = resolve_label(train, label, params.get("positive"), where)

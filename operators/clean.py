@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from engine.opapi import (
+    SIMPLE_TYPES,
     Operator,
     OperatorError,
     Param,
@@ -14,18 +14,14 @@ from engine.opapi import (
     RunContext,
     TableSchema,
     expression_problem,
+    is_simple_type,
     missing_column,
+    seed_param,
     spark_error_message,
 )
 
-CAST_TYPES = ("string", "int", "bigint", "double", "float", "boolean", "date", "timestamp")
-_DECIMAL = re.compile(r"decimal\(\d+,\s*\d+\)")
 _NUMERIC = ("tinyint", "smallint", "int", "bigint", "float", "double")
 _HASH_BITS = 53
-
-
-def _where(ctx: RunContext, op: str) -> str:
-    return f'{op} (node "{ctx.node_id}")'
 
 
 def _col(name: str) -> Any:
@@ -178,7 +174,7 @@ class FillMissing(_TableOp):
                 check = df.sparkSession.range(1).select(fills[c].alias("v")).first()["v"]
                 if check is None:
                     raise OperatorError(
-                        f'The constant "{plan[c][1]}" of {_where(ctx, self.id)} cannot be read as '
+                        f'The constant "{plan[c][1]}" of {ctx.where} cannot be read as '
                         f'{types[c]} for column "{c}". Give a value of that type.'
                     )
         shown = {c: (plan[c][1] if plan[c][0] == "constant" else fitted.get(c)) for c in fills}
@@ -225,7 +221,7 @@ class Filter(_TableOp):
         from pyspark.sql import functions as F
 
         df = inputs["in"]
-        what = f"The 'condition' parameter of {_where(ctx, self.id)}"
+        what = f"The 'condition' parameter of {ctx.where}"
         problem = expression_problem(params["condition"], what)
         if problem:  # checked again right before Spark sees the text
             raise OperatorError(problem)
@@ -233,7 +229,7 @@ class Filter(_TableOp):
             out = df.where(F.expr(params["condition"]))
         except Exception as exc:
             raise OperatorError(
-                f"The condition of {_where(ctx, self.id)} cannot be used: {spark_error_message(exc)}. "
+                f"The condition of {ctx.where} cannot be used: {spark_error_message(exc)}. "
                 f"Columns: {', '.join(df.columns)}."
             ) from exc
         return {"out": out}
@@ -358,7 +354,7 @@ class Cast(_TableOp):
             "columns",
             "object",
             'Target types: {"age": "int", "signup": "date"}. Types: '
-            + ", ".join(CAST_TYPES)
+            + ", ".join(SIMPLE_TYPES)
             + ", decimal(p,s).",
             required=True,
             values={"type": "string"},
@@ -377,12 +373,12 @@ class Cast(_TableOp):
     def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
         out = []
         for col, typ in (params.get("columns") or {}).items():
-            if typ not in CAST_TYPES and not _DECIMAL.fullmatch(typ):
+            if not is_simple_type(typ):
                 out.append(
                     (
                         "columns",
                         f"The 'columns' parameter of clean.cast gives column \"{col}\" the unknown type "
-                        f'"{typ}"; use one of {", ".join(CAST_TYPES)} or decimal(p,s).',
+                        f'"{typ}"; use one of {", ".join(SIMPLE_TYPES)} or decimal(p,s).',
                     )
                 )
         return out
@@ -428,7 +424,7 @@ class Cast(_TableOp):
                         c.isNotNull() & c.try_cast(types[f.name]).isNull(),
                         F.raise_error(
                             F.concat(
-                                F.lit(f'{_where(ctx, self.id)} cannot convert "'),
+                                F.lit(f'{ctx.where} cannot convert "'),
                                 c.cast("string"),
                                 F.lit(
                                     f'" in column "{f.name}" to {types[f.name]}. Set on_error to null to keep going.'
@@ -539,15 +535,7 @@ class Sample(_TableOp):
             minimum=1,
             widget="number",
         ),
-        Param(
-            "seed",
-            "integer",
-            "Random seed.",
-            default=42,
-            minimum=0,
-            maximum=2**31 - 1,
-            widget="number",
-        ),
+        seed_param("Seed of the row sample (the same seed keeps the same rows)."),
     )
 
     def run(

@@ -76,7 +76,7 @@ class EvaluateBinary(Operator):
     ) -> dict[str, Any]:
         from pyspark.sql import functions as F
 
-        where = f'evaluate.binary (node "{ctx.node_id}")'
+        where = ctx.where
         reports: dict[str, Any] = {}
         for name, df in inputs["scored"].items():
             manifest = self._manifest(ctx.input_lineage("scored", name))

@@ -167,9 +167,7 @@ class FeaturesExtract(Operator):
                 log=ctx.log,
             )
         except FeatureConfigError as exc:
-            raise OperatorError(
-                f"The 'features' parameter of {self.id} (node \"{ctx.node_id}\"): {exc}"
-            ) from exc
+            raise OperatorError(f"The 'features' parameter of {ctx.where}: {exc}") from exc
         ctx.log("features:\n" + to_text(params["features"]))
         return emit_transformed(ctx, fitted, train, inputs.get("test"), params["keep"])
 

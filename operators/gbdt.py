@@ -19,6 +19,7 @@ from engine.opapi import (
     collect_gbdt_columns,
     encode_gbdt_table,
     ks_threshold,
+    seed_param,
     write_manifest,
 )
 from operators.gbdt_cluster import train_on_cluster
@@ -227,14 +228,7 @@ class TrainGbdt(Operator):
             widget="mapping",
             title="Monotone constraints",
         ),
-        Param(
-            "seed",
-            "integer",
-            "Seed of LightGBM and of the validation hold-out.",
-            default=42,
-            minimum=0,
-            widget="number",
-        ),
+        seed_param("Seed of LightGBM and of the validation hold-out."),
     )
 
     def run(  # noqa: PLR0915
@@ -242,7 +236,7 @@ class TrainGbdt(Operator):
     ) -> dict[str, Any]:
         import lightgbm as lgb
 
-        where = f'{self.id} (node "{ctx.node_id}")'
+        where = ctx.where
         train, valid = inputs["train"], inputs.get("valid")
         label = params["label"]
         if has_features(train):

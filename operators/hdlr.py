@@ -21,6 +21,7 @@ from engine.opapi import (
     binary_report,
     fit_features,
     ks_threshold,
+    seed_param,
     write_manifest,
 )
 from operators.modeling import (
@@ -160,20 +161,13 @@ class TrainHdlr(Operator):
             items={"type": "string"},
             widget="columns",
         ),
-        Param(
-            "seed",
-            "integer",
-            "Seed of the validation hold-out.",
-            default=42,
-            minimum=0,
-            widget="number",
-        ),
+        seed_param("Seed of the validation hold-out."),
     )
 
     def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> dict[str, Any]:
-        where = f'{self.id} (node "{ctx.node_id}")'
+        where = ctx.where
         train, valid = inputs["train"], inputs.get("valid")
         label = params["label"]
         y_col, positive, classes = resolve_label(train, label, params.get("positive"), where)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.opapi import (
+    SIMPLE_TYPES,
     Operator,
     OperatorError,
     Param,
@@ -20,31 +21,25 @@ from engine.opapi import (
     TableSchema,
     expand_paths,
     files_fingerprint,
+    is_simple_type,
     replace_path,
     spark_error_message,
     temp_sibling,
     with_node,
 )
 
-SIMPLE_TYPES = ("string", "int", "bigint", "double", "float", "boolean", "date", "timestamp")
-_DECIMAL = re.compile(r"decimal\(\d+,\s*\d+\)")
 _PATH_HELP = "relative paths resolve against the flow file's folder"
 
 
-def _node(ctx: RunContext, op: str) -> str:
-    return f'{op} (node "{ctx.node_id}")'
-
-
 def _input_files(ctx: RunContext, op: str, path: str) -> list[Path]:
-    what = f"The 'path' parameter of {_node(ctx, op)}"
+    what = f"The 'path' parameter of {ctx.where}"
     ctx.check_path(path, what)
     files = expand_paths(path)
     for f in files:  # each file read, after links are followed
         ctx.check_path(f, what)
     if not files:
         raise OperatorError(
-            f'{_node(ctx, op)} found no file at "{path}". Check the path ({_PATH_HELP}: '
-            f"{ctx.flow_dir})."
+            f'{ctx.where} found no file at "{path}". Check the path ({_PATH_HELP}: {ctx.flow_dir}).'
         )
     return files
 
@@ -145,7 +140,7 @@ class ImportCsv(Operator):
     def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
         out = []
         for col, typ in (params.get("schema") or {}).items():
-            if typ not in SIMPLE_TYPES and not _DECIMAL.fullmatch(typ):
+            if not is_simple_type(typ):
                 out.append(
                     (
                         "schema",
@@ -218,7 +213,7 @@ class ImportCsv(Operator):
             df = reader.csv([str(f) for f in files])
         except Exception as exc:
             raise OperatorError(
-                f"{_node(ctx, self.id)} could not read {params['path']}: {spark_error_message(exc)}"
+                f"{ctx.where} could not read {params['path']}: {spark_error_message(exc)}"
             ) from exc
         problem = wrong_delimiter(df.columns, params)
         if problem:
@@ -348,7 +343,7 @@ class ImportParquet(Operator):
                 pq.read_schema(f)
             except Exception as exc:
                 raise OperatorError(
-                    f'{_node(ctx, self.id)}: "{f}" is not a readable Parquet file ({exc}). '
+                    f'{ctx.where}: "{f}" is not a readable Parquet file ({exc}). '
                     "Point 'path' at Parquet files only."
                 ) from exc
             # a folder keeps its layout (hive-style partition folders stay meaningful)
@@ -370,17 +365,17 @@ class _Export(Operator):
         return [params["path"]]
 
     def _target(self, ctx: RunContext, params: Mapping[str, Any]) -> tuple[Path, bool]:
-        ctx.check_path(params["path"], f"The 'path' parameter of {_node(ctx, self.id)}")
+        ctx.check_path(params["path"], f"The 'path' parameter of {ctx.where}")
         target = Path(params["path"])
         single = target.suffix.lower() == self.suffix
         if target.exists() and not params["overwrite"]:
             raise OperatorError(
-                f'{_node(ctx, self.id)} will not replace "{target}": it exists and '
+                f'{ctx.where} will not replace "{target}": it exists and '
                 "'overwrite' is off. Turn 'overwrite' on or choose another path."
             )
         if target.exists() and single and target.is_dir():
             raise OperatorError(
-                f'{_node(ctx, self.id)}: "{target}" is a folder; a path ending in '
+                f'{ctx.where}: "{target}" is a folder; a path ending in '
                 f"{self.suffix} names one file. Remove the folder or change the path."
             )
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -398,7 +393,7 @@ class _Export(Operator):
                 writer.format(fmt).save(str(staging))
             except Exception as exc:
                 raise OperatorError(
-                    f"{_node(ctx, self.id)} could not write {target}: {spark_error_message(exc)}"
+                    f"{ctx.where} could not write {target}: {spark_error_message(exc)}"
                 ) from exc
             if single:
                 parts = sorted(staging.glob(f"part-*{self.suffix}*")) or sorted(

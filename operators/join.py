@@ -166,7 +166,7 @@ class Join(Operator):
             ltype, rtype = lt.type_of(a), rt.type_of(b)
             if ltype != rtype and not (_numeric(ltype) and _numeric(rtype)):
                 raise OperatorError(
-                    f'transform.join (node "{ctx.node_id}") joins "{a}" ({ltype}) with "{b}" ({rtype}); '
+                    f'{ctx.where} joins "{a}" ({ltype}) with "{b}" ({rtype}); '
                     "key columns must have the same type. Cast one of them with clean.cast first."
                 )
             c = F.col(lname[lpos[a]]) == F.col(rname[rpos[b]])

@@ -8,23 +8,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from engine.opapi import INDEX_COL, VALUE_COL, OperatorError, Param, RunContext
+from engine.opapi import INDEX_COL, VALUE_COL, OperatorError, RunContext
+from engine.opapi import LABEL as LABEL  # re-exported: the model operators' label param
+from engine.opapi import POSITIVE as POSITIVE
 
-LABEL = Param(
-    "label",
-    "string",
-    "The label column (0/1, true/false or two strings).",
-    required=True,
-    min_length=1,
-    widget="column",
-)
-POSITIVE = Param(
-    "positive",
-    "string",
-    "The positive class, when the label holds two strings.",
-    nullable=True,
-    widget="text",
-)
 T = TypeVar("T")
 
 INTEGER = ("tinyint", "smallint", "int", "bigint")

@@ -70,7 +70,7 @@ class Predict(Operator):
     def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> dict[str, Any]:
-        where = f'predict (node "{ctx.node_id}")'
+        where = ctx.where
         folder: Path = inputs["model"]
         manifest = read_manifest(folder)
         df = inputs["data"].drop(SCORE, PREDICTION, POINTS)

@@ -60,7 +60,7 @@ class Publish(Operator):
         try:
             version = ctx.publish_model(bundle, params["name"], params["description"])
         except ValueError as exc:  # the registry's sentence: a bad name, a damaged bundle
-            raise OperatorError(f'publish (node "{ctx.node_id}"): {exc}') from exc
+            raise OperatorError(f"{ctx.where}: {exc}") from exc
         ctx.log(f"published {params['name']} version {version} ({manifest['model_type']})")
         ctx.set_metrics({"version": version})
         return {}

@@ -14,6 +14,7 @@ from engine.opapi import (
     TableSchema,
     generate_to_parquet,
     sample_schema,
+    seed_param,
 )
 
 
@@ -46,15 +47,7 @@ class ImportSample(Operator):
             maximum=1_000_000_000,
             widget="number",
         ),
-        Param(
-            "seed",
-            "integer",
-            "Random seed.",
-            default=42,
-            minimum=0,
-            maximum=2**32 - 1,
-            widget="number",
-        ),
+        seed_param("Seed of the generated rows (the same seed gives the same data)."),
     )
 
     def infer_schema(

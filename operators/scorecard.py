@@ -21,6 +21,7 @@ from engine.opapi import (
     apply_transform,
     binary_report,
     ks_threshold,
+    seed_param,
     token_index,
     write_manifest,
 )
@@ -275,15 +276,7 @@ class TrainScorecard(Operator):
             widget="columns",
             title="Exclude",
         ),
-        Param(
-            "seed",
-            "integer",
-            "Seed of the validation hold-out (20 % of the rows).",
-            default=42,
-            minimum=0,
-            widget="number",
-            title="Seed",
-        ),
+        seed_param("Seed of the validation hold-out (20 % of the rows)."),
     )
 
     def run(

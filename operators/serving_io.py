@@ -94,7 +94,7 @@ class ImportServingLog(Operator):
     ) -> dict[str, Any]:
         import pyarrow.parquet as pq
 
-        where = f'import.serving_log (node "{ctx.node_id}")'
+        where = ctx.where
         problem = model_name_problem(f"The 'model' parameter of {where}", params["model"])
         if problem:
             raise OperatorError(problem)

@@ -13,6 +13,7 @@ from engine.opapi import (
     Port,
     RunContext,
     expression_problem,
+    seed_param,
     spark_error_message,
 )
 
@@ -59,15 +60,7 @@ class Split(Operator):
             exclusive_maximum=True,
             widget="number",
         ),
-        Param(
-            "seed",
-            "integer",
-            "Seed of the row hash (ratio mode).",
-            default=42,
-            minimum=0,
-            maximum=2**31 - 1,
-            widget="number",
-        ),
+        seed_param("Seed of the row hash (ratio mode)."),
         Param(
             "stratify",
             "string",
@@ -146,7 +139,7 @@ class Split(Operator):
         from pyspark.sql import functions as F
 
         df = inputs["in"]
-        where = f'split (node "{ctx.node_id}")'
+        where = ctx.where
         if params["mode"] == "rule":
             if params.get("rule_column"):
                 col = params["rule_column"]

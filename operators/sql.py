@@ -62,7 +62,7 @@ class TransformSql(Operator):
     ) -> dict[str, Any]:
         spark = ctx.spark
         tables: Mapping[str, Any] = inputs["in"]
-        where = f'transform.sql (node "{ctx.node_id}")'
+        where = ctx.where
         # checked again here, against the actual inputs, right before Spark sees the text
         problem = query_problem(
             params["query"], f"The 'query' parameter of {where}", views=list(tables)

@@ -280,7 +280,7 @@ class ImportSql(Operator):
     def run(  # noqa: C901
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> dict[str, Any]:
-        where = f'import.sql (node "{ctx.node_id}")'
+        where = ctx.where
         src = parse_url(params["url"], ctx.flow_dir)
         driver, package, jar = _DRIVERS[src.kind]
         if not Path(jar).exists():

@@ -1,4 +1,4 @@
-"""The `seer` command: the engine's commands plus `seer studio`."""
+"""`seer studio`: the studio's command (the ``seer.commands`` entry point ``studio``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from engine import cli as engine_cli
+from seer_cli.common import add_data_root
 
 
 def cmd_studio(args: argparse.Namespace) -> int:
@@ -25,7 +25,7 @@ def cmd_studio(args: argparse.Namespace) -> int:
     )
 
 
-def add_studio(sub: Any) -> None:
+def add_commands(sub: Any) -> None:
     st = sub.add_parser("studio", help="start the studio (the flow editor in the browser)")
     st.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     st.add_argument("--port", type=int, default=8050, help="port (default 8050)")
@@ -55,12 +55,15 @@ def add_studio(sub: Any) -> None:
         help="the reverse proxy's address: its X-Forwarded-Proto/-Host/-For headers are "
         "believed (https detection, client addresses); nobody else's are",
     )
-    engine_cli.add_data_root(st)
+    add_data_root(st)
     st.set_defaults(func=cmd_studio)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return engine_cli.main(argv, extend=add_studio)
+    """`python -m studio.cli ...`: the whole `seer` command line."""
+    from seer_cli.main import main as seer_main
+
+    return seer_main(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -26,23 +26,23 @@ from engine.flow import (
     table_inputs,
 )
 from engine.registry import load_registry
+from engine.spec import CATEGORIES
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "sample_flows"
 
-#: Canvas colours per operator category (border and badge); unknown categories get grey.
+#: Canvas colours of the operator categories (border and badge), one for each of the closed
+#: set engine.spec.CATEGORIES; white badge text on each has a contrast of at least 4.5:1.
 CATEGORY_COLOURS = {
-    "Import": "#2563eb",
-    "Data": "#2563eb",
-    "Clean": "#0891b2",
-    "Transform": "#0d9488",
-    "Features": "#7c3aed",
-    "Model": "#db2777",
-    "Models": "#db2777",
-    "Evaluate": "#ea580c",
-    "Publish": "#16a34a",
-    "Export": "#4b5563",
+    "Data": "#1d4ed8",
+    "Clean": "#0e7490",
+    "Transform": "#0f766e",
+    "Features": "#6d28d9",
+    "Models": "#be185d",
+    "Evaluation": "#c2410c",
+    "Deploy": "#15803d",
+    "Other": "#4b5563",
 }
-CATEGORY_ORDER = ["Import", "Data", "Clean", "Transform", "Features", "Model", "Models"]
+CATEGORY_ORDER = list(CATEGORIES)
 
 
 def catalog() -> dict[str, dict[str, Any]]:
@@ -50,7 +50,7 @@ def catalog() -> dict[str, dict[str, Any]]:
     out = {}
     for op in load_registry().all():
         spec = op.spec_json()
-        spec["colour"] = CATEGORY_COLOURS.get(op.category, "#6b7280")
+        spec["colour"] = CATEGORY_COLOURS[op.category]
         out[op.id] = spec
     return out
 

@@ -1,5 +1,5 @@
 """Runs started from the studio: in this process, on threads, against the one warm
-SparkSession (DESIGN.md decision 10). Run state lives in the workspace store, so a reloaded
+SparkSession (docs/design.md decision 10). Run state lives in the workspace store, so a reloaded
 page finds a run again by its id."""
 
 from __future__ import annotations

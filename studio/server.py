@@ -65,11 +65,13 @@ def serve(
         return 2
     url = f"http://{host}:{port}/"
     print(
-        f"Seer studio on {url} · workspace {ws.root} · ready in {time.perf_counter() - t0:.1f} s",
+        f"Seer studio on {url} · workspace {ws.root} · scoring service on port {serve_port} "
+        f"when a model is published · ready in {time.perf_counter() - t0:.1f} s (Ctrl+C stops)",
         file=sys.stderr,
         flush=True,
     )
-    print(url, flush=True)
+    if not sys.stdout.isatty():  # for scripts that start the studio and read where it listens
+        print(url, flush=True)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     # SIGTERM ends the studio like Ctrl+C, so the scoring service it started stops too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

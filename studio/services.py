@@ -105,7 +105,7 @@ class ScoringService:
                     [
                         sys.executable,
                         "-c",
-                        "import sys; from engine.cli import main; sys.exit(main(sys.argv[1:]))",
+                        "import sys; from seer_cli.main import main; sys.exit(main(sys.argv[1:]))",
                         "serve",
                         "--host",
                         self.host,

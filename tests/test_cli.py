@@ -35,6 +35,9 @@ def test_sample_flow_runs_then_reruns_from_cache_without_starting_spark(tmp_path
     assert set(node) == {"status", "seconds", "rows", "metrics", "error"}
     assert node["status"] == "succeeded" and node["rows"] == {"train": 16000, "test": 4000}
     assert "✓ split (split) succeeded" in first.stderr  # human progress on stderr
+    # the JVM's own notices go to the workspace's log, not between the progress lines
+    assert "WARNING" not in first.stderr, first.stderr
+    assert "incubator" in (ws / "logs" / "spark-jvm.log").read_text()
     assert (
         (out / "default_rate_by_purpose.csv").read_text().startswith("loan_purpose,applications,")
     )
@@ -209,3 +212,18 @@ def test_sample_data_streams_a_deterministic_file(tmp_path: Path) -> None:
     assert again.read_bytes() == a.read_bytes()
     bad = seer_cli("sample-data", "nope", "--rows", "5", "--out", str(tmp_path / "x.csv"))
     assert bad.returncode == 2 and "available: credit_risk" in bad.stderr
+
+
+def test_the_commands_come_from_the_seer_commands_entry_points() -> None:
+    """`seer` is one command line above the engine and the studio: every group of commands
+    (the engine's flows, models, users; the studio) is an entry point a pack could add to."""
+    from importlib.metadata import entry_points
+
+    groups = {ep.name: ep.value for ep in entry_points(group="seer.commands")}
+    assert groups["studio"] == "studio.cli:add_commands"
+    assert {"flows", "models", "users"} <= set(groups)
+    helped = seer_cli("--help")
+    assert helped.returncode == 0
+    listed = helped.stdout.split("positional arguments:")[1]
+    for command in ("run", "validate", "models", "serve", "users", "studio"):
+        assert f"\n    {command} " in listed, command

@@ -157,3 +157,59 @@ def test_operator_reference_doc_is_generated_from_the_specs() -> None:
     assert doc.read_text() == operators_markdown(OPS), (
         "docs/operators.md is out of date: run `seer operators --markdown > docs/operators.md`"
     )
+
+
+def _luminance(hex_colour: str) -> float:
+    def channel(c: int) -> float:
+        v = c / 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+
+
+def test_categories_are_a_closed_set_the_studio_colours_readably() -> None:
+    from engine.spec import CATEGORIES
+    from studio.model import CATEGORY_COLOURS, palette_groups
+
+    assert {op.category for op in OPS} <= set(CATEGORIES)
+    # every category has its own colour; white badge text on it is readable (WCAG AA)
+    assert set(CATEGORY_COLOURS) == set(CATEGORIES)
+    assert len(set(CATEGORY_COLOURS.values())) == len(CATEGORIES)
+    for category, colour in CATEGORY_COLOURS.items():
+        assert 1.05 / (_luminance(colour) + 0.05) >= 4.5, category
+    # the palette reads data in, then out: Evaluation and Deploy come after Models
+    order = [cat for cat, _ in palette_groups()]
+    assert order.index("Data") < order.index("Models") < order.index("Evaluation")
+    assert order.index("Evaluation") < order.index("Deploy")
+
+    class Stray(Operator):
+        id = "pack.stray"
+        category = "Scoring"
+        title = description = "t"
+
+        def run(self, ctx: Any, inputs: Any, params: Any) -> Any:
+            return {}
+
+    assert Stray().spec_problem() == (
+        "Operator pack.stray declares the category 'Scoring'; use one of Data, Clean, "
+        "Transform, Features, Models, Evaluation, Deploy, Other."
+    )
+
+
+def test_shared_params_are_declared_once_and_agree() -> None:
+    """Every operator's seed takes the same range (what LightGBM and Spark accept), and
+    every model's label and positive-class params read alike."""
+    from engine.spec import LABEL, POSITIVE, SEED_MAX
+
+    seeds = [(op.id, p) for op in OPS for p in op.params if p.name == "seed"]
+    assert len(seeds) >= 6
+    for op_id, p in seeds:
+        assert (p.minimum, p.maximum, p.default) == (0, SEED_MAX, 42), op_id
+        assert p.description.startswith("Seed of"), op_id  # says what it seeds
+    for op in OPS:
+        names = {p.name: p for p in op.params}
+        if op.id.startswith("train."):  # every model reads its label the same way
+            assert names["label"] is LABEL and names["positive"] is POSITIVE, op.id
+    too_big = validate_params(load_registry().get("split"), {"seed": SEED_MAX + 1}, "s")
+    assert too_big, "a seed beyond the shared range is refused"

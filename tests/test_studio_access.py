@@ -421,3 +421,40 @@ def test_beyond_loopback_the_studio_needs_users_and_warns_about_tls(tmp_path: Pa
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_on_a_terminal_the_studio_says_where_it_listens_once(tmp_path: Path) -> None:
+    """A person starting `seer studio` in a terminal reads one line: the address, the workspace
+    and the scoring service's port; the bare URL for scripts is printed only into a pipe."""
+    import pty
+    import select
+
+    from tests.test_studio import free_port
+
+    port = free_port()
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "seer"), "studio", "--no-browser"]
+        + ["--workspace", str(tmp_path / "ws"), "--port", str(port), "--serve-port", "8611"],
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "SEER_DRIVER_MEMORY": "1g", "SEER_SPARK_MASTER": "local[1]"},
+    )
+    os.close(terminal)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"ready in" not in seen and time.monotonic() < deadline:
+            if select.select([controller], [], [], 1)[0]:
+                seen += os.read(controller, 4096)
+        time.sleep(1.0)  # anything printed right after the ready line
+        while select.select([controller], [], [], 0.2)[0]:
+            seen += os.read(controller, 4096)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        os.close(controller)
+    text = seen.decode()
+    assert "ready in" in text, text
+    assert text.count(f"http://127.0.0.1:{port}/") == 1, text
+    assert "scoring service on port 8611" in text and str(tmp_path / "ws") in text

@@ -115,7 +115,7 @@ def test_a_removed_only_admin_leaves_no_users(tmp_path: Path) -> None:
 
 
 def test_seer_run_is_audited(spark: object, tmp_path: Path) -> None:
-    from engine.cli import main
+    from seer_cli.main import main
     from tests.conftest import write_flow
 
     flow = write_flow(

@@ -1,4 +1,5 @@
-"""The `seer` command line. Progress goes to stderr; `--json` puts one document on stdout.
+"""`seer run`, `validate`, `preview`, `runs`, `operators`, `sample-data`: flows from the
+command line. Progress goes to stderr; `--json` puts one document on stdout.
 
 Exit codes: 0 success, 1 the run failed (or was cancelled), 2 invalid input.
 """
@@ -8,10 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +19,11 @@ from rich.markup import escape
 
 from engine.flow import FlowError, load_flow, prepare_flow
 from engine.registry import load_registry
+from seer_cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, add_data_root
+from seer_cli.common import err as _err
+from seer_cli.common import usage_error as _usage_error
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 log = logging.getLogger(__name__)
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 _ICONS = {
     "running": "[cyan]▶[/]",
@@ -43,11 +43,6 @@ def _parse_params(items: list[str]) -> dict[str, str]:
             raise SystemExit(_usage_error(f"--param takes NAME=VALUE. Got {item!r}."))
         out[name.strip()] = value
     return out
-
-
-def _usage_error(message: str) -> int:
-    _err.print(f"[red]error:[/] {escape(message)}")
-    return EXIT_INVALID
 
 
 def _print_problems(err: FlowError) -> None:
@@ -71,17 +66,6 @@ def _roots(args: argparse.Namespace, flow: Any, workspace: str | None) -> Any:
 
     folder = flow.path.parent if flow.path else None
     return DataRoots.for_flow(folder, Workspace(workspace).root, args.data_root)
-
-
-def add_data_root(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--data-root",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="a folder the flow may read and write besides the workspace and the flow's own "
-        "folder (repeatable; also $SEER_DATA_ROOTS)",
-    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:  # noqa: C901 - one command, read top to bottom
@@ -329,8 +313,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """The workspace's runs, newest first, from the store (Spark is not started)."""
-    from engine.runlist import print_runs
     from engine.workspace import Workspace
+    from seer_cli.runlist import print_runs
 
     if args.limit < 1:
         return _usage_error(f"--limit must be at least 1. Got {args.limit}.")
@@ -341,17 +325,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def build_parser(
-    extend: Callable[[Any], None] | None = None,
-) -> argparse.ArgumentParser:
-    """The `seer` command line; `extend` adds subcommands of the layers above the engine (the
-    studio registers `seer studio` this way)."""
-    parser = argparse.ArgumentParser(
-        prog="seer", description="Seer: visual machine-learning flows on Spark."
-    )
-    parser.add_argument("--verbose", "-v", action="store_true", help="log engine details to stderr")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def add_commands(sub: Any) -> None:
+    """The flow commands (the ``seer.commands`` entry point ``flows``)."""
     run = sub.add_parser("run", help="run a flow file")
     run.add_argument("flow", help="the flow file (*.flow.json)")
     run.add_argument(
@@ -439,59 +414,3 @@ def build_parser(
     sd.add_argument("--out", required=True, help="target file; .parquet for Parquet, else CSV")
     sd.add_argument("--seed", type=int, default=42)
     sd.set_defaults(func=cmd_sample_data)
-    from engine.cli_models import add_commands as add_model_commands
-    from engine.cli_users import add_commands as add_user_commands
-
-    add_model_commands(sub)
-    add_user_commands(sub)
-    if extend is not None:
-        extend(sub)
-    return parser
-
-
-def main(argv: list[str] | None = None, extend: Callable[[Any], None] | None = None) -> int:
-    parser = build_parser(extend)
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
-    try:
-        if args.command in _OPENS_WORKSPACE:
-            from engine.workspace import Workspace
-
-            # fails early on a read-only or full workspace; marks runs whose process died
-            # interrupted and removes what they left half-written
-            Workspace(getattr(args, "workspace", None)).store  # noqa: B018
-        return int(args.func(args) or 0)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    except Exception as exc:
-        message = _write_problem(exc, getattr(args, "workspace", None))
-        if message is None:
-            raise
-        log.debug("write failure", exc_info=True)
-        return _usage_error(message)
-
-
-#: commands that need a writable workspace before they start (`run` opens it after the flow
-#: is checked, `runs` only lists an existing one)
-_OPENS_WORKSPACE = {"serve", "models", "studio"}
-
-
-def _write_problem(exc: BaseException, workspace: str | None) -> str | None:
-    """A read-only or full disk (or a store that cannot be used) as one sentence; None when
-    the error is something else."""
-    from engine.diskerrors import write_failure_sentence
-    from engine.store import StoreError
-    from engine.workspace import Workspace
-
-    if isinstance(exc, StoreError):
-        return str(exc)
-    return write_failure_sentence(exc, Workspace(workspace).root)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -11,13 +11,9 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-EXIT_OK, EXIT_INVALID = 0, 2
-_err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _usage_error(message: str) -> int:
-    _err.print(f"[red]error:[/] {escape(message)}")
-    return EXIT_INVALID
+from seer_cli.common import EXIT_OK
+from seer_cli.common import err as _err
+from seer_cli.common import usage_error as _usage_error
 
 
 def cmd_models(args: argparse.Namespace) -> int:
