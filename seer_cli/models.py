@@ -139,6 +139,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         public_metrics=args.public_metrics,
         worker_threads=args.batch_threads,
         queued_batches=args.batch_queue,
+        mlflow_model=args.mlflow_model,
     )
     try:
         app = create_app(ws, options=options)
@@ -287,6 +288,11 @@ def add_commands(sub: Any) -> None:
         "--public-metrics",
         action="store_true",
         help="serve /metrics without an API key even when keys are required",
+    )
+    sv.add_argument(
+        "--mlflow-model",
+        metavar="NAME",
+        help="the model MLflow's POST /invocations scores when no X-Seer-Model header names one",
     )
     sv.set_defaults(func=cmd_serve)
 

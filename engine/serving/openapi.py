@@ -7,6 +7,7 @@ model accepts. With no model deployed yet, the generic ``{name}`` routes show th
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 MAX_BATCH = 1000
@@ -61,9 +62,25 @@ _SCORES = {
                     "version": {"type": "integer"},
                     "request_id": {"type": "string"},
                     "predictions": {"type": "array", "items": _PRED},
+                    "warnings": {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/Warning"},
+                    },
                 },
             }
         }
+    },
+}
+_WARNING = {
+    "type": "object",
+    "description": "A category value never seen in training: the model scores it as unknown",
+    "required": ["field", "value", "instances", "known_values", "message"],
+    "properties": {
+        "field": {"type": "string"},
+        "value": {"type": "string"},
+        "instances": {"type": "array", "items": {"type": "integer"}},
+        "known_values": {"type": "array", "items": {"type": "string"}},
+        "message": {"type": "string"},
     },
 }
 _NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -182,19 +199,49 @@ def _column(ctype: str) -> dict[str, Any]:
     return {"type": ["string", "null"]}
 
 
-def _model_paths(name: str, columns: list[tuple[str, str]], labels: list[Any]) -> dict:
-    instance = {
+def schema_key(name: str) -> str:
+    """A model's name as an OpenAPI component key (letters, digits, '.', '-', '_')."""
+    return "Instance." + re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+def instance_schema(model: Any) -> dict[str, Any]:
+    """One row a model scores: every input column (null for a missing value), its type, and
+    for a category column the values seen in training (others are scored as unknown, with a
+    warning in the response)."""
+    properties = {}
+    for col, ctype in model.columns:
+        prop = _column(ctype)
+        known = model.categories.get(col)
+        if known:
+            prop["examples"] = known[:20]
+            prop["x-known-values"] = known
+            prop["description"] = (
+                "one of the values seen in training (x-known-values); another value is scored "
+                "as unknown and named in the response's warnings; null for a missing value"
+            )
+        else:
+            prop["description"] = f"{ctype}; null for a missing value"
+        properties[col] = prop
+    return {
         "type": "object",
-        "required": [n for n, _ in columns],
-        "properties": {n: _column(t) for n, t in columns},
+        "title": f"An instance for {model.name}",
+        "required": [n for n, _ in model.columns],
+        "properties": properties,
         "additionalProperties": True,
         "description": "the model's input columns (null for a missing value); other fields are ignored",
     }
+
+
+def _model_paths(name: str, labels: list[Any]) -> dict:
+    instance = {"$ref": f"#/components/schemas/{schema_key(name)}"}
     base = f"/v1/models/{name}"
     return {
         f"{base}:predict": _predict(f"Score with {name}", [_EXPLAIN], instance),
         f"{base}/versions/{{version}}:predict": _predict(
             f"Score with one version of {name}", [_VERSION, _EXPLAIN], instance
+        ),
+        f"{base}:explain": _predict(
+            f"Score with {name}, with each prediction's reasons", [], instance
         ),
         f"{base}:feedback": _feedback([], {"enum": labels}),
     }
@@ -207,6 +254,9 @@ def _generic(name: dict[str, Any]) -> dict[str, dict[str, Any]]:
         ),
         "/v1/models/{name}/versions/{version}:predict": _predict(
             "Score with one version", [name, _VERSION, _EXPLAIN], {"type": "object"}
+        ),
+        "/v1/models/{name}:explain": _predict(
+            "Score with reasons (KServe v1 explain)", [name], {"type": "object"}
         ),
         "/v1/models/{name}:feedback": _feedback([name], {}),
         "/v1/models": {
@@ -238,16 +288,24 @@ def _generic(name: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def openapi(models: dict[str, tuple[list[tuple[str, str]], list[Any]]]) -> dict[str, Any]:
-    """The description for the deployed models: name -> (input columns, label values)."""
+def openapi(models: dict[str, Any], mlflow_model: str | None = None) -> dict[str, Any]:
+    """The description for the deployed models: name -> its production LoadedModel."""
     paths = _generic(_NAME)
     if models:  # each deployed model's own routes say exactly what it accepts
-        for generic in ("{name}:predict", "{name}/versions/{version}:predict", "{name}:feedback"):
+        for generic in (
+            "{name}:predict",
+            "{name}/versions/{version}:predict",
+            "{name}:explain",
+            "{name}:feedback",
+        ):
             del paths[f"/v1/models/{generic}"]
-    for name, (columns, labels) in sorted(models.items()):
-        paths.update(_model_paths(name, columns, labels))
+    schemas: dict[str, Any] = {"Warning": _WARNING}
+    for name, model in sorted(models.items()):
+        paths.update(_model_paths(name, model.label_values()))
+        schemas[schema_key(name)] = instance_schema(model)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Seer scoring service", "version": "1"},
         "paths": paths,
+        "components": {"schemas": schemas},
     }

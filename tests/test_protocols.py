@@ -1,0 +1,187 @@
+"""The scoring service speaks the standard protocols: each tested with the real third-party
+client from PyPI against `seer serve` in its own process, and every protocol gives the same
+scores as the v1 route (and as offline `predict`) on the same rows."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+from .test_serving import as_request, published, rows_of, start_service  # noqa: F401
+
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+
+MODELS = [("risk-lr", "score_lr"), ("risk-gbdt", "score_gbdt")]
+
+
+def v1_scores(url: str, model: str, rows: list[dict]) -> list[float]:
+    resp = httpx.post(f"{url}/v1/models/{model}:predict", json={"instances": rows}, timeout=30)
+    assert resp.status_code == 200, resp.text
+    return [p["score"] for p in resp.json()["predictions"]]
+
+
+def requests_of(published, node: str, n: int) -> list[dict]:  # noqa: F811
+    result, _, _ = published
+    return [as_request(r) for r in rows_of(result, node)[:n]]
+
+
+def numpy_column(rows: list[dict], name: str, datatype: str) -> np.ndarray:
+    values = [r[name] for r in rows]
+    if datatype == "BYTES":
+        return np.array([v.encode() for v in values], dtype=np.object_)
+    if datatype == "INT64" and any(v is None for v in values):
+        return np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+    if datatype == "FP64":
+        return np.array([math.nan if v is None else v for v in values], dtype=np.float64)
+    return np.array(values, dtype={"INT64": np.int64, "BOOL": np.bool_}[datatype])
+
+
+@pytest.mark.parametrize(("model", "node"), MODELS)
+def test_triton_client_open_inference_protocol_v2(published, model: str, node: str) -> None:  # noqa: F811
+    import tritonclient.http as triton
+
+    _, _, url = published
+    client = triton.InferenceServerClient(url=url.removeprefix("http://"))
+    assert client.is_server_live() and client.is_server_ready()
+    assert client.is_model_ready(model) and client.is_model_ready(model, "1")
+    assert not client.is_model_ready("no-such-model")
+    meta = client.get_model_metadata(model)
+    assert meta["name"] == model and meta["versions"] == ["1"]
+    types = {i["name"]: i["datatype"] for i in meta["inputs"]}
+    assert types["region"] == "BYTES" and types["age"] == "INT64"
+    assert {o["name"] for o in meta["outputs"]} == {"score", "prediction", "id"}
+
+    # a BYTES tensor in binary form cannot carry a missing value: rows with a region here
+    rows = [r for r in requests_of(published, node, 400) if r["region"] is not None][:300]
+    for binary in (True, False):
+        inputs = []
+        for name, datatype in types.items():
+            array = numpy_column(rows, name, datatype)
+            sent = "FP64" if array.dtype == np.float64 else datatype
+            tensor = triton.InferInput(name, [len(rows)], sent)
+            tensor.set_data_from_numpy(array, binary_data=binary)
+            inputs.append(tensor)
+        result = client.infer(model, inputs)
+        scores = result.as_numpy("score").tolist()
+        assert (
+            max(abs(a - b) for a, b in zip(scores, v1_scores(url, model, rows), strict=True)) < 1e-9
+        )
+        assert result.as_numpy("prediction").dtype == np.int64
+        assert result.as_numpy("id")[0].decode().count("/") == 1, (
+            "ids are bytes, as Triton gives them"
+        )
+
+
+@pytest.mark.parametrize(("model", "node"), MODELS)
+def test_kserve_v2_client_with_missing_values(published, model: str, node: str) -> None:  # noqa: F811
+    from kserve import InferenceRESTClient, InferInput, InferRequest, RESTConfig
+
+    _, _, url = published
+    rows = requests_of(published, node, 500)
+    assert any(r["region"] is None for r in rows) and any(r["income"] is None for r in rows)
+    meta = httpx.get(f"{url}/v2/models/{model}").json()
+    inputs = [
+        InferInput(i["name"], [len(rows)], i["datatype"], [r[i["name"]] for r in rows])
+        for i in meta["inputs"]
+    ]
+
+    async def go() -> tuple[Any, bool, bool, bool]:
+        client = InferenceRESTClient(RESTConfig(protocol="v2"))
+        live = await client.is_server_live(url)
+        ready = await client.is_server_ready(url)
+        model_ready = await client.is_model_ready(url, model)
+        response = await client.infer(url, InferRequest(model, inputs), model_name=model)
+        return response, live, ready, model_ready
+
+    response, live, ready, model_ready = asyncio.run(go())
+    assert live and ready and model_ready
+    outputs = {o.name: o.data for o in response.outputs}
+    assert (
+        max(abs(a - b) for a, b in zip(outputs["score"], v1_scores(url, model, rows), strict=True))
+        < 1e-9
+    )
+    assert set(outputs["prediction"]) <= {0, 1}
+
+
+def test_kserve_v1_client_readiness_liveness_explain(published) -> None:  # noqa: F811
+    from kserve import InferenceRESTClient, RESTConfig
+
+    _, _, url = published
+    rows = requests_of(published, "score_gbdt", 3)
+
+    async def go() -> tuple[Any, ...]:
+        client = InferenceRESTClient(RESTConfig(protocol="v1"))
+        return (
+            await client.is_server_live(url),
+            await client.is_model_ready(url, "risk-gbdt"),
+            await client.explain(url, "risk-gbdt", {"instances": rows}),
+            await client.infer(url, {"instances": rows}, model_name="risk-gbdt"),
+        )
+
+    live, ready, explained, scored = asyncio.run(go())
+    assert live is True and ready is True
+    assert len(explained["predictions"]) == 3
+    assert explained["predictions"][0]["reasons"][0]["contribution"]
+    assert [p["score"] for p in explained["predictions"]] == [
+        p["score"] for p in scored["predictions"]
+    ]
+
+
+def test_mlflow_scoring_server_client(published, tmp_path) -> None:  # noqa: F811
+    import pandas as pd
+    from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+
+    _, ws, url = published
+    proc, own = start_service(ws.root, "--mlflow-model", "risk-lr")
+    try:
+        rows = requests_of(published, "score_lr", 200)
+        expected = v1_scores(url, "risk-lr", rows)
+        host, port = own.removeprefix("http://").split(":")
+        client = ScoringServerClient(host, int(port))
+        client.wait_server_ready(timeout=10)
+        frame = pd.DataFrame(rows)
+        got = client.invoke(frame).get_predictions()
+        assert max(abs(a - b) for a, b in zip(got["score"], expected, strict=True)) < 1e-9
+        assert list(got.columns) == ["score", "prediction", "id"]
+        _every_body_format(own, url, rows, expected)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _every_body_format(own: str, shared: str, rows: list[dict], expected: list[float]) -> None:
+    columns = list(rows[0])
+    csv_lines = [",".join(columns)] + [
+        ",".join("" if r[c] is None else str(r[c]) for c in columns) for r in rows
+    ]
+    bodies = {
+        "dataframe_split": {
+            "json": {
+                "dataframe_split": {
+                    "columns": columns,
+                    "data": [[r[c] for c in columns] for r in rows],
+                }
+            }
+        },
+        "dataframe_records": {"json": {"dataframe_records": rows}},
+        "instances": {"json": {"instances": rows}},
+        "inputs": {"json": {"inputs": {c: [r[c] for r in rows] for c in columns}}},
+        "csv": {"content": "\n".join(csv_lines), "headers": {"Content-Type": "text/csv"}},
+    }
+    for what, kwargs in bodies.items():
+        resp = httpx.post(f"{own}/invocations", timeout=30, **kwargs)
+        assert resp.status_code == 200, (what, resp.text)
+        scores = [p["score"] for p in resp.json()["predictions"]]
+        assert max(abs(a - b) for a, b in zip(scores, expected, strict=True)) < 1e-9, what
+    # the shared service serves two models: a header says which, and without one it says how
+    resp = httpx.post(f"{shared}/invocations", json={"instances": rows[:2]})
+    assert resp.status_code == 400 and "X-Seer-Model" in resp.json()["message"]
+    resp = httpx.post(
+        f"{shared}/invocations", json={"instances": rows[:2]}, headers={"X-Seer-Model": "risk-lr"}
+    )
+    assert [p["score"] for p in resp.json()["predictions"]] == expected[:2]
