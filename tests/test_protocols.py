@@ -185,3 +185,69 @@ def _every_body_format(own: str, shared: str, rows: list[dict], expected: list[f
         f"{shared}/invocations", json={"instances": rows[:2]}, headers={"X-Seer-Model": "risk-lr"}
     )
     assert [p["score"] for p in resp.json()["predictions"]] == expected[:2]
+
+
+def request_from_schema(schema: dict) -> dict:
+    """What a generated client would send: for each input, a known value or one of its type."""
+    row = {}
+    for name, prop in schema["properties"].items():
+        kind = prop["type"][0]
+        if prop.get("examples"):
+            row[name] = prop["examples"][0]
+        elif prop.get("format") == "date":
+            row[name] = "2024-05-31"
+        else:
+            row[name] = {"integer": 30, "number": 1.5, "boolean": True, "string": "x"}[kind]
+    return row
+
+
+def test_openapi_describes_each_models_inputs(published) -> None:  # noqa: F811
+    _, _, url = published
+    doc = httpx.get(f"{url}/openapi.json").json()
+    schemas = doc["components"]["schemas"]
+    for model in ("risk-lr", "risk-gbdt"):
+        schema = schemas[f"Instance.{model}"]
+        body = doc["paths"][f"/v1/models/{model}:predict"]["post"]["requestBody"]
+        assert f"Instance.{model}" in str(body)
+        region = schema["properties"]["region"]
+        assert region["type"] == ["string", "null"] and "region_01" in region["x-known-values"]
+        assert set(schema["required"]) == set(schema["properties"])
+        resp = httpx.post(
+            f"{url}/v1/models/{model}:predict", json={"instances": [request_from_schema(schema)]}
+        )
+        assert resp.status_code == 200, resp.text
+        assert "warnings" not in resp.json()
+    for path in ("/", "/v2/health/live", "/v2/health/ready", "/ping", "/v2/models/risk-lr"):
+        assert path in doc["paths"]
+
+
+def test_unseen_category_is_named_with_the_known_values(published) -> None:  # noqa: F811
+    _, _, url = published
+    rows = requests_of(published, "score_gbdt", 3)
+    rows[1]["region"] = "region_99"
+    v1 = httpx.post(f"{url}/v1/models/risk-gbdt:predict", json={"instances": rows}).json()
+    (warning,) = v1["warnings"]
+    assert warning["field"] == "region" and warning["value"] == "region_99"
+    assert warning["instances"] == [1] and "region_01" in warning["known_values"]
+    assert "never seen in training" in warning["message"]
+    meta = httpx.get(f"{url}/v2/models/risk-gbdt").json()
+    v2 = httpx.post(
+        f"{url}/v2/models/risk-gbdt/infer",
+        json={
+            "inputs": [
+                {
+                    "name": i["name"],
+                    "datatype": i["datatype"],
+                    "shape": [3],
+                    "data": [r[i["name"]] for r in rows],
+                }
+                for i in meta["inputs"]
+            ]
+        },
+    ).json()
+    assert v2["parameters"]["warnings"] == v1["warnings"]
+    mlflow = httpx.post(
+        f"{url}/invocations", json={"instances": rows}, headers={"X-Seer-Model": "risk-gbdt"}
+    ).json()
+    assert mlflow["warnings"] == v1["warnings"]
+    assert [p["score"] for p in mlflow["predictions"]] == [p["score"] for p in v1["predictions"]]

@@ -137,6 +137,12 @@ def _predict(summary: str, params: list[dict[str, Any]], instance: dict[str, Any
     }
 
 
+_PROTOCOLS = (
+    "Seer's own routes are KServe's v1 protocol (below). The same models also answer the Open "
+    "Inference Protocol v2 (POST /v2/models/{name}[/versions/{v}]/infer, one tensor per input "
+    "column as /v2/models/{name} lists them) and MLflow's scoring protocol (POST /invocations); "
+    "those bodies follow their own specifications (see docs/serving.md)."
+)
 _PREDICTION_ID = r"^[0-9a-f]{32}\.[0-9]{1,4}\.[0-9a-f]{32}/[0-9]{1,4}$"
 
 
@@ -247,6 +253,46 @@ def _model_paths(name: str, labels: list[Any]) -> dict:
     }
 
 
+def _get(summary: str, body: dict[str, Any]) -> dict[str, Any]:
+    ok = {"description": "OK", "content": {"application/json": {"schema": body}}}
+    return {"get": {"summary": summary, "responses": {"200": ok}}}
+
+
+def _standard_health() -> dict[str, Any]:
+    """Liveness and readiness as KServe, Triton and MLflow clients ask for them."""
+
+    def flag(key: str) -> dict[str, Any]:
+        return {"type": "object", "required": [key], "properties": {key: {"const": True}}}
+
+    text = {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    return {
+        "/": _get(
+            "KServe v1 liveness",
+            {
+                "type": "object",
+                "required": ["status"],
+                "properties": {"status": {"const": "alive"}},
+            },
+        ),
+        "/v2/health/live": _get("Open Inference Protocol v2 liveness", flag("live")),
+        "/v2/health/ready": _get("Open Inference Protocol v2 readiness", flag("ready")),
+        "/ping": {"get": {"summary": "MLflow scoring protocol health", "responses": {"200": text}}},
+        "/health": {
+            "get": {"summary": "MLflow scoring protocol health", "responses": {"200": text}}
+        },
+    }
+
+
+def _v2_get(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": params,
+            "responses": {"200": {"description": "OK"}, **_AUTH, "404": _err("Unknown model")},
+        }
+    }
+
+
 def _generic(name: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
         "/v1/models/{name}:predict": _predict(
@@ -272,6 +318,9 @@ def _generic(name: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 "responses": {"200": {"description": "Model"}, **_AUTH, "404": _err("Unknown")},
             }
         },
+        **_standard_health(),
+        "/v2/models/{name}": _v2_get("Open Inference Protocol v2 model metadata", [_NAME]),
+        "/v2/models/{name}/ready": _v2_get("Open Inference Protocol v2 model readiness", [_NAME]),
         "/healthz": {
             "get": {
                 "summary": "Liveness; status is 'degraded' (with a reason) while the request log "
@@ -300,12 +349,20 @@ def openapi(models: dict[str, Any], mlflow_model: str | None = None) -> dict[str
         ):
             del paths[f"/v1/models/{generic}"]
     schemas: dict[str, Any] = {"Warning": _WARNING}
+    if models:
+        del paths["/v2/models/{name}"], paths["/v2/models/{name}/ready"]
     for name, model in sorted(models.items()):
         paths.update(_model_paths(name, model.label_values()))
+        paths[f"/v2/models/{name}"] = _v2_get(f"Open Inference Protocol v2 metadata of {name}", [])
+        paths[f"/v2/models/{name}/ready"] = _v2_get(f"Is {name} ready (v2)", [])
         schemas[schema_key(name)] = instance_schema(model)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Seer scoring service", "version": "1"},
+        "info": {
+            "title": "Seer scoring service",
+            "version": "1",
+            "description": _PROTOCOLS,
+        },
         "paths": paths,
         "components": {"schemas": schemas},
     }
