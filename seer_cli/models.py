@@ -161,6 +161,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from engine.batch_score import ScoreError, ScoreJob, run_score
+    from engine.workspace import Workspace
+
+    job = ScoreJob(
+        args.name,
+        Path(args.input).resolve(),
+        Path(args.output).resolve(),
+        args.version,
+        args.master,
+        args.reasons,
+        args.format,
+    )
+    try:
+        result = run_score(Workspace(args.workspace), job)
+    except ScoreError as exc:
+        return _usage_error(str(exc))
+    if result.status != "succeeded":
+        errors = [f"{n}: {r.error}" for n, r in result.nodes.items() if r.error]
+        _err.print(f"[red]Scoring failed:[/] {escape('; '.join(errors))}")
+        return 1
+    rows = (result.nodes["predict"].rows or {}).get("out")
+    count = f"{rows:,} rows" if rows is not None else "rows"
+    _err.print(f"[green]✓[/] scored {count} with {escape(args.name)} into {escape(args.output)}")
+    return EXIT_OK
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
     from engine.api_keys import ApiKeyError, create_key, list_keys, parse_scopes, revoke_key
     from engine.workspace import Workspace
@@ -295,6 +324,21 @@ def add_commands(sub: Any) -> None:
         help="the model MLflow's POST /invocations scores when no X-Seer-Model header names one",
     )
     sv.set_defaults(func=cmd_serve)
+
+    sc = sub.add_parser(
+        "score", help="score a CSV/Parquet file or folder with a registered model, on Spark"
+    )
+    sc.add_argument("name", help="the registered model")
+    sc.add_argument("input", help="a .csv or .parquet file, or a folder of them")
+    sc.add_argument("output", help="a .csv or .parquet file, or a folder (of part files)")
+    sc.add_argument("--version", type=_version_arg, help="a version (default: production)")
+    sc.add_argument("--master", help="Spark master URL (default local[*] or $SEER_SPARK_MASTER)")
+    sc.add_argument("--reasons", action="store_true", help="add each row's top reasons (JSON)")
+    sc.add_argument("--format", choices=["csv", "parquet"], help="the output's format")
+    sc.add_argument(
+        "--workspace", help="workspace folder (default ./seer-workspace or $SEER_WORKSPACE)"
+    )
+    sc.set_defaults(func=cmd_score)
 
     kp = sub.add_parser("keys", help="API keys of the scoring service: create, list, revoke")
     ksub = kp.add_subparsers(dest="action", required=True)

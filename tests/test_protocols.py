@@ -5,13 +5,16 @@ scores as the v1 route (and as offline `predict`) on the same rows."""
 from __future__ import annotations
 
 import asyncio
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 
+from .conftest import seer_cli
 from .test_serving import as_request, published, rows_of, start_service  # noqa: F401
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
@@ -251,3 +254,59 @@ def test_unseen_category_is_named_with_the_known_values(published) -> None:  # n
     ).json()
     assert mlflow["warnings"] == v1["warnings"]
     assert [p["score"] for p in mlflow["predictions"]] == [p["score"] for p in v1["predictions"]]
+
+
+def test_batch_score_equals_the_service(published, tmp_path) -> None:  # noqa: F811
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from engine.batch_score import ScoreJob, run_score
+
+    result, ws, url = published
+    source = Path(result.nodes["split"].outputs["test"]["path"])
+    csv_in = tmp_path / "in.csv"
+    pacsv.write_csv(pq.read_table(source), csv_in)
+    for model, given, out in [
+        ("risk-lr", source, tmp_path / "lr.parquet"),
+        ("risk-gbdt", csv_in, tmp_path / "gbdt_out"),  # a folder of CSV part files
+    ]:
+        fmt = "csv" if out.suffix != ".parquet" else None
+        job = ScoreJob(model, given, out, output_format=fmt)
+        assert run_score(ws, job).status == "succeeded"
+        if fmt:
+            tables = [pacsv.read_csv(p) for p in sorted(out.glob("part-*.csv"))]
+            scored = [r for t in tables for r in t.to_pylist()]
+        else:
+            scored = pq.read_table(out).to_pylist()
+        by_id = {r["customer_id"]: r for r in scored}
+        offline = {r["customer_id"]: r for r in rows_of(result, "score_" + model[5:])}
+        assert by_id.keys() == offline.keys() and len(by_id) > 1500
+        ids = sorted(by_id)[:500]
+        online = v1_scores(url, model, [as_request(offline[i]) for i in ids])
+        for i, s in zip(ids, online, strict=True):
+            assert abs(by_id[i]["score"] - s) < 1e-9
+            assert by_id[i]["prediction"] == offline[i]["prediction"]
+
+
+def test_seer_score_command_with_reasons(published, tmp_path) -> None:  # noqa: F811
+    import pyarrow.csv as pacsv
+
+    result, ws, _ = published
+    source = result.nodes["split"].outputs["test"]["path"]
+    out = tmp_path / "scored.csv"
+    done = seer_cli(
+        "score", "risk-gbdt", source, str(out), "--reasons", "--workspace", str(ws.root)
+    )
+    assert done.returncode == 0, done.stderr
+    assert "scored 1," in done.stderr
+    rows = pacsv.read_csv(out).to_pylist()
+    assert {"score", "prediction", "reasons"} <= set(rows[0])
+    assert json.loads(rows[0]["reasons"])[0]["contribution"]
+    bad = seer_cli(
+        "score", "risk-gbdt", str(tmp_path / "none.txt"), str(out), "--workspace", str(ws.root)
+    )
+    assert (
+        bad.returncode == 2
+        and "Cannot tell the format" in bad.stderr
+        and "Traceback" not in bad.stderr
+    )
