@@ -53,6 +53,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         elif args.action == "rollback":
             version = args.version = registry.rollback(args.name)
             _err.print(f"[green]✓[/] {escape(args.name)} rolled back to v{version}")
+        elif args.action == "export":
+            return _export(ws, args)
         elif args.action == "canary":
             registry.canary(args.name, args.version, args.percent)
             _err.print(
@@ -62,6 +64,24 @@ def cmd_models(args: argparse.Namespace) -> int:
         _audit_model_action(ws, args, "failed", str(exc))
         return _usage_error(str(exc))
     _audit_model_action(ws, args, "ok")
+    return EXIT_OK
+
+
+def _export(ws: Any, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from engine.model_export import ExportError, export_model
+
+    try:
+        done = export_model(ws, args.name, Path(args.out).resolve())
+    except ExportError as exc:
+        return _usage_error(str(exc))
+    if args.json:
+        print(json.dumps(done))
+    _err.print(
+        f"[green]✓[/] {escape(args.name)} v{done['version']} exported to {escape(done['folder'])}"
+        " (Dockerfile, kubernetes.yaml, README.md inside)"
+    )
     return EXIT_OK
 
 
@@ -273,7 +293,12 @@ def add_commands(sub: Any) -> None:
     mc.add_argument("name")
     mc.add_argument("version", type=_version_arg)
     mc.add_argument("--percent", type=float, required=True)
-    for p in (ml, ms, mpub, mpr, mrb, mc):
+    mex = msub.add_parser(
+        "export", help="write a self-contained serving folder (Dockerfile, Kubernetes manifest)"
+    )
+    mex.add_argument("name")
+    mex.add_argument("--out", required=True, help="a new (or empty) folder")
+    for p in (ml, ms, mpub, mpr, mrb, mc, mex):
         p.add_argument(
             "--workspace", help="workspace folder (default ./seer-workspace or $SEER_WORKSPACE)"
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -310,3 +311,64 @@ def test_seer_score_command_with_reasons(published, tmp_path) -> None:  # noqa: 
         and "Cannot tell the format" in bad.stderr
         and "Traceback" not in bad.stderr
     )
+
+
+def test_exported_folder_serves_from_a_fresh_virtualenv(published, tmp_path) -> None:  # noqa: F811
+    import subprocess
+    import sys
+
+    from .test_serving import free_port
+
+    _, ws, url = published
+    out = tmp_path / "export"
+    done = seer_cli("models", "export", "risk-gbdt", "--out", str(out), "--workspace", str(ws.root))
+    assert done.returncode == 0, done.stderr
+    for name in ("Dockerfile", "kubernetes.yaml", "healthcheck.py", "requirements.txt", "seer"):
+        assert (out / name).exists(), name
+    required = (out / "requirements.txt").read_text()
+    for heavy in ("pyspark", "pandas", "pyarrow", "numpy", "scipy", "dash", "lightgbm"):
+        assert heavy not in required.lower(), heavy
+    kube = (out / "kubernetes.yaml").read_text()
+    assert "/v2/health/ready" in kube and "kind: Service" in kube
+    assert "HEALTHCHECK" in (out / "Dockerfile").read_text()
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q"]
+    subprocess.run([*pip, "-r", str(out / "requirements.txt")], check=True, timeout=600)
+    nodeps = [*pip, "--no-deps", "-r", str(out / "requirements-nodeps.txt")]
+    subprocess.run(nodeps, check=True, timeout=600)
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(venv / "bin" / "python"),
+            "seer",
+            "serve",
+            "--workspace",
+            "workspace",
+            "--port",
+            str(port),
+        ],
+        cwd=out,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        own = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{own}/v2/health/ready", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert (
+            subprocess.run(
+                [str(venv / "bin" / "python"), "healthcheck.py", str(port)], cwd=out
+            ).returncode
+            == 0
+        )
+        rows = requests_of(published, "score_gbdt", 100)
+        assert v1_scores(own, "risk-gbdt", rows) == v1_scores(url, "risk-gbdt", rows)
+    finally:
+        proc.terminate()
+        proc.wait(10)
