@@ -43,12 +43,13 @@ class ScoreJob:
 
 
 def file_format(path: Path, what: str, given: str | None = None) -> str:
-    """csv or parquet: from ``given``, the suffix, or (for a folder) the files inside."""
-    if given:
-        return given
+    """csv or parquet: from ``given``, the suffix, or (for an input folder) the files inside;
+    an output folder is written in ``given`` (the input's format unless --format says)."""
     fmt = FORMATS.get(path.suffix.lower())
     if fmt:
         return fmt
+    if given:
+        return given
     if what == "input" and path.is_dir():
         found = {FORMATS[p.suffix.lower()] for p in path.iterdir() if p.suffix.lower() in FORMATS}
         if len(found) == 1:
@@ -83,7 +84,7 @@ def run_score(
 ) -> RunResult:
     """Score ``job.input`` into ``job.output``; raises ScoreError for bad input."""
     in_fmt = file_format(job.input, "input")
-    out_fmt = file_format(job.output, "output", job.output_format)
+    out_fmt = file_format(job.output, "output", job.output_format or in_fmt)
     if not job.input.exists():
         raise ScoreError(f"The input {job.input} does not exist.")
     roots = DataRoots.for_flow(None, ws.root, [job.input.parent, job.output.parent])
