@@ -1,6 +1,6 @@
 """The v1 route before and after a change, side by side in one run, and the other protocols.
 
-    .venv/bin/python bench/serving_protocols.py [--before main] [--rounds 3]
+    SEER_DATA_ROOTS=../shared/data .venv/bin/python bench/serving_protocols.py [--before main] [--rounds 3]
 
 The Bank Marketing GBDT of bench/serving.py is served by `seer serve` from the code of
 --before (a git ref, extracted with `git archive`) and from this tree, alternately, ROUNDS
