@@ -32,7 +32,8 @@ from serving import LOAD, ROOT, bank_workspace, free_port, wait_ready  # noqa: E
 def serve(code: Path, ws: Path, port: int) -> subprocess.Popen:
     """`seer serve` with the engine of ``code`` (run from a neutral folder so nothing else
     on sys.path shadows it)."""
-    launch = "import sys; from studio.cli import main; sys.exit(main(sys.argv[1:]))"
+    entry = "seer_cli.main" if (code / "seer_cli").is_dir() else "studio.cli"  # older trees
+    launch = f"import sys; from {entry} import main; sys.exit(main(sys.argv[1:]))"
     args = ["serve", "--workspace", str(ws), "--port", str(port), "--mlflow-model", "bank"]
     if code != ROOT:
         args = args[:-2]  # the code before may not know --mlflow-model

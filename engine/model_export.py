@@ -1,7 +1,8 @@
 """`seer models export NAME --out DIR`: a self-contained folder that serves one model.
 
 The folder holds a workspace with the model's production bundle registered, the lean scorer's
-own code (the engine modules `seer serve` loads — no Spark, pandas, pyarrow or studio), a
+own code (the engine and command-line modules `seer serve` loads — no Spark, pandas, pyarrow
+or studio), a
 `seer` launcher, a requirements file pinning only the packages the scorer imports, a
 Dockerfile on a slim Python base with a health check, and a Kubernetes Deployment + Service
 whose probes use the Open Inference Protocol's health routes.
@@ -29,7 +30,7 @@ PORT = 8600
 _PROBE = """
 import json, sys
 import uvicorn, uvloop, httptools, uvicorn.loops.uvloop, uvicorn.protocols.http.httptools_impl
-import engine.cli_models, engine.serving.app, engine.workspace, engine.api_keys
+import seer_cli.models, engine.serving.app, engine.workspace, engine.api_keys
 from engine.serving import routes_mlflow, routes_ops, routes_v1, routes_v2, scoring, lgbm
 print(json.dumps(sorted(sys.modules)))
 """
@@ -42,7 +43,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "app"))
 
-from engine.cli_models import add_commands  # noqa: E402
+from seer_cli.models import add_commands  # noqa: E402
 
 parser = argparse.ArgumentParser(prog="seer")
 add_commands(parser.add_subparsers(dest="command", required=True))
@@ -64,6 +65,7 @@ except OSError:
 '''
 
 
+_OWN = {"engine", "seer_cli"}
 # imported when installed, never needed by the scorer (form parsing, auto-reload)
 _OPTIONAL = {"python-multipart", "watchfiles", "setuptools"}
 
@@ -83,10 +85,11 @@ def _probe_modules() -> list[str]:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def _engine_files(modules: list[str]) -> list[Path]:
+def _code_files(modules: list[str]) -> list[Path]:
+    """The source files of the engine and command-line modules the scorer loaded."""
     files = set()
     for name in modules:
-        if name != "engine" and not name.startswith("engine."):
+        if name.split(".")[0] not in _OWN:
             continue
         rel = Path(*name.split("."))
         for candidate in (rel.with_suffix(".py"), rel / "__init__.py"):
@@ -98,7 +101,7 @@ def _engine_files(modules: list[str]) -> list[Path]:
 def _requirements(modules: list[str]) -> list[str]:
     """Pinned distributions of the third-party packages the scorer imports."""
     owners = metadata.packages_distributions()
-    tops = {m.split(".")[0] for m in modules} - set(sys.stdlib_module_names) - {"engine"}
+    tops = {m.split(".")[0] for m in modules} - set(sys.stdlib_module_names) - _OWN
     dists = {d for top in tops if not top.startswith("_") for d in owners.get(top, [])}
     dists -= _OPTIONAL
     return sorted(f"{d}=={metadata.version(d)}" for d in dists)
@@ -217,7 +220,7 @@ def _fill(folder: Path, name: str, version: int, bundle: Path, gbdt: bool) -> No
     served = Workspace(folder / "workspace")
     ModelRegistry(served).publish(bundle, name, description=f"exported version {version}")
     modules = _probe_modules()
-    for rel in _engine_files(modules):
+    for rel in _code_files(modules):
         target = folder / "app" / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ENGINE.parent / rel, target)
