@@ -372,3 +372,21 @@ def test_exported_folder_serves_from_a_fresh_virtualenv(published, tmp_path) -> 
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_v2_bad_requests_get_clear_errors(published) -> None:  # noqa: F811
+    _, _, url = published
+    infer = f"{url}/v2/models/risk-gbdt/infer"
+    age = {"name": "age", "datatype": "INT64", "shape": [2], "data": [30, 40]}
+    cases = [
+        ({"inputs": []}, 400, '"inputs"'),
+        ({"inputs": [{**age, "shape": [3]}]}, 400, "shape [3] says 3"),
+        ({"inputs": [{**age, "datatype": "FP16"}]}, 400, "datatype 'FP16'"),
+        ({"inputs": [age]}, 422, "has no field"),
+        ({"inputs": [age], "outputs": [{"name": "proba"}]}, 400, "Unknown output"),
+    ]
+    for body, status, words in cases:
+        resp = httpx.post(infer, json=body)
+        assert resp.status_code == status and words in resp.json()["error"], (body, resp.text)
+    assert httpx.get(f"{url}/v2/models/nope").status_code == 404
+    assert httpx.post(f"{url}/v2/models/nope/infer", json={"inputs": [age]}).status_code == 404
