@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 from typing import Any
 
 import orjson
@@ -36,10 +35,6 @@ def _error(exc: RequestError) -> Response:
     resp = json_response({"error_code": code, "message": str(exc)}, exc.status)
     resp.headers.update(exc.headers)
     return resp
-
-
-def _nan_to_none(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
 
 
 def _records(data: Any, key: str) -> list[Any]:
@@ -80,7 +75,7 @@ def rows_from_json(doc: Any) -> list[Any]:
         )
     key = next(k for k in _KEYS if k in doc)
     rows = _split(doc[key]) if key == "dataframe_split" else _records(doc[key], key)
-    return [_nan_to_none(r) for r in check_batch(rows, f'"{key}"')]
+    return check_batch(rows, f'"{key}"')  # NaN was read as null already
 
 
 def _cell(text: str, ctype: str) -> Any:
