@@ -1,0 +1,166 @@
+"""The studio's callbacks as plain functions: what each one answers for what a user did,
+without a browser or a Dash request (a Flask app context stands for the logged-in user)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dash import no_update
+from flask import Flask, g
+
+from engine.users import User
+from engine.workspace import Workspace
+from studio import state
+from studio.components import evaluation, files, modal, problems, runpanel
+from studio.context import Studio, Trigger
+from studio.pages import models
+
+
+@pytest.fixture()
+def studio(tmp_path: Path) -> Iterator[Studio]:
+    ws = Workspace(tmp_path / "ws")
+    ws.flows_dir.mkdir(parents=True, exist_ok=True)
+    app = Flask("t")
+    with app.app_context():
+        g.seer_user = User("ana", "editor")
+        g.seer_local = False
+        yield Studio.open(ws)
+
+
+def csv_node(path: str = "data/missing.csv") -> dict[str, Any]:
+    return {"id": "read", "op": "import.csv", "label": "Read", "params": {"path": path}}
+
+
+def test_an_empty_canvas_says_what_to_do(studio: Studio) -> None:
+    items, store, dirty, name, tab = problems.validate(studio, None, None)
+    assert "The canvas is empty" in items[0].children
+    assert store["problems"] == [] and dirty == "" and name == "untitled" and tab == "Problems"
+
+
+def test_problems_are_listed_by_node_and_counted_on_the_tab(studio: Studio) -> None:
+    doc = {"nodes": [{"id": "x", "op": "no.such.op", "params": {}}], "links": []}
+    items, store, dirty, _, tab = problems.validate(studio, doc, state.empty_meta())
+    assert store["problems"] and tab == f"Problems ({len(store['problems'])})"
+    assert items[0].id == {"type": "problem", "node": "x", "i": 0}
+    assert dirty == "● unsaved"
+
+
+def test_problem_rows_render_flow_wide_problems_too() -> None:
+    rows = problems.problem_items([{"node": None, "message": "Name the label."}], False)
+    assert rows[0].children[0].children == "flow" and rows[0].id["node"] == ""
+    assert problems.problem_items([], False)[0].children == problems.CLEAN
+
+
+def test_the_first_save_asks_for_a_name_and_later_saves_do_not(studio: Studio) -> None:
+    out = modal.open_modal(studio, Trigger("btn-save", 1), None, state.empty_meta())
+    assert (
+        out[0] == "modal" and out[1] == "Name the flow to save it" and out[5]["action"] == "saveas"
+    )
+    saved = {**state.empty_meta(), "file": "credit", "name": "credit"}
+    assert modal.open_modal(studio, Trigger("btn-save", 1), None, saved) == modal.UNCHANGED
+
+
+def test_delete_of_a_flow_never_saved_says_there_is_nothing(studio: Studio) -> None:
+    out = modal.open_modal(studio, Trigger("btn-delete", 1), None, state.empty_meta())
+    assert out[1] == "Nothing to delete" and out[5] == {"action": "none"}
+
+
+def test_open_lists_the_samples(studio: Studio) -> None:
+    out = modal.open_modal(studio, Trigger(state.GO_OPEN, 1.0), 1.0, state.empty_meta())
+    text = json.dumps(out[2], default=lambda c: c.to_plotly_json())
+    assert out[1] == "Open a flow" and "credit_risk" in text and "No saved flows yet." in text
+
+
+def test_a_button_appearing_is_not_a_click(studio: Studio) -> None:
+    trig = Trigger({"type": "publish", "node": "gbdt"}, 0)
+    assert modal.open_modal(studio, trig, None, None) == modal.UNCHANGED
+
+
+def files_call(studio: Studio, trig: Trigger, doc: Any, meta: Any, **states: Any) -> tuple:
+    upload, filename = states.get("upload"), states.get("filename")
+    mstate, value = states.get("mstate"), states.get("value")
+    return files.files(studio, trig, upload, filename, doc, meta, mstate, value, None)
+
+
+def test_save_as_writes_the_file_and_names_the_flow(studio: Studio) -> None:
+    doc = {"nodes": [csv_node()], "links": []}
+    out = files_call(
+        studio,
+        Trigger("modal-ok", 1),
+        doc,
+        state.empty_meta(),
+        mstate={"action": "saveas"},
+        value="income",
+    )
+    meta, toast = out[1], out[6]
+    assert meta["file"] == "income" and meta["saved"] and toast["msg"] == 'Saved as "income".'
+    saved = json.loads((studio.ws.flows_dir / "income.flow.json").read_text())
+    assert [n["id"] for n in saved["nodes"]] == ["read"]
+    again = files_call(
+        studio,
+        Trigger("modal-ok", 2),
+        doc,
+        state.empty_meta(),
+        mstate={"action": "saveas"},
+        value="income",
+    )
+    assert again[4] == 'A flow named "income" exists; choose another name.'
+
+
+def test_a_bad_name_is_refused_in_the_dialog(studio: Studio) -> None:
+    out = files_call(
+        studio, Trigger("modal-ok", 1), None, None, mstate={"action": "saveas"}, value="../x"
+    )
+    assert isinstance(out[4], str) and out[4] and out[1] is no_update
+
+
+def test_new_empties_the_canvas_with_a_new_identity(studio: Studio) -> None:
+    out = files_call(studio, Trigger(state.GO_NEW, 5.0), {"nodes": [csv_node()]}, None)
+    assert out[0] == [] and out[1]["id"] and out[1]["file"] is None
+
+
+def test_export_downloads_the_flow_file(studio: Studio) -> None:
+    doc = {"nodes": [csv_node()], "links": []}
+    out = files_call(studio, Trigger("btn-export", 1), doc, {**state.empty_meta(), "name": "a"})
+    assert out[5]["filename"] == "a.flow.json"
+    assert json.loads(out[5]["content"])["nodes"][0]["op"] == "import.csv"
+
+
+def test_run_buttons_say_what_is_missing(studio: Studio) -> None:
+    doc = {"nodes": [csv_node()], "links": []}
+    out = runpanel.run_control(studio, Trigger("btn-run-to", 1), doc, None, None, None)
+    assert out[2]["msg"] == "Select a node first." and out[2]["kind"] == "error"
+    out = runpanel.run_control(studio, Trigger("btn-run", 1), None, None, None, None)
+    assert out[2]["msg"] == "The canvas is empty: add operators first."
+    out = runpanel.run_control(studio, Trigger("btn-stop", 1), doc, None, None, None)
+    assert out[2]["msg"] == "No run is in progress."
+
+
+def test_a_flow_with_problems_is_not_run(studio: Studio) -> None:
+    doc = {"nodes": [{"id": "x", "op": "no.such.op", "params": {}}], "links": []}
+    out = runpanel.run_control(studio, Trigger("btn-run", 1), doc, None, None, None)
+    assert "problem" in out[2]["msg"] and out[0] is no_update
+
+
+def test_try_it_values_are_typed_as_the_service_expects() -> None:
+    ids = [
+        {"name": "m", "col": "age", "kind": "number"},
+        {"name": "m", "col": "rate", "kind": "number"},
+        {"name": "m", "col": "ok", "kind": "bool"},
+        {"name": "m", "col": "job", "kind": "text"},
+        {"name": "m", "col": "gap", "kind": "text"},
+        {"name": "other", "col": "age", "kind": "number"},
+    ]
+    record = models.try_record("m", ["38", "0.5", "yes", "Private", "", "1"], ids)
+    assert record == {"age": 38, "rate": 0.5, "ok": True, "job": "Private", "gap": None}
+
+
+def test_evaluated_inputs_are_named_by_their_node_labels() -> None:
+    labels = {"predict_2": "GBDT scores", "predict": "LR scores"}
+    assert evaluation.display_name("predict_2", labels) == "GBDT scores"
+    assert evaluation.display_name("predict.scored", labels) == "LR scores"
+    assert evaluation.display_name("elsewhere", labels) == "elsewhere"
