@@ -85,6 +85,7 @@
     }
     S.last = snap;
     S.lastText = text;
+    S.pushedAt = Date.now();  // not yet checked against the saved file (15_seer_callbacks.js)
     setProps("doc", { data: Object.assign({ ts: Date.now() }, snap) });
   }
   function schedulePush() {

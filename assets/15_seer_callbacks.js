@@ -40,7 +40,28 @@
   var BOTTOM_TABS = { "bt-problems": "problems", "bt-log": "run-log", "bt-output": "output" };
   var PAGES = ["flow", "runs", "models", "users", "audit"];
 
+  // Closing (or reloading) the tab with unsaved changes asks first. The server says whether
+  // the canvas differs from its file (the header's unsaved mark); an edit it has not answered
+  // yet counts as unsaved too.
+  var unsaved = { text: "", seenAt: 0 };
+  function hasUnsavedChanges() {
+    if (unsaved.text.indexOf("unsaved") >= 0) return true;
+    var S = window.SEER;
+    return !!(S && S.pushedAt && S.pushedAt > unsaved.seenAt && Date.now() - S.pushedAt < 3000);
+  }
+  window.addEventListener("beforeunload", function (e) {
+    if (!hasUnsavedChanges()) return undefined;
+    e.preventDefault();
+    e.returnValue = "";  // browsers show their own sentence
+    return "";
+  });
+
   clientside.seer = {
+    unsavedMark: function (text) {
+      unsaved.text = text || "";
+      unsaved.seenAt = Date.now();
+      return NONE;
+    },
     paletteSearch: function (q) {
       q = (q || "").toLowerCase().trim();
       document.querySelectorAll("#palette [data-optype]").forEach(function (el) {

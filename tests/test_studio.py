@@ -615,7 +615,10 @@ def test_stop_a_run_and_reattach_after_reload(page: Any) -> None:
     page.wait_for_function(
         "() => SEER.getCy().nodes()[0].style('label').startsWith('▶')", timeout=60000
     )
-    page.reload()  # the page reattaches to the run it started, the unsaved canvas comes back
+    # the browser asks before leaving unsaved changes; the user reloads anyway: the page
+    # reattaches to the run it started and the unsaved canvas comes back
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.reload()
     page.wait_for_selector("#run-status .pill.s-running", timeout=20000)
     page.wait_for_function(
         "() => window.SEER && SEER.getCy() && SEER.getCy().nodes().length === 1", timeout=20000

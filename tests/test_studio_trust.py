@@ -218,3 +218,38 @@ def test_no_work_is_lost_without_asking(page: Any, studio: Studio, tmp_path: Any
     page.wait_for_selector("#modal:not(.hidden) >> text=Open a flow")
     assert len(saved_flow(studio, "imported copy")["nodes"]) == 3
     assert _dialog_open(page) is False
+
+
+def _leave(page: Any) -> bool:
+    """Leave the studio (as closing the tab does, the page's beforeunload runs first); True
+    when the page was left."""
+    try:
+        page.goto("about:blank", timeout=5000)
+    except Exception:  # the user chose to stay: the navigation was aborted
+        return False
+    return page.url == "about:blank"
+
+
+def test_closing_the_tab_with_unsaved_changes_asks(page: Any, studio: Studio) -> None:
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()  # "stay on this page"
+
+    page.on("dialog", answer)
+    drop(page, "import.sample", 200, 150)
+    page.wait_for_function(
+        "() => document.getElementById('dirty').textContent.indexOf('unsaved') >= 0"
+    )
+    assert not _leave(page)
+    assert asked == ["beforeunload"]
+    wait_doc(page, "s.nodes.length === 1")  # the user stayed: the canvas is as it was
+
+    # saved, the tab goes without a word
+    page.click("#btn-save")
+    page.fill("#modal-input", "closing story")
+    page.click("#modal-ok")
+    page.wait_for_function("() => document.getElementById('dirty').textContent === ''")
+    assert _leave(page)
+    assert asked == ["beforeunload"]

@@ -71,3 +71,5 @@ def register(app: dash.Dash) -> None:
         *(Input(f"page-{p}", "n_clicks") for p in ("flow", "runs", "models", "users", "audit")),
         prevent_initial_call=True,
     )
+    # closing the tab with unsaved changes asks first (assets/15_seer_callbacks.js)
+    clientside_callback(app, "unsavedMark", Input("dirty", "children"))
