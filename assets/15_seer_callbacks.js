@@ -18,6 +18,13 @@
     var empty = v === null || v === undefined || v === "";
     if (kind === "number" || kind === "int") return empty ? undefined : Number(v);
     if (kind === "list") return v && v.length ? v : undefined;
+    if (kind === "strings") {  // comma-separated; "(empty)" stands for an empty string
+      if (empty || !String(v).trim()) return undefined;
+      return String(v).split(",").map(function (x) {
+        x = x.trim();
+        return x === "(empty)" ? "" : x;
+      });
+    }
     if (kind === "json") {
       if (empty || (typeof v === "string" && v.trim() === "")) return undefined;
       try { return JSON.parse(v); } catch (e) { return v; }
@@ -50,13 +57,49 @@
     return !!(S && S.pushedAt && S.pushedAt > unsaved.seenAt && Date.now() - S.pushedAt < 3000);
   }
   window.addEventListener("beforeunload", function (e) {
-    if (!hasUnsavedChanges()) return undefined;
+    if (window.SEER_SESSION_ENDED || !hasUnsavedChanges()) return undefined;
     e.preventDefault();
     e.returnValue = "";  // browsers show their own sentence
     return "";
   });
 
+  // The results panel: drag its top edge to resize it; the canvas takes what is left.
+  function resizeCanvas() {
+    if (window.SEER && window.SEER.getCy()) window.SEER.getCy().resize();
+  }
+  document.addEventListener("mousedown", function (e) {
+    if (!e.target || e.target.id !== "bottom-resizer") return;
+    e.preventDefault();
+    var bottom = document.getElementById("bottom");
+    var center = bottom.parentElement.getBoundingClientRect();
+    document.body.classList.add("resizing");
+    function move(ev) {
+      var h = Math.max(120, Math.min(center.bottom - ev.clientY, center.height - 160));
+      bottom.style.height = h + "px";
+      bottom.parentElement.classList.remove("results-full");
+    }
+    function up() {
+      document.removeEventListener("mousemove", move);
+      document.removeEventListener("mouseup", up);
+      document.body.classList.remove("resizing");
+      resizeCanvas();
+    }
+    document.addEventListener("mousemove", move);
+    document.addEventListener("mouseup", up);
+  });
+  // a click in the header's More menu closes it
+  document.addEventListener("click", function (e) {
+    var item = e.target && e.target.closest && e.target.closest("#file-menu .menu-item");
+    if (item) document.getElementById("file-menu").open = false;
+  });
+
   clientside.seer = {
+    toggleResultsSize: function () {
+      var center = document.getElementById("bottom").parentElement;
+      center.classList.toggle("results-full");
+      setTimeout(resizeCanvas, 50);
+      return NONE;
+    },
     unsavedMark: function (text) {
       unsaved.text = text || "";
       unsaved.seenAt = Date.now();

@@ -12,7 +12,8 @@ from flask import g
 from studio import auth
 from studio.context import Studio, server_callback
 
-# static controls and the action each performs (their tooltips come from the layout)
+# static controls and the action each performs (their tooltips come from the layout; Stop is
+# active only while a run goes on: components/runpanel.py)
 GUARDED = {
     "btn-save": "save",
     "btn-saveas": "save",
@@ -22,7 +23,6 @@ GUARDED = {
     "btn-run": "run",
     "btn-run-to": "run",
     "btn-rerun": "run",
-    "btn-stop": "run",
 }
 # controls rendered by callbacks, by the `type` of their pattern id
 DYNAMIC = {"publish": "publish", "browse": "edit"}

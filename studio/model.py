@@ -30,16 +30,17 @@ from engine.registry import load_registry
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "sample_flows"
 
 #: Canvas colours per operator category (border and badge); unknown categories get grey.
+# dark enough for white text on them (badges): contrast at least 4.5:1
 CATEGORY_COLOURS = {
     "Import": "#2563eb",
     "Data": "#2563eb",
-    "Clean": "#0891b2",
-    "Transform": "#0d9488",
+    "Clean": "#0e7490",
+    "Transform": "#0f766e",
     "Features": "#7c3aed",
-    "Model": "#db2777",
-    "Models": "#db2777",
-    "Evaluate": "#ea580c",
-    "Publish": "#16a34a",
+    "Model": "#be185d",
+    "Models": "#be185d",
+    "Evaluate": "#c2410c",
+    "Publish": "#15803d",
     "Export": "#4b5563",
 }
 CATEGORY_ORDER = ["Import", "Data", "Clean", "Transform", "Features", "Model", "Models"]

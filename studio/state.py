@@ -17,6 +17,8 @@ DOC = "doc"
 META = "meta"
 # what is selected on the canvas: {"kind": "node" | "edge" | "group", "id": ...}
 SELECTION = "selection"
+# what the inspector shows: {"id": node id, "columns": the columns its fields offer}
+INSPECTED = "inspected"
 # validation of the document: {"problems": [...], "columns": {node: {port: [columns]}}}
 PROBLEMS = "problems-store"
 # a timestamp set when the server loaded a flow onto the canvas (New, Open, Import, a run)
@@ -68,6 +70,7 @@ def stores() -> list[Any]:
         dcc.Store(id=META, data=empty_meta(), storage_type="session"),
         dcc.Store(id=SELECTION, data=None),
         dcc.Store(id=PROBLEMS, data={"problems": [], "columns": {}}),
+        dcc.Store(id=INSPECTED, data=None),
         dcc.Store(id=LOADED, data=None),
         dcc.Store(id=RUN_ID, data=None, storage_type="session"),
         dcc.Store(id=RUN_STATE, data=None),

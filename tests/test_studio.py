@@ -176,6 +176,13 @@ def click_node(page: Any, nid: str) -> None:
     page.wait_for_selector(f"text=node id: {nid}", timeout=10000)
 
 
+def menu(page: Any, button: str) -> None:
+    """Click a flow-file action of the header's More menu (Save as, Rename, Duplicate, Export,
+    Delete file)."""
+    page.click("#file-menu summary")
+    page.click(button)
+
+
 def choose(page: Any, container: str, value: str) -> None:
     """Pick a value in a dcc.Dropdown inside `container`."""
     page.locator(f"{container} .dash-dropdown").first.click()
@@ -257,7 +264,7 @@ def test_build_run_publish_and_score_the_credit_risk_flow(  # noqa: PLR0915
     shot(page, "story-1-built")
 
     # save, reload: the flow persists
-    page.click("#btn-saveas")
+    menu(page, "#btn-saveas")
     page.wait_for_function("() => document.getElementById('modal-input').value === 'untitled'")
     page.fill("#modal-input", "credit story")
     page.click("#modal-ok")
@@ -439,7 +446,7 @@ def test_export_and_import_round_trip(page: Any, studio: Studio, tmp_path: Path)
     page.click("text=credit_risk_models")
     wait_doc(page, "s.nodes.length > 5 && SEER.last && SEER.last.nodes.length === s.nodes.length")
     with page.expect_download() as dl:
-        page.click("#btn-export")
+        menu(page, "#btn-export")
     exported = tmp_path / "exported.flow.json"
     dl.value.save_as(exported)
     data = json.loads(exported.read_text())
@@ -526,7 +533,7 @@ def test_flow_files_save_as_rename_duplicate_delete(page: Any, studio: Studio) -
     drop(page, "import.sample", 250, 150)
 
     def dialog(button: str, value: str | None) -> None:
-        page.click(button)
+        menu(page, button)
         page.wait_for_selector("#modal:not(.hidden)")
         if value is not None:
             page.wait_for_timeout(300)
@@ -553,7 +560,7 @@ def test_flow_files_save_as_rename_duplicate_delete(page: Any, studio: Studio) -
     dialog("#btn-rename", "beta")
     page.wait_for_function("() => document.getElementById('flow-name').textContent === 'beta'")
     assert not (flows / "alpha.flow.json").exists() and saved_flow(studio, "beta")["name"] == "beta"
-    page.click("#btn-duplicate")
+    menu(page, "#btn-duplicate")
     page.wait_for_function("() => document.getElementById('flow-name').textContent === 'beta copy'")
     assert len(saved_flow(studio, "beta copy")["nodes"]) == 2
     dialog("#btn-delete", None)
@@ -669,7 +676,7 @@ def test_named_collapsible_groups(page: Any, studio: Studio) -> None:
         "() => SEER.getCy().edges('.meta').map(e => e.source().id() + '>' + e.target().id())"
     ) == [f"{gid}>{sql}"]
     shot(page, "group-collapsed")
-    page.click("#btn-saveas")
+    menu(page, "#btn-saveas")
     page.wait_for_selector("#modal:not(.hidden)")
     page.wait_for_timeout(300)
     page.fill("#modal-input", "grouped")

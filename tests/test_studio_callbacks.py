@@ -164,3 +164,90 @@ def test_evaluated_inputs_are_named_by_their_node_labels() -> None:
     assert evaluation.display_name("predict_2", labels) == "GBDT scores"
     assert evaluation.display_name("predict.scored", labels) == "LR scores"
     assert evaluation.display_name("elsewhere", labels) == "elsewhere"
+
+
+def test_numbers_are_written_for_people() -> None:
+    from studio.components.widgets import number
+
+    assert number(189778.1234) == "189,778"
+    assert number(38.5816) == "38.58" and number(0.123456) == "0.1235" and number(2.0) == "2"
+    assert number(1234567) == "1,234,567" and number(None) == "" and number(0.0) == "0"
+    assert number(3.2e-7) == "3.2e-07"
+
+
+def test_parameters_are_labelled_in_plain_words() -> None:
+    from studio.forms import param_field, strings_text, title_of
+
+    assert title_of({"name": "bad_rows"}) == "Rows that cannot be read"
+    assert title_of({"name": "ratio"}) == "Ratio"
+    assert title_of({"name": "x", "title": "Share of rows"}) == "Share of rows"
+    null_values = {
+        "name": "null_values",
+        "type": "array",
+        "items": {"type": "string"},
+        "default": [""],
+        "x-widget": "json",
+    }
+    field = param_field("read", null_values, ["", "NA", "?"], [])
+    label, control = field.children[0], field.children[1]
+    assert label.children[0] == "Values that mean “missing”"
+    assert control.value == "(empty), NA, ?" and control.id["kind"] == "strings"
+    assert strings_text([""]) == "(empty)"
+
+
+def test_try_it_never_asks_for_the_label_and_starts_from_typical_values() -> None:
+    from studio.services import fields_from_manifest
+
+    manifest = {
+        "label": "income",
+        "input_schema": [
+            {"name": "age", "type": "int"},
+            {"name": "hours", "type": "double"},
+            {"name": "workclass", "type": "string"},
+            {"name": "income", "type": "string"},
+        ],
+        "baseline": {
+            "columns": [
+                {"name": "age", "mean": 38.58},
+                {"name": "hours", "mean": 40.437},
+                {"name": "workclass", "top": [{"value": "Private", "count": 22696}]},
+            ]
+        },
+    }
+    fields = {f["name"]: f["example"] for f in fields_from_manifest(manifest)}
+    assert fields == {"age": 39, "hours": 40.44, "workclass": "Private"}
+
+
+def test_the_services_warnings_are_shown_with_the_score() -> None:
+    from studio.services import answer_view
+
+    data = {
+        "model": "income",
+        "version": 1,
+        "predictions": [{"score": 0.12, "prediction": 0}],
+        "warnings": [
+            {"field": "workclass", "value": "Privat", "known": ["Private", "Self-emp-inc"]},
+            "plain sentence",
+        ],
+    }
+    text = json.dumps(answer_view("income", data).to_plotly_json(), default=str)
+    assert '\\"Privat\\" is not a category the model saw for workclass' in text
+    assert "Known values: Private, Self-emp-inc" in text and "plain sentence" in text
+    quiet = answer_view("income", {**data, "warnings": []})
+    assert "try-warning" not in json.dumps(quiet.to_plotly_json(), default=str)
+
+
+def test_a_link_drawn_refreshes_the_column_pickers_and_typing_does_not() -> None:
+    from studio.components.inspector import columns_unchanged
+
+    doc = {"nodes": [{"id": "gbdt", "op": "train.gbdt", "params": {}}], "links": []}
+    sel = {"kind": "node", "id": "gbdt"}
+    shown = {"id": "gbdt", "columns": []}
+    linked = {"columns": {"gbdt": {"train": ["age", "income"]}}, "problems": []}
+    assert not columns_unchanged(sel, doc, linked, shown)
+    assert columns_unchanged(sel, doc, linked, {"id": "gbdt", "columns": ["age", "income"]})
+
+
+def test_stop_is_active_only_during_a_run(studio: Studio) -> None:
+    assert runpanel.stop_button(False) == (True, "No run is in progress")
+    assert runpanel.stop_button(True) == (False, "Cancel the run")

@@ -18,11 +18,43 @@ FILE_ACTIONS = [
     ("New", "btn-new", "Start an empty flow"),
     ("Open", "btn-open", "Open a flow or a sample"),
     ("Save", "btn-save", "Save (Ctrl+S)"),
-    ("Save as", "btn-saveas", "Save under a new name"),
-    ("Rename", "btn-rename", "Rename the flow file"),
-    ("Duplicate", "btn-duplicate", "Save a copy and open it"),
-    ("Delete", "btn-delete", "Delete the flow file"),
 ]
+# less frequent flow-file actions, in the "More" menu
+MORE_ACTIONS = [
+    ("Save as…", "btn-saveas", "Save under a new name"),
+    ("Rename…", "btn-rename", "Rename the flow file"),
+    ("Duplicate", "btn-duplicate", "Save a copy and open it"),
+    ("Export", "btn-export", "Download the flow file"),
+    ("Delete file…", "btn-delete", "Delete the flow file (the canvas keeps the flow)"),
+]
+RUN_ACTIONS = [
+    ("▶ Run all", "btn-run", "Run every node (cached ones are reused)", "btn primary"),
+    ("Run to here", "btn-run-to", "Run what the selected node needs, and it", "btn"),
+    ("Rerun node", "btn-rerun", "Run the selected node again, ignoring its cache", "btn"),
+    ("■ Stop", "btn-stop", "Cancel the run (active while a run goes on)", "btn danger"),
+]
+
+
+def more_menu() -> html.Details:
+    items = [button(label, bid, title, "btn menu-item") for label, bid, title in MORE_ACTIONS]
+    importer = dcc.Upload(
+        html.Button(
+            "Import…", className="btn menu-item", title="Open a flow file from your computer"
+        ),
+        id="upload-flow",  # any file: a wrong one is refused with the reason
+    )
+    return html.Details(
+        [
+            html.Summary(
+                "More ▾",
+                className="btn",
+                title="Save as, rename, duplicate, import, export, delete",
+            ),
+            html.Div([*items[:3], importer, *items[3:]], className="menu"),
+        ],
+        id="file-menu",
+        className="file-menu",
+    )
 
 
 def header() -> html.Div:
@@ -31,16 +63,8 @@ def header() -> html.Div:
         for label, bid, title in PAGES
     ]
     files = [button(label, bid, title) for label, bid, title in FILE_ACTIONS]
-    importer = dcc.Upload(
-        html.Button("Import", className="btn", title="Open a flow file from your computer"),
-        id="upload-flow",  # any file: a wrong one is refused with the reason
-    )
-    run = [
-        button("▶ Run all", "btn-run", "Run every node (cached ones are reused)", "btn primary"),
-        button("Run to here", "btn-run-to", "Run what the selected node needs, and it"),
-        button("Rerun node", "btn-rerun", "Run the selected node again, ignoring its cache"),
-        button("■ Stop", "btn-stop", "Cancel the run", "btn danger"),
-    ]
+    run = [button(label, bid, title, cls) for label, bid, title, cls in RUN_ACTIONS]
+    run[-1].disabled = True  # until a run goes on (components/runpanel.py)
     return html.Div(
         [
             html.Div([html.Span("◉", className="logo-mark"), "Seer"], className="logo"),
@@ -52,10 +76,7 @@ def header() -> html.Div:
                 ],
                 className="title",
             ),
-            html.Div(
-                [*files, importer, button("Export", "btn-export", "Download the flow file")],
-                className="toolbar",
-            ),
+            html.Div([*files, more_menu()], className="toolbar"),
             html.Div(run, className="toolbar run"),
             admin.header_area(),
         ],

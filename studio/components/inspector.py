@@ -8,11 +8,11 @@ import json
 from typing import Any
 
 import dash
-from dash import Input, Output, State, dcc, html
+from dash import Input, Output, State, dcc, html, no_update
 
 from studio import state
 from studio.components.canvas import STATUS_ICON
-from studio.context import Studio, server_callback
+from studio.context import Studio, Trigger, server_callback
 from studio.forms import param_field
 from studio.model import analyze, catalog, doc_to_flow
 from studio.runs import run_flow_path
@@ -131,13 +131,17 @@ def _ports(spec: dict[str, Any]) -> html.Div:
     )
 
 
+def first_table_port(spec: dict[str, Any]) -> str | None:
+    return next((p["name"] for p in spec["inputs"] if p["type"] == "table"), None)
+
+
 def node_columns(studio: Studio, doc: dict, meta: dict, node_id: str, spec: dict) -> list[str]:
     """The columns reaching the node's first table input, from the document as it is now
     (the problems store may lag one edit behind)."""
     flow = doc_to_flow(doc, meta, run_flow_path(studio.ws, meta.get("file")))
     by_port = analyze(flow, studio.roots).input_columns.get(node_id, {})
-    first_table = next((p["name"] for p in spec["inputs"] if p["type"] == "table"), None)
-    return by_port.get(first_table, []) if first_table else []
+    port = first_table_port(spec)
+    return by_port.get(port, []) if port else []
 
 
 def node_form(node: dict[str, Any], spec: dict[str, Any], columns: list[str]) -> Any:
@@ -169,25 +173,57 @@ def node_form(node: dict[str, Any], spec: dict[str, Any], columns: list[str]) ->
     )
 
 
-def inspector(
-    studio: Studio, sel: dict | None, doc: dict | None, _probs: dict | None, meta: dict | None
-) -> Any:
-    doc = doc or {"nodes": [], "links": []}
-    meta = meta or state.empty_meta()
-    cat = catalog()
+def _selected_node(sel: dict | None, doc: dict) -> dict[str, Any] | None:
+    if not sel or sel.get("kind") != "node":
+        return None
+    return next((n for n in doc.get("nodes", []) if n["id"] == sel["id"]), None)
+
+
+def columns_unchanged(sel: dict | None, doc: dict, probs: dict | None, shown: dict | None) -> bool:
+    """After an edit, whether the selected node's form would offer the same columns as the
+    form shown (then it stays as it is: re-rendering it would lose what the user types)."""
+    node = _selected_node(sel, doc)
+    spec = catalog().get(node["op"]) if node else None
+    if not node or not spec or not shown or shown.get("id") != node["id"]:
+        return True
+    port = first_table_port(spec)
+    now = ((probs or {}).get("columns") or {}).get(node["id"], {}).get(port, []) if port else []
+    return now == shown.get("columns")
+
+
+def render(studio: Studio, sel: dict | None, doc: dict, meta: dict) -> tuple[Any, Any]:
+    """The inspector for the selection, and what it shows (INSPECTED)."""
     if not sel or not sel.get("id"):
-        return flow_info(doc, meta)
+        return flow_info(doc, meta), None
     if sel.get("kind") == "group":
-        return group_form(doc, sel["id"])
+        return group_form(doc, sel["id"]), None
     if sel.get("kind") == "edge":
-        return link_form(doc, sel["id"], cat)
-    node = next((n for n in doc.get("nodes", []) if n["id"] == sel["id"]), None)
+        return link_form(doc, sel["id"], catalog()), None
+    node = _selected_node(sel, doc)
     if node is None:
-        return html.Div(NOTHING, className="muted")
-    spec = cat.get(node["op"])
+        return html.Div(NOTHING, className="muted"), None
+    spec = catalog().get(node["op"])
     if spec is None:
-        return html.Div(f'Unknown operator "{node["op"]}".', className="error")
-    return node_form(node, spec, node_columns(studio, doc, meta, node["id"], spec))
+        return html.Div(f'Unknown operator "{node["op"]}".', className="error"), None
+    columns = node_columns(studio, doc, meta, node["id"], spec)
+    return node_form(node, spec, columns), {"id": node["id"], "columns": columns}
+
+
+def inspector(
+    studio: Studio,
+    trig: Trigger,
+    sel: dict | None,
+    probs: dict | None,
+    doc: dict | None,
+    meta: dict | None,
+    shown: dict | None,
+) -> tuple[Any, Any]:
+    """Outputs: the inspector, INSPECTED. A new selection renders it; an edit re-renders it
+    only when the columns it offers changed (a link just drawn fills the column pickers)."""
+    doc = doc or {"nodes": [], "links": []}
+    if trig.id == state.PROBLEMS and columns_unchanged(sel, doc, probs, shown):
+        return no_update, no_update
+    return render(studio, sel, doc, meta or state.empty_meta())
 
 
 def inspector_messages(
@@ -228,10 +264,13 @@ def register(app: dash.Dash, studio: Studio) -> None:
         studio,
         inspector,
         Output("inspector", "children"),
+        Output(state.INSPECTED, "data"),
         Input(state.SELECTION, "data"),
+        Input(state.PROBLEMS, "data"),
         State(state.DOC, "data"),
-        State(state.PROBLEMS, "data"),
         State(state.META, "data"),
+        State(state.INSPECTED, "data"),
+        trigger=True,
     )
     server_callback(
         app,

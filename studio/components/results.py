@@ -11,6 +11,7 @@ from dash import ALL, Input, Output, State, dash_table, html
 
 from studio import admin, identity, state
 from studio.components.evaluation import confusion, evaluation_view, model_view, reports_of
+from studio.components.widgets import number
 from studio.context import Studio, Trigger, server_callback
 
 STAT_HEADERS = (
@@ -31,10 +32,12 @@ TRANSIENT = (
 
 
 def cell(v: Any) -> Any:
+    """A value of a previewed table: floats rounded for reading, whole numbers as they are
+    (ids and years read wrong with separators), the rest as text."""
     if v is None:
         return ""
     if isinstance(v, float):
-        return f"{v:.6g}"
+        return number(v)
     if isinstance(v, bool):
         return str(v)
     if isinstance(v, (int, str)):
@@ -58,10 +61,9 @@ def sparkline(counts: list[int]) -> Any:
 def _stats_row(c: dict[str, Any]) -> html.Tr:
     hist = c.get("histogram") or {}
     spark = sparkline(hist.get("counts") or [t["count"] for t in c.get("top", [])[:10]])
-    top = ", ".join(f"{t['value']} ({t['count']:,})" for t in c.get("top", [])[:3])
-    mean = "" if c.get("mean") is None else f"{c['mean']:.4g}"
-    cells = [c["name"], c["type"], f"{c['missing']:,}", str(c.get("distinct", ""))]
-    cells += [cell(c.get("min")), cell(c.get("max")), mean]
+    top = ", ".join(f"{cell(t['value'])} ({t['count']:,})" for t in c.get("top", [])[:3])
+    cells = [c["name"], c["type"], number(c["missing"]), number(c.get("distinct", ""))]
+    cells += [cell(c.get("min")), cell(c.get("max")), number(c.get("mean"))]
     return html.Tr([*(html.Td(x) for x in cells), html.Td(spark), html.Td(top)])
 
 

@@ -112,12 +112,12 @@ def status_line(st: dict[str, Any], run_id: str) -> html.Span:
 
 
 def poll(studio: Studio, _n: Any, run_id: str | None, meta: dict | None, done: Any) -> tuple:
-    """Outputs: the run's state, whether polling stops, the log, the status line, and a token
-    set once when the run ends (the output panel and pages refresh on it)."""
+    """Outputs: the run's state, whether polling stops, the log, the status line, a token set
+    once when the run ends (the output panel and pages refresh on it), Stop's state."""
     run_id = identity.shown_run(studio.ws, run_id, (meta or {}).get("id"))  # never another flow's
     st = studio.runs.status(run_id) if run_id else None
     if st is None:
-        return None, True, html.Div(NO_RUN, className="muted"), "", no_update
+        return None, True, html.Div(NO_RUN, className="muted"), "", no_update, *stop_button(False)
     final = st["status"] != "running"
     done_token = f"{run_id}:{st['status']}" if final else None
     return (
@@ -126,7 +126,16 @@ def poll(studio: Studio, _n: Any, run_id: str | None, meta: dict | None, done: A
         log_lines(st) or html.Div("Starting…", className="muted"),
         status_line(st, run_id),
         done_token if done_token != done else no_update,
+        *stop_button(not final),
     )
+
+
+def stop_button(running: bool) -> tuple[bool, str]:
+    """Stop's disabled flag and tooltip: active only while a run goes on (and the role may)."""
+    if not running:
+        return True, "No run is in progress"
+    why = auth.why_not("run")
+    return bool(why), why or "Cancel the run"
 
 
 def register(app: dash.Dash, studio: Studio) -> None:
@@ -158,6 +167,8 @@ def register(app: dash.Dash, studio: Studio) -> None:
         Output("run-log", "children"),
         Output("run-status", "children"),
         Output(state.RUN_DONE, "data"),
+        Output("btn-stop", "disabled"),
+        Output("btn-stop", "title"),
         Input(state.POLL, "n_intervals"),
         Input(state.RUN_ID, "data"),
         Input(state.META, "data"),

@@ -18,16 +18,28 @@ def bottom_panel() -> html.Div:
         button(label, bid, "", "btab active" if bid == "bt-problems" else "btab")
         for label, bid in BOTTOM_TABS
     ]
+    grow = button(
+        "⤢", "btn-results-size", "Give the results the whole height (again: back)", "btab"
+    )
     return html.Div(
         [
             html.Div(
-                [*tabs, html.Span(id="run-status", className="run-status")], className="btabs"
+                id="bottom-resizer",
+                className="resizer",
+                title="Drag to resize the results panel",
+                role="separator",
+                **{"aria-orientation": "horizontal"},
+            ),
+            html.Div(
+                [*tabs, html.Span(id="run-status", className="run-status"), grow],
+                className="btabs",
             ),
             html.Div(id="problems", className="bpanel"),
             html.Div(id="run-log", className="bpanel hidden"),
             results.layout(),
         ],
         className="bottom",
+        id="bottom",
     )
 
 
@@ -46,4 +58,7 @@ def register(app: dash.Dash) -> None:
         "bottomTab",
         *(Input(bid, "n_clicks") for _, bid in BOTTOM_TABS),
         prevent_initial_call=True,
+    )
+    clientside_callback(
+        app, "toggleResultsSize", Input("btn-results-size", "n_clicks"), prevent_initial_call=True
     )

@@ -29,7 +29,9 @@ def _act(name: str, version: Any, act: str, label: str) -> html.Button:
 
 def version_row(name: str, v: dict[str, Any]) -> html.Tr:
     metrics = v.get("metrics") or {}
-    auc = metrics.get("valid_auc") or metrics.get("auc")
+    auc = metrics.get("valid_auc")  # measured on the training's validation rows
+    if auc is None:
+        auc = metrics.get("auc")
     published = (
         time.strftime("%Y-%m-%d %H:%M", time.localtime(v["created_at"]))
         if v.get("created_at")
