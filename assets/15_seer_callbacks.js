@@ -160,6 +160,18 @@
       });
       return NONE;
     },
+    // the feature table over the whole window: room for its columns and its dropdowns
+    featureEditorWide: function () {
+      var t = triggered()[0];
+      if (!t || !t.value) return NONE;
+      var id = triggeredId(t);
+      var box = id && document.getElementById("feditor-" + id.node + "-" + id.name);
+      if (!box) return NONE;
+      var wide = box.classList.toggle("feature-wide");
+      var button = box.querySelector(".fwide");
+      if (button) button.textContent = wide ? "Done (back to the inspector)" : "⤢ Wide editor";
+      return NONE;
+    },
     selectProblem: function () {
       var t = triggered()[0];
       if (!t || !t.value) return NONE;

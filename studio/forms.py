@@ -315,8 +315,16 @@ def features_editor(node_id: str, name: str, features: list[Any], columns: list[
             {"selector": ".Select-menu-outer", "rule": "display: block !important; z-index: 1000;"}
         ],
     )
+    wide = html.Button(
+        "⤢ Wide editor",
+        id={"type": "fwide", "node": node_id, "name": name},
+        n_clicks=0,
+        className="btn small fwide",
+        title="Edit the features over the whole window (again to put it back)",
+    )
     return html.Div(
         [
+            html.Div([html.Span("Features", className="fwide-title"), wide], className="row"),
             table,
             html.Button(
                 "+ Add feature",
@@ -330,7 +338,9 @@ def features_editor(node_id: str, name: str, features: list[Any], columns: list[
                 "year, month, day, weekday, hour.",
                 className="help",
             ),
-        ]
+        ],
+        className="feditor",
+        id=f"feditor-{node_id}-{name}",
     )
 
 

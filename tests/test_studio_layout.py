@@ -172,3 +172,38 @@ def test_column_pickers_fill_as_soon_as_a_link_is_drawn(laptop: Any) -> None:
     )
     ts.choose(page, label, "default")
     wait_doc(page, f"s.nodes.find(n => n.id === '{model}').params.label === 'default'")
+
+
+def test_the_feature_table_opens_wide_and_its_dropdowns_show(laptop: Any) -> None:
+    page = laptop
+    data = drop(page, "import.sample", 200, 200)
+    feats = drop(page, "features.extract", 520, 200)
+    ts.connect(page, data, feats)
+    wait_doc(page, "s.links.length === 1")
+    ts.click_node(page, feats)
+    editor = f"#feditor-{feats}-features"
+    page.click(f"{editor} .fwide")
+    assert box(page, editor)["width"] >= 1150  # the window's width, not the inspector's 300 px
+    page.click(f"{editor} button:has-text('+ Add feature')")
+    cell = f"{editor} td[data-dash-column='column']"
+    page.wait_for_selector(cell)
+    page.click(cell)
+    page.click(cell)
+    menu = page.wait_for_selector(f"{editor} .Select-menu-outer", timeout=5000)
+    b = menu.bounding_box()
+    assert b["height"] > 40 and b["y"] + b["height"] <= 800
+    # what shows at the menu's middle is the menu itself, not something over or around it
+    inside = page.evaluate(
+        f"() => !!document.elementFromPoint({b['x'] + b['width'] / 2}, {b['y'] + 20})"
+        ".closest('.Select-menu-outer')"
+    )
+    assert inside
+    shot(page, "feature-editor-wide-1280x800")
+    page.get_by_role("option", name="age", exact=True).first.click()
+    wait_doc(
+        page,
+        f"(s.nodes.find(n => n.id === '{feats}').params.features || [])"
+        ".some(f => f.column === 'age')",
+    )
+    page.click(f"{editor} .fwide")
+    assert box(page, editor)["width"] < 400

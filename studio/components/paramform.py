@@ -41,6 +41,12 @@ def register(app: dash.Dash, studio: Studio) -> None:
         Input({"type": "ftable", "node": ALL, "name": ALL}, "data"),
         prevent_initial_call=True,
     )
+    clientside_callback(
+        app,
+        "featureEditorWide",
+        Input({"type": "fwide", "node": ALL, "name": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
     server_callback(
         app,
         studio,
