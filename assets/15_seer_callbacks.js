@@ -44,7 +44,7 @@
     "btn-redo": function (S) { S.redoOnce(); },
     "btn-del": function (S) { S.deleteSelected(); },
   };
-  var BOTTOM_TABS = { "bt-problems": "problems", "bt-log": "run-log", "bt-output": "output" };
+  var BOTTOM_TABS = { "bt-problems": "problems-panel", "bt-log": "run-log", "bt-output": "output" };
   var PAGES = ["flow", "runs", "models", "users", "audit"];
 
   // Closing (or reloading) the tab with unsaved changes asks first. The server says whether

@@ -506,6 +506,10 @@ def test_a_failing_node_shows_its_error(page: Any) -> None:
     err = page.wait_for_selector(".node-error", timeout=10000).inner_text()
     assert re.search(r"assert|income", err, re.I), err
     shot(page, "failed-node")
+    # the Problems tab lists the failure too (validation alone could not know it)
+    page.click("#bt-problems")
+    row = page.wait_for_selector("#run-problems .problem", timeout=10000).inner_text()
+    assert row.startswith("sql") and "Failed in run" in row, row
 
 
 def test_problems_panel_lists_and_selects(page: Any) -> None:

@@ -251,3 +251,18 @@ def test_a_link_drawn_refreshes_the_column_pickers_and_typing_does_not() -> None
 def test_stop_is_active_only_during_a_run(studio: Studio) -> None:
     assert runpanel.stop_button(False) == (True, "No run is in progress")
     assert runpanel.stop_button(True) == (False, "Cancel the run")
+
+
+def test_a_node_that_failed_in_the_run_is_listed_in_problems(studio: Studio) -> None:
+    run = {
+        "run_id": "r1",
+        "status": "failed",
+        "nodes": {
+            "sql": {"status": "failed", "error": "Column 'agee' does not exist."},
+            "read": {"status": "succeeded"},
+        },
+    }
+    rows = problems.run_failures(studio, run)
+    assert len(rows) == 1 and rows[0].id == {"type": "run-problem", "node": "sql", "i": 0}
+    assert "Failed in run r1: Column 'agee' does not exist." in rows[0].children[1].children
+    assert problems.run_failures(studio, {**run, "status": "running"}) == []

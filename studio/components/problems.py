@@ -18,7 +18,9 @@ EMPTY = "The canvas is empty: drag an operator from the left, or Open a sample f
 CLEAN = "✓ No problems: the flow is ready to run."
 
 
-def problem_items(problems: list[dict[str, Any]], empty_canvas: bool) -> list[Any]:
+def problem_items(
+    problems: list[dict[str, Any]], empty_canvas: bool, kind: str = "problem"
+) -> list[Any]:
     """The Problems tab's rows; a click on one selects its node."""
     if empty_canvas:
         return [html.Div(EMPTY, className="muted")]
@@ -28,11 +30,24 @@ def problem_items(problems: list[dict[str, Any]], empty_canvas: bool) -> list[An
         html.Div(
             [html.Span(p.get("node") or "flow", className="pnode"), html.Span(p["message"])],
             className="problem",
-            id={"type": "problem", "node": p.get("node") or "", "i": i},
+            id={"type": kind, "node": p.get("node") or "", "i": i},
             n_clicks=0,
         )
         for i, p in enumerate(problems)
     ]
+
+
+def run_failures(studio: Studio, run: dict | None) -> list[Any]:
+    """The nodes that failed in the latest run of this flow, with their messages, under the
+    validation problems (validation cannot know what only a run finds out)."""
+    if not run or run.get("status") == "running":
+        return []
+    failed = [
+        {"node": nid, "message": f"Failed in run {run.get('run_id', '')}: {n['error']}"}
+        for nid, n in (run.get("nodes") or {}).items()
+        if n.get("status") == "failed" and n.get("error")
+    ]
+    return problem_items(failed, False, kind="run-problem") if failed else []
 
 
 def validate(studio: Studio, doc: dict | None, meta: dict | None) -> tuple:
@@ -67,9 +82,17 @@ def register(app: dash.Dash, studio: Studio) -> None:
         Input(state.DOC, "data"),
         Input(state.META, "data"),
     )
-    clientside_callback(
+    server_callback(
         app,
-        "selectProblem",
-        Input({"type": "problem", "node": dash.ALL, "i": dash.ALL}, "n_clicks"),
-        prevent_initial_call=True,
+        studio,
+        run_failures,
+        Output("run-problems", "children"),
+        Input(state.RUN_STATE, "data"),
     )
+    for kind in ("problem", "run-problem"):
+        clientside_callback(
+            app,
+            "selectProblem",
+            Input({"type": kind, "node": dash.ALL, "i": dash.ALL}, "n_clicks"),
+            prevent_initial_call=True,
+        )

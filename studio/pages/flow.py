@@ -34,7 +34,11 @@ def bottom_panel() -> html.Div:
                 [*tabs, html.Span(id="run-status", className="run-status"), grow],
                 className="btabs",
             ),
-            html.Div(id="problems", className="bpanel"),
+            html.Div(
+                [html.Div(id="problems"), html.Div(id="run-problems")],
+                id="problems-panel",
+                className="bpanel",
+            ),
             html.Div(id="run-log", className="bpanel hidden"),
             results.layout(),
         ],
