@@ -166,10 +166,11 @@ def warning_text(w: Any) -> str:
     field = w.get("field") or w.get("column") or w.get("name")
     known = w.get("known") or w.get("known_values") or w.get("values")
     text = w.get("message") or w.get("detail")
-    if not text:
-        value = w.get("value")
-        seen = f'"{value}" is' if value is not None else "The value is"
-        text = f"{seen} not a category the model saw for {field}" if field else str(w)
+    if text:  # the service's own sentence already names the field and the known values
+        return str(text)
+    value = w.get("value")
+    seen = f'"{value}" is' if value is not None else "The value is"
+    text = f"{seen} not a category the model saw for {field}" if field else str(w)
     if known and isinstance(known, list):
         shown = ", ".join(str(k) for k in known[:12]) + (", …" if len(known) > 12 else "")
         text = f"{text}. Known values: {shown}"

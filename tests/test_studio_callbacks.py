@@ -237,6 +237,29 @@ def test_the_services_warnings_are_shown_with_the_score() -> None:
     assert "try-warning" not in json.dumps(quiet.to_plotly_json(), default=str)
 
 
+def test_the_scoring_services_own_unseen_value_warning_reads_once() -> None:
+    """The warning the scoring service really sends for a typo'd category is shown as its
+    sentence, naming the field and the known values once."""
+    from engine.serving.scoring import _unseen_warning
+    from studio.services import answer_view
+
+    warning = _unseen_warning("workclass", "Privat", [0], ["Private", "Self-emp-inc"])
+    data = {
+        "model": "income",
+        "version": 1,
+        "predictions": [{"score": 0.1, "prediction": 0}],
+        "warnings": [warning],
+    }
+    view = answer_view("income", data)
+    shown = [
+        json.dumps(c.to_plotly_json(), default=str)
+        for c in view._traverse()
+        if "try-warning" in str(getattr(c, "className", ""))
+    ]
+    assert len(shown) == 1 and "workclass" in shown[0] and "Privat" in shown[0]
+    assert shown[0].count("Known values: Private, Self-emp-inc") == 1
+
+
 def test_a_link_drawn_refreshes_the_column_pickers_and_typing_does_not() -> None:
     from studio.components.inspector import columns_unchanged
 
