@@ -85,6 +85,7 @@
     }
     S.last = snap;
     S.lastText = text;
+    S.pushedAt = Date.now();  // not yet checked against the saved file (15_seer_callbacks.js)
     setProps("doc", { data: Object.assign({ ts: Date.now() }, snap) });
   }
   function schedulePush() {
@@ -204,7 +205,12 @@
     return from.successors("node").some(function (n) { return n.id() === to.id(); });
   }
 
-  function pickPorts(cy, src, dst, ignoreEdge) {
+  // The ports of a link drawn from src to dst. A gesture names two nodes, not their ports: the
+  // studio links without asking only when one pair of ports is the clear reading (the only
+  // pair that fits, or the only same-named pair, or the only one into a required input, or the
+  // only one from an output not yet used). Otherwise it asks (`choices`), never guessing: a
+  // model scored on its own training rows is the price of a silent guess.
+  function portChoices(cy, src, dst, ignoreEdge) {
     var cat = S.catalog || {};
     var so = cat[src.data("op")], dop = cat[dst.data("op")];
     if (!so || !dop) return { error: "Notes cannot be linked." };
@@ -215,30 +221,82 @@
     function usedOut(name) {
       return edges.filter(function (e) { return e.data("source") === src.id() && e.data("sourcePort") === name; }).length;
     }
-    var best = null, bestScore = -1e9;
-    dop.inputs.forEach(function (ip, i) {
+    var all = [];
+    dop.inputs.forEach(function (ip) {
       if (!ip.multiple && usedIn(ip.name) > 0) return;
-      so.outputs.forEach(function (op, j) {
+      so.outputs.forEach(function (op) {
         if (op.type !== ip.type) return;
-        var score = 100 - i * 10 - j;
-        if (op.name === ip.name) score += 50;
-        if (usedOut(op.name) === 0) score += 30;
-        if (ip.optional) score -= 40;
-        if (score > bestScore) { bestScore = score; best = { sourcePort: op.name, targetPort: ip.name }; }
+        all.push({ sourcePort: op.name, targetPort: ip.name, same: op.name === ip.name,
+          required: !ip.optional, fresh: usedOut(op.name) === 0 });
       });
     });
-    if (best) return best;
+    if (!all.length) return { error: linkError(so, dop, src, dst, usedIn) };
+    var narrowed = all;
+    var rules = [function (c) { return c.same; }, function (c) { return c.required; }, function (c) { return c.fresh; }];
+    for (var i = 0; i < rules.length && narrowed.length > 1; i++) {
+      var kept = narrowed.filter(rules[i]);
+      if (kept.length) narrowed = kept;
+    }
+    if (narrowed.length === 1) return narrowed[0];
+    return { choices: all };
+  }
+  function linkError(so, dop, src, dst, usedIn) {
     var outs = so.outputs.map(function (p) { return p.name + " (" + p.type + ")"; }).join(", ") || "none";
     var free = dop.inputs.filter(function (ip) { return ip.multiple || usedIn(ip.name) === 0; });
     var ins = free.map(function (p) { return p.name + " (" + p.type + ")"; }).join(", ");
     var title = function (n) { return '"' + (n.data("label") || n.id()) + '"'; };
-    if (!so.outputs.length) return { error: title(src) + " has no outputs to link from." };
-    if (!dop.inputs.length) return { error: title(dst) + " takes no inputs." };
-    if (!free.length) return { error: "Every input of " + title(dst) + " is already linked; delete a link first." };
-    return { error: "Cannot link " + title(src) + " to " + title(dst) + ": its outputs are " + outs +
-      ", but the free inputs of " + title(dst) + " take " + ins + "." };
+    if (!so.outputs.length) return title(src) + " has no outputs to link from.";
+    if (!dop.inputs.length) return title(dst) + " takes no inputs.";
+    if (!free.length) return "Every input of " + title(dst) + " is already linked; delete a link first.";
+    return "Cannot link " + title(src) + " to " + title(dst) + ": its outputs are " + outs +
+      ", but the free inputs of " + title(dst) + " take " + ins + ".";
+  }
+  function pickPorts(cy, src, dst, ignoreEdge) {
+    var res = portChoices(cy, src, dst, ignoreEdge);
+    return res.choices ? res.choices[0] : res;
   }
   S.pickPorts = pickPorts;
+
+  // the small chooser shown when a link could join several pairs of ports
+  function closeChooser() {
+    var old = document.getElementById("port-chooser");
+    if (old) old.remove();
+  }
+  function askPorts(cy, src, dst, choices) {
+    closeChooser();
+    var name = function (n) { return n.data("label") || n.id(); };
+    var box = document.createElement("div");
+    box.id = "port-chooser";
+    box.className = "port-chooser";
+    box.setAttribute("role", "dialog");
+    box.setAttribute("aria-label", "Choose the ports of the link");
+    var head = document.createElement("div");
+    head.className = "port-chooser-title";
+    head.textContent = "Link " + name(src) + " → " + name(dst) + " from which output to which input?";
+    box.appendChild(head);
+    choices.forEach(function (c) {
+      var b = document.createElement("button");
+      b.className = "btn small port-choice";
+      b.textContent = c.sourcePort + " → " + c.targetPort;
+      b.setAttribute("data-ports", c.sourcePort + "->" + c.targetPort);
+      b.onclick = function () {
+        closeChooser();
+        var d = edgeData(src.id(), c.sourcePort, dst.id(), c.targetPort);
+        if (!cy.getElementById(d.id).length) cy.add({ group: "edges", data: d });
+      };
+      box.appendChild(b);
+    });
+    var cancel = document.createElement("button");
+    cancel.className = "btn small";
+    cancel.textContent = "Cancel";
+    cancel.onclick = closeChooser;
+    box.appendChild(cancel);
+    var p = dst.renderedPosition();
+    box.style.left = Math.max(8, p.x - 120) + "px";
+    box.style.top = (p.y + 30) + "px";
+    cy.container().appendChild(box);
+  }
+  S.closeChooser = closeChooser;
 
   function onEdgeAdded(cy, edge) {
     var src = edge.source(), dst = edge.target();
@@ -248,11 +306,16 @@
     } else if (src.id() === dst.id()) {
       res = { error: "A node cannot be linked to itself." };
     } else {
-      res = pickPorts(cy, src, dst, edge);
+      res = portChoices(cy, src, dst, edge);
     }
     if (res.error) {
       edge.remove();
       toast(res.error, "error");
+      return;
+    }
+    if (res.choices) {  // several pairs of ports fit: the user says which
+      edge.remove();
+      askPorts(cy, src, dst, res.choices);
       return;
     }
     var d = edgeData(src.id(), res.sourcePort, dst.id(), res.targetPort);
@@ -403,6 +466,7 @@
     clip.nodes.forEach(function (n) { n.x += 40; n.y += 40; });
   };
   document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") closeChooser();
     if (e.key === "Shift" && S.eh && !typing(e)) { S.eh.enableDrawMode(); return; }
     if (typing(e)) return;
     var cy = getCy();

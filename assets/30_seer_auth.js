@@ -9,6 +9,9 @@
         return resp;
       }
       if (resp.status === 401) {
+        // the canvas stays in this tab's session storage and comes back after logging in:
+        // leaving for the login page needs no "unsaved changes" question
+        window.SEER_SESSION_ENDED = true;
         window.location.href = '/login?next=' + encodeURIComponent(window.location.pathname);
       } else {
         resp.json().then(function (body) {

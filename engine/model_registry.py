@@ -158,7 +158,11 @@ class ModelRegistry:
         )
         if not rows:
             raise RegistryError(self._no_version(name, version))
-        return Path(rows[0]["path"])
+        stored = Path(rows[0]["path"])
+        # a workspace that was moved or copied (an exported serving folder in an image) keeps
+        # its bundles under its own models folder
+        local = self.ws.models_dir / name / str(version)
+        return stored if stored.exists() or not local.exists() else local
 
     # -- changing ----------------------------------------------------------------------------
     def publish(

@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: commands that need a writable workspace before they start (`run` opens it after the flow
 #: is checked, `runs` only lists an existing one)
-_OPENS_WORKSPACE = {"serve", "models", "studio"}
+_OPENS_WORKSPACE = {"serve", "models", "score", "studio"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,6 +53,8 @@ def cmd_models(args: argparse.Namespace) -> int:
         elif args.action == "rollback":
             version = args.version = registry.rollback(args.name)
             _err.print(f"[green]✓[/] {escape(args.name)} rolled back to v{version}")
+        elif args.action == "export":
+            return _export(ws, args)
         elif args.action == "canary":
             registry.canary(args.name, args.version, args.percent)
             _err.print(
@@ -62,6 +64,24 @@ def cmd_models(args: argparse.Namespace) -> int:
         _audit_model_action(ws, args, "failed", str(exc))
         return _usage_error(str(exc))
     _audit_model_action(ws, args, "ok")
+    return EXIT_OK
+
+
+def _export(ws: Any, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from engine.model_export import ExportError, export_model
+
+    try:
+        done = export_model(ws, args.name, Path(args.out).resolve())
+    except ExportError as exc:
+        return _usage_error(str(exc))
+    if args.json:
+        print(json.dumps(done))
+    _err.print(
+        f"[green]✓[/] {escape(args.name)} v{done['version']} exported to {escape(done['folder'])}"
+        " (Dockerfile, kubernetes.yaml, README.md inside)"
+    )
     return EXIT_OK
 
 
@@ -139,6 +159,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         public_metrics=args.public_metrics,
         worker_threads=args.batch_threads,
         queued_batches=args.batch_queue,
+        mlflow_model=args.mlflow_model,
     )
     try:
         app = create_app(ws, options=options)
@@ -157,6 +178,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:  # uvicorn's supervisor restarts a worker that dies
         os.environ.update(options_to_env(ws, options))
         uvicorn.run("engine.serving.app:app_from_env", factory=True, workers=args.workers, **run)
+    return EXIT_OK
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from engine.batch_score import ScoreError, ScoreJob, run_score
+    from engine.workspace import Workspace
+
+    job = ScoreJob(
+        args.name,
+        Path(args.input).resolve(),
+        Path(args.output).resolve(),
+        args.version,
+        args.master,
+        args.reasons,
+        args.format,
+    )
+    try:
+        result = run_score(Workspace(args.workspace), job)
+    except ScoreError as exc:
+        return _usage_error(str(exc))
+    if result.status != "succeeded":
+        errors = [f"{n}: {r.error}" for n, r in result.nodes.items() if r.error]
+        _err.print(f"[red]Scoring failed:[/] {escape('; '.join(errors))}")
+        return 1
+    rows = (result.nodes["predict"].rows or {}).get("out")
+    count = f"{rows:,} rows" if rows is not None else "rows"
+    _err.print(f"[green]✓[/] scored {count} with {escape(args.name)} into {escape(args.output)}")
     return EXIT_OK
 
 
@@ -243,7 +293,12 @@ def add_commands(sub: Any) -> None:
     mc.add_argument("name")
     mc.add_argument("version", type=_version_arg)
     mc.add_argument("--percent", type=float, required=True)
-    for p in (ml, ms, mpub, mpr, mrb, mc):
+    mex = msub.add_parser(
+        "export", help="write a self-contained serving folder (Dockerfile, Kubernetes manifest)"
+    )
+    mex.add_argument("name")
+    mex.add_argument("--out", required=True, help="a new (or empty) folder")
+    for p in (ml, ms, mpub, mpr, mrb, mc, mex):
         p.add_argument(
             "--workspace", help="workspace folder (default ./seer-workspace or $SEER_WORKSPACE)"
         )
@@ -288,7 +343,27 @@ def add_commands(sub: Any) -> None:
         action="store_true",
         help="serve /metrics without an API key even when keys are required",
     )
+    sv.add_argument(
+        "--mlflow-model",
+        metavar="NAME",
+        help="the model MLflow's POST /invocations scores when no X-Seer-Model header names one",
+    )
     sv.set_defaults(func=cmd_serve)
+
+    sc = sub.add_parser(
+        "score", help="score a CSV/Parquet file or folder with a registered model, on Spark"
+    )
+    sc.add_argument("name", help="the registered model")
+    sc.add_argument("input", help="a .csv or .parquet file, or a folder of them")
+    sc.add_argument("output", help="a .csv or .parquet file, or a folder (of part files)")
+    sc.add_argument("--version", type=_version_arg, help="a version (default: production)")
+    sc.add_argument("--master", help="Spark master URL (default local[*] or $SEER_SPARK_MASTER)")
+    sc.add_argument("--reasons", action="store_true", help="add each row's top reasons (JSON)")
+    sc.add_argument("--format", choices=["csv", "parquet"], help="the output's format")
+    sc.add_argument(
+        "--workspace", help="workspace folder (default ./seer-workspace or $SEER_WORKSPACE)"
+    )
+    sc.set_defaults(func=cmd_score)
 
     kp = sub.add_parser("keys", help="API keys of the scoring service: create, list, revoke")
     ksub = kp.add_subparsers(dest="action", required=True)

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import dash
-from dash import ALL, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, Input, Output, State, dcc, html, no_update
 
-from engine.workspace import Workspace
 from studio import auth
+from studio.context import Studio, Trigger, server_callback
 from studio.model import FlowFolder, doc_to_flow, flow_meta, flow_to_elements, saved_hash
 from studio.runs import run_flow_path
 
@@ -42,10 +42,83 @@ def announce(name: str) -> None:
     dash.set_props("conflict", {"data": {"name": name, "ts": time.time()}})
 
 
-def register(app: dash.Dash, ws: Workspace, flows: FlowFolder) -> None:
-    app.layout.children.append(dcc.Store(id="conflict"))
+def conflict_dialog(studio: Studio, conflict: dict | None) -> tuple:
+    """The shared modal, asking what to do with a save that would overwrite another's."""
+    if not conflict:
+        return (no_update,) * 7
+    name = conflict["name"]
+    choices = html.Div(
+        [
+            html.Button(
+                "Reload",
+                id={"type": "conflict-choice", "choice": "reload"},
+                n_clicks=0,
+                className="btn",
+                title="Discard your changes and open the version on disk",
+            ),
+            html.Button(
+                "Overwrite",
+                id={"type": "conflict-choice", "choice": "overwrite"},
+                n_clicks=0,
+                className="btn danger",
+                title="Replace the version on disk with yours",
+            ),
+        ],
+        className="modal-buttons",
+    )
+    body = html.Div(
+        [
+            html.Div(
+                f'"{name}" was changed on disk since you opened it (in another tab, or by '
+                "another user). Nothing was saved.",
+            ),
+            choices,
+            html.Div("…or save your version as:", className="muted"),
+        ]
+    )
+    title = "This flow changed since you opened it"
+    return "modal", title, body, f"{name} - mine", {}, {"action": "saveas"}, ""
 
-    @app.callback(
+
+def conflict_choice(
+    studio: Studio, trig: Trigger, _clicks: Any, doc: dict | None, meta: dict | None
+) -> tuple:
+    """Reload the version on disk, or overwrite it with the canvas."""
+    if not trig.pattern:
+        return (no_update,) * 5
+    ws, flows = studio.ws, studio.flows
+    meta = dict(meta or {})
+    name = meta.get("file")
+    if not name:
+        return (no_update,) * 3 + ("modal hidden", no_update)
+    if trig.id["choice"] == "reload":
+        flow = flows.load(name)
+        m = {
+            **meta,
+            **flow_meta(flow),
+            "saved": saved_hash(flow),
+            "disk": fingerprint(flows.path(name)),
+        }
+        toast = {"msg": f'Reloaded "{name}" from disk.', "kind": "info", "ts": time.time()}
+        return flow_to_elements(flow), m, time.time(), "modal hidden", toast
+    auth.require(ws, "save", "flow.save")
+    flow = doc_to_flow(doc or {"nodes": [], "links": []}, meta, run_flow_path(ws, name))
+    path = flows.save(flow, name)
+    auth.audit(ws, "flow.save", flow=name, detail="overwrote a version changed on disk")
+    m = {**meta, "saved": saved_hash(flow), "disk": fingerprint(path)}
+    toast = {"msg": f'Saved "{name}" over the other version.', "kind": "info", "ts": time.time()}
+    return no_update, m, no_update, "modal hidden", toast
+
+
+def layout() -> list[Any]:
+    return [dcc.Store(id="conflict")]
+
+
+def register(app: dash.Dash, studio: Studio) -> None:
+    server_callback(
+        app,
+        studio,
+        conflict_dialog,
         Output("modal", "className", allow_duplicate=True),
         Output("modal-title", "children", allow_duplicate=True),
         Output("modal-body", "children", allow_duplicate=True),
@@ -56,49 +129,10 @@ def register(app: dash.Dash, ws: Workspace, flows: FlowFolder) -> None:
         Input("conflict", "data"),
         prevent_initial_call=True,
     )
-    def conflict_dialog(conflict: dict | None) -> tuple:
-        if not conflict:
-            return (no_update,) * 7
-        name = conflict["name"]
-        body = html.Div(
-            [
-                html.Div(
-                    f'"{name}" was changed on disk since you opened it (in another tab, or by '
-                    "another user). Nothing was saved.",
-                ),
-                html.Div(
-                    [
-                        html.Button(
-                            "Reload",
-                            id={"type": "conflict-choice", "choice": "reload"},
-                            n_clicks=0,
-                            className="btn",
-                            title="Discard your changes and open the version on disk",
-                        ),
-                        html.Button(
-                            "Overwrite",
-                            id={"type": "conflict-choice", "choice": "overwrite"},
-                            n_clicks=0,
-                            className="btn danger",
-                            title="Replace the version on disk with yours",
-                        ),
-                    ],
-                    className="modal-buttons",
-                ),
-                html.Div("…or save your version as:", className="muted"),
-            ]
-        )
-        return (
-            "modal",
-            "This flow changed since you opened it",
-            body,
-            f"{name} - mine",
-            {},
-            {"action": "saveas"},
-            "",
-        )
-
-    @app.callback(
+    server_callback(
+        app,
+        studio,
+        conflict_choice,
         Output("canvas", "elements", allow_duplicate=True),
         Output("meta", "data", allow_duplicate=True),
         Output("loaded", "data", allow_duplicate=True),
@@ -107,38 +141,6 @@ def register(app: dash.Dash, ws: Workspace, flows: FlowFolder) -> None:
         Input({"type": "conflict-choice", "choice": ALL}, "n_clicks"),
         State("doc", "data"),
         State("meta", "data"),
+        trigger=True,
         prevent_initial_call=True,
     )
-    def conflict_choice(_: Any, doc: dict | None, meta: dict | None) -> tuple:
-        trig = ctx.triggered_id
-        if not isinstance(trig, dict) or not (ctx.triggered and ctx.triggered[0]["value"]):
-            return (no_update,) * 5
-        meta = dict(meta or {})
-        name = meta.get("file")
-        if not name:
-            return (no_update,) * 3 + ("modal hidden", no_update)
-        if trig["choice"] == "reload":
-            flow = flows.load(name)
-            m = {
-                **meta,
-                **flow_meta(flow),
-                "saved": saved_hash(flow),
-                "disk": fingerprint(flows.path(name)),
-            }
-            toast = {"msg": f'Reloaded "{name}" from disk.', "kind": "info", "ts": time.time()}
-            return flow_to_elements(flow), m, time.time(), "modal hidden", toast
-        auth.require(ws, "save", "flow.save")
-        flow = doc_to_flow(doc or {"nodes": [], "links": []}, meta, run_flow_path(ws, name))
-        path = flows.save(flow, name)
-        auth.audit(ws, "flow.save", flow=name, detail="overwrote a version changed on disk")
-        m = {
-            **meta,
-            "saved": saved_hash(flow),
-            "disk": fingerprint(path),
-        }
-        toast = {
-            "msg": f'Saved "{name}" over the other version.',
-            "kind": "info",
-            "ts": time.time(),
-        }
-        return no_update, m, no_update, "modal hidden", toast

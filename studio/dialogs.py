@@ -13,11 +13,12 @@ import time
 from typing import Any
 
 import dash
-from dash import Input, Output, State, ctx, dcc, html, no_update
+from dash import Input, Output, State, dcc, html, no_update
 
 from engine.flow import FlowError, parse_flow
 from engine.workspace import Workspace
 from studio import auth, conflicts
+from studio.context import Studio, Trigger, server_callback
 from studio.model import FlowFolder, FlowStoreError, check_flow_name, doc_to_flow, saved_hash
 from studio.runs import run_flow_path
 
@@ -75,8 +76,17 @@ def layout() -> list[Any]:
     ]
 
 
-def register(app: dash.Dash, ws: Workspace, flows: FlowFolder) -> None:
-    @app.callback(
+def unsaved_guard(studio: Studio, trig: Trigger, *args: Any) -> tuple:
+    """The callback: New, Open, Import or a choice in the dialog (see ``guard``)."""
+    doc, meta, pending, name = args[-4:]
+    return guard(studio.ws, studio.flows, trig.id, doc, meta, pending, name, args[2])
+
+
+def register(app: dash.Dash, studio: Studio) -> None:
+    server_callback(
+        app,
+        studio,
+        unsaved_guard,
         Output("go-new", "data"),
         Output("go-open", "data"),
         Output("go-import", "data"),
@@ -95,11 +105,9 @@ def register(app: dash.Dash, ws: Workspace, flows: FlowFolder) -> None:
         State("meta", "data"),
         State("unsaved-pending", "data"),
         State("unsaved-name", "value"),
+        trigger=True,
         prevent_initial_call=True,
     )
-    def unsaved_guard(*args: Any) -> tuple:
-        doc, meta, pending, name = args[-4:]
-        return guard(ws, flows, ctx.triggered_id, doc, meta, pending, name, args[2])
 
 
 def guard(

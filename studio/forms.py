@@ -14,135 +14,223 @@ def _fmt(value: Any) -> str:
     return json.dumps(value, indent=1, ensure_ascii=False)
 
 
-def param_field(node_id: str, p: dict[str, Any], value: Any, columns: list[str]) -> html.Div:  # noqa: C901, PLR0912
+# plain words for params whose names read as code (an operator's own `title` comes first)
+TITLES = {
+    "null_values": "Values that mean “missing”",
+    "bad_rows": "Rows that cannot be read",
+    "hash_bits": "Size of the hashed feature space (bits)",
+    "min_gain": "Smallest gain worth keeping",
+    "max_candidates": "Most candidate features to try",
+    "max_crosses": "Most feature crosses",
+    "max_order": "Most columns in one cross",
+    "sample_rows": "Rows sampled to choose features",
+    "time_limit": "Time limit (seconds)",
+    "on_error": "When a value cannot be converted",
+    "per_column": "Fill value per column",
+    "order_by": "Keep first by",
+    "positive": "Positive class",
+    "label": "Label column (what to predict)",
+    "exclude": "Columns to leave out",
+    "keep": "Columns to keep",
+    "drop": "Columns to drop",
+    "rename": "Rename columns",
+    "seed": "Random seed",
+    "header": "The first line holds column names",
+    "infer_schema": "Guess column types",
+    "schema": "Column types",
+}
+EMPTY_TEXT = "(empty)"  # how an empty string shows in a list of values
+
+
+def title_of(p: dict[str, Any]) -> str:
+    """A parameter's label in plain words."""
+    return p.get("title") or TITLES.get(p["name"]) or p["name"].replace("_", " ").capitalize()
+
+
+def _type(p: dict[str, Any]) -> str:
+    return p["type"][0] if isinstance(p["type"], list) else p["type"]
+
+
+def _widget(p: dict[str, Any]) -> str:
+    ptype = _type(p)
+    strings = ptype == "array" and (p.get("items") or {}).get("type") == "string"
+    if strings and p.get("x-widget") in (None, "json"):
+        return "strings"
+    default = {"boolean": "checkbox", "number": "number", "integer": "number"}.get(ptype, "json")
+    return p.get("x-widget") or default
+
+
+class Field:
+    """What every control needs: the param, its current value, the node's input columns."""
+
+    def __init__(self, node_id: str, p: dict[str, Any], value: Any, columns: list[str]):
+        self.node_id, self.p, self.columns = node_id, p, columns
+        self.current = value if value is not None else p.get("default")
+        self.required = bool(p.get("required"))
+
+    def pid(self, kind: str) -> dict[str, str]:
+        return {"type": "param", "node": self.node_id, "name": self.p["name"], "kind": kind}
+
+
+def _checkbox(f: Field) -> Any:
+    return dcc.Checklist(
+        id=f.pid("bool"),
+        options=[{"label": " " + title_of(f.p), "value": "on"}],
+        value=["on"] if f.current else [],
+        className="check",
+    )
+
+
+def _select(f: Field) -> Any:
+    if not f.p.get("enum"):
+        return _text(f)
+    return dcc.Dropdown(
+        id=f.pid("json"),
+        options=[{"label": str(v), "value": json.dumps(v)} for v in f.p["enum"] if v is not None],
+        value=json.dumps(f.current) if f.current is not None else None,
+        clearable=not f.required,
+        placeholder="(default)" if not f.required else "choose…",
+    )
+
+
+def _number(f: Field) -> Any:
+    p, cur = f.p, f.current
+    attrs: dict[str, Any] = {}
+    for key, attr in (("minimum", "min"), ("exclusiveMinimum", "min")):
+        if p.get(key) is not None:
+            attrs[attr] = p[key]
+    for key, attr in (("maximum", "max"), ("exclusiveMaximum", "max")):
+        if p.get(key) is not None:
+            attrs[attr] = p[key]
+    integer = _type(p) == "integer"
+    return dcc.Input(
+        id=f.pid("int" if integer else "number"),
+        type="number",
+        value=cur if isinstance(cur, (int, float)) and not isinstance(cur, bool) else None,
+        placeholder=str(cur) if isinstance(cur, str) else "",
+        step=1 if integer else "any",
+        debounce=True,
+        className="field",
+        **attrs,
+    )
+
+
+def _column(f: Field) -> Any:
+    cur = f.current
+    opts = list(f.columns)
+    if isinstance(cur, str) and cur and cur not in opts:
+        opts.append(cur)
+    return dcc.Dropdown(
+        id=f.pid("text"),
+        options=[{"label": c, "value": c} for c in opts],
+        value=cur if isinstance(cur, str) else None,
+        placeholder="choose a column…" if f.columns else "link an input to list its columns",
+        clearable=not f.required,
+    )
+
+
+def _columns(f: Field) -> Any:
+    cur = f.current if isinstance(f.current, list) else []
+    opts = list(f.columns) + [c for c in cur if isinstance(c, str) and c not in f.columns]
+    return dcc.Dropdown(
+        id=f.pid("list"),
+        options=[{"label": c, "value": c} for c in opts],
+        value=cur,
+        multi=True,
+        placeholder="choose columns…" if f.columns else "link an input to list its columns",
+    )
+
+
+def _code(f: Field) -> Any:
+    value = f.current if isinstance(f.current, str) else ""
+    return dcc.Textarea(id=f.pid("text"), value=value, className="code", spellCheck=False)
+
+
+def _features(f: Field) -> Any:
+    current = f.current if isinstance(f.current, list) else []
+    return features_editor(f.node_id, f.p["name"], current, f.columns)
+
+
+def strings_text(values: Any) -> str:
+    """A list of strings as the text of its field: comma-separated, "" as (empty)."""
+    if not isinstance(values, list):
+        return "" if values is None else str(values)
+    return ", ".join(EMPTY_TEXT if v == "" else str(v) for v in values)
+
+
+def _strings(f: Field) -> Any:
+    return dcc.Input(
+        id=f.pid("strings"),
+        type="text",
+        value=strings_text(f.current),
+        debounce=True,
+        className="field",
+        placeholder="values separated by commas",
+    )
+
+
+def _json(f: Field) -> Any:
+    text = "" if f.current is None else _fmt(f.current)
+    return dcc.Textarea(id=f.pid("json"), value=text, className="code", spellCheck=False)
+
+
+def _text(f: Field) -> Any:
+    cur = f.current
+    return dcc.Input(
+        id=f.pid("text"),
+        type="text",
+        value=cur if isinstance(cur, str) else ("" if cur is None else str(cur)),
+        debounce=True,
+        className="field",
+        placeholder="(empty)" if not f.required else "required",
+    )
+
+
+CONTROLS = {
+    "checkbox": _checkbox,
+    "select": _select,
+    "number": _number,
+    "column": _column,
+    "columns": _columns,
+    "code": _code,
+    "features": _features,
+    "strings": _strings,
+    "json": _json,
+    "mapping": _json,
+}
+STRINGS_HELP = f"Separate values with commas; {EMPTY_TEXT} stands for an empty field."
+
+
+def _browse(node_id: str, name: str) -> html.Button:
+    return html.Button(
+        "Browse…",
+        id={"type": "browse", "node": node_id, "name": name},
+        className="btn small",
+        n_clicks=0,
+        disabled=not auth.can("edit"),
+        title=auth.why_not("edit") or "Pick a file or folder in the workspace",
+    )
+
+
+def param_field(node_id: str, p: dict[str, Any], value: Any, columns: list[str]) -> html.Div:
     """One labelled input for one param; ids carry how the browser converts the value."""
-    name = p["name"]
-    widget = p.get("x-widget") or {
-        "boolean": "checkbox",
-        "number": "number",
-        "integer": "number",
-    }.get(p["type"][0] if isinstance(p["type"], list) else p["type"], "json")
-    ptype = p["type"][0] if isinstance(p["type"], list) else p["type"]
-    has = value is not None
-    current = value if has else p.get("default")
-    required = p.get("required")
-
-    def pid(kind: str) -> dict[str, str]:
-        return {"type": "param", "node": node_id, "name": name, "kind": kind}
-
-    if widget == "checkbox":
-        control = dcc.Checklist(
-            id=pid("bool"),
-            options=[{"label": " " + (p.get("title") or name), "value": "on"}],
-            value=["on"] if current else [],
-            className="check",
-        )
-    elif widget == "select" and p.get("enum"):
-        control = dcc.Dropdown(
-            id=pid("json"),
-            options=[{"label": str(v), "value": json.dumps(v)} for v in p["enum"] if v is not None],
-            value=json.dumps(current) if current is not None else None,
-            clearable=not required,
-            placeholder="(default)" if not required else "choose…",
-        )
-    elif widget == "number":
-        attrs: dict[str, Any] = {}
-        if p.get("minimum") is not None:
-            attrs["min"] = p["minimum"]
-        if p.get("exclusiveMinimum") is not None:
-            attrs["min"] = p["exclusiveMinimum"]
-        if p.get("maximum") is not None:
-            attrs["max"] = p["maximum"]
-        if p.get("exclusiveMaximum") is not None:
-            attrs["max"] = p["exclusiveMaximum"]
-        control = dcc.Input(
-            id=pid("int" if ptype == "integer" else "number"),
-            type="number",
-            value=current
-            if isinstance(current, (int, float)) and not isinstance(current, bool)
-            else None,
-            placeholder=str(current) if isinstance(current, str) else "",
-            step="any" if ptype == "number" else 1,
-            debounce=True,
-            className="field",
-            **attrs,
-        )
-    elif widget == "column":
-        opts = list(columns)
-        if isinstance(current, str) and current and current not in opts:
-            opts.append(current)
-        control = dcc.Dropdown(
-            id=pid("text"),
-            options=[{"label": c, "value": c} for c in opts],
-            value=current if isinstance(current, str) else None,
-            placeholder="choose a column…" if columns else "link an input to list its columns",
-            clearable=not required,
-        )
-    elif widget == "columns":
-        opts = list(columns)
-        cur = current if isinstance(current, list) else []
-        opts += [c for c in cur if isinstance(c, str) and c not in opts]
-        control = dcc.Dropdown(
-            id=pid("list"),
-            options=[{"label": c, "value": c} for c in opts],
-            value=cur,
-            multi=True,
-            placeholder="choose columns…" if columns else "link an input to list its columns",
-        )
-    elif widget == "code":
-        control = dcc.Textarea(
-            id=pid("text"),
-            value=current if isinstance(current, str) else "",
-            className="code",
-            spellCheck=False,
-        )
-    elif widget == "features":
-        control = features_editor(
-            node_id, name, current if isinstance(current, list) else [], columns
-        )
-    elif widget in ("json", "mapping") or ptype in ("array", "object"):
-        text = "" if current is None else _fmt(current)
-        control = dcc.Textarea(
-            id=pid("json"),
-            value=text,
-            className="code" + (" tall" if widget == "features" else ""),
-            spellCheck=False,
-        )
-    else:  # text, path
-        control = dcc.Input(
-            id=pid("text"),
-            type="text",
-            value=current
-            if isinstance(current, str)
-            else ("" if current is None else str(current)),
-            debounce=True,
-            className="field",
-            placeholder="(empty)" if not required else "required",
-        )
-    label_text = p.get("title") or name
+    widget = _widget(p)
+    f = Field(node_id, p, value, columns)
+    maker = CONTROLS.get(widget)
+    if maker is None:
+        maker = _json if _type(p) in ("array", "object") else _text  # text, path
     children: list[Any] = []
     if widget != "checkbox":
-        children.append(
-            html.Label(
-                [label_text, html.Span(" *", className="req") if required else None],
-                className="plabel",
-            )
-        )
-    children.append(control)
+        star = html.Span(" *", className="req") if f.required else None
+        children.append(html.Label([title_of(p), star], className="plabel"))
+    children.append(maker(f))
     if widget == "path":
-        children.append(
-            html.Button(
-                "Browse…",
-                id={"type": "browse", "node": node_id, "name": name},
-                className="btn small",
-                n_clicks=0,
-                disabled=not auth.can("edit"),
-                title=auth.why_not("edit") or "Pick a file or folder in the workspace",
-            )
-        )
+        children.append(_browse(node_id, p["name"]))
     if p.get("description"):
         children.append(html.Div(p["description"], className="help"))
-    return html.Div(children, className="param", id=f"param-{node_id}-{name}")
+    if widget == "strings":
+        children.append(html.Div(STRINGS_HELP, className="help"))
+    return html.Div(children, className="param", id=f"param-{node_id}-{p['name']}")
 
 
 KINDS = ["continuous", "discrete", "bucket", "combine", "datetime"]
@@ -227,8 +315,16 @@ def features_editor(node_id: str, name: str, features: list[Any], columns: list[
             {"selector": ".Select-menu-outer", "rule": "display: block !important; z-index: 1000;"}
         ],
     )
+    wide = html.Button(
+        "⤢ Wide editor",
+        id={"type": "fwide", "node": node_id, "name": name},
+        n_clicks=0,
+        className="btn small fwide",
+        title="Edit the features over the whole window (again to put it back)",
+    )
     return html.Div(
         [
+            html.Div([html.Span("Features", className="fwide-title"), wide], className="row"),
             table,
             html.Button(
                 "+ Add feature",
@@ -242,7 +338,9 @@ def features_editor(node_id: str, name: str, features: list[Any], columns: list[
                 "year, month, day, weekday, hour.",
                 className="help",
             ),
-        ]
+        ],
+        className="feditor",
+        id=f"feditor-{node_id}-{name}",
     )
 
 

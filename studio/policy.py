@@ -125,6 +125,7 @@ RULES: dict[str, Rule] = {
         name: _always("view")
         for name in (
             "validate",
+            "run_failures",
             "stylesheet",
             "inspector",
             "inspector_messages",

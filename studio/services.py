@@ -155,21 +155,59 @@ class ScoringService:
         if r.status_code != 200:
             msg = data.get("detail") or data.get("error") or data
             return html.Div(f"{r.status_code}: {msg}", className="inline-error")
-        p = data["predictions"][0]
-        return html.Div(
-            [
-                html.Div(
-                    [
-                        html.Span("score ", className="muted"),
-                        html.B(f"{p['score']:.6f}", id={"type": "try-score", "name": name}),
-                        html.Span("  prediction ", className="muted"),
-                        html.B(str(p["prediction"])),
-                        html.Span(f"  model {data['model']} v{data['version']}", className="muted"),
-                    ]
-                ),
-                html.Pre(json.dumps(data, indent=1), className="code-view"),
-            ]
-        )
+        return answer_view(name, data)
+
+
+def warning_text(w: Any) -> str:
+    """One warning of the service's answer as a sentence (a string, or a record naming the
+    field, the value and the values the model knows)."""
+    if not isinstance(w, dict):
+        return str(w)
+    field = w.get("field") or w.get("column") or w.get("name")
+    known = w.get("known") or w.get("known_values") or w.get("values")
+    text = w.get("message") or w.get("detail")
+    if text:  # the service's own sentence already names the field and the known values
+        return str(text)
+    value = w.get("value")
+    seen = f'"{value}" is' if value is not None else "The value is"
+    text = f"{seen} not a category the model saw for {field}" if field else str(w)
+    if known and isinstance(known, list):
+        shown = ", ".join(str(k) for k in known[:12]) + (", …" if len(known) > 12 else "")
+        text = f"{text}. Known values: {shown}"
+    return text
+
+
+def answer_warnings(data: dict[str, Any]) -> list[str]:
+    """The warnings of an answer: top-level, or on the prediction itself."""
+    found: list[Any] = list(data.get("warnings") or [])
+    for p in data.get("predictions") or []:
+        if isinstance(p, dict):
+            found += list(p.get("warnings") or [])
+    return [warning_text(w) for w in found]
+
+
+def answer_view(name: str, data: dict[str, Any]) -> Any:
+    """The service's answer to a try-it: score, prediction, any warnings, the raw answer."""
+    p = data["predictions"][0]
+    warnings = [
+        html.Div(["⚠ ", text], className="try-warning", role="alert")
+        for text in answer_warnings(data)
+    ]
+    return html.Div(
+        [
+            html.Div(
+                [
+                    html.Span("score ", className="muted"),
+                    html.B(f"{p['score']:.6f}", id={"type": "try-score", "name": name}),
+                    html.Span("  prediction ", className="muted"),
+                    html.B(str(p["prediction"])),
+                    html.Span(f"  model {data['model']} v{data['version']}", className="muted"),
+                ]
+            ),
+            *warnings,
+            html.Pre(json.dumps(data, indent=1), className="code-view"),
+        ]
+    )
 
 
 def _port_taken(host: str, port: int) -> bool:
@@ -198,26 +236,35 @@ def try_it_fields(ws: Workspace, name: str) -> list[dict[str, Any]]:
         manifest = json.loads((path / "manifest.json").read_text("utf-8"))
     except (RegistryError, OSError, ValueError):
         return []
+    return fields_from_manifest(manifest)
+
+
+def _example(kind: str, t: str, st: dict[str, Any]) -> Any:
+    """A typical training value: the mean of a number (rounded as its type), else the most
+    frequent value."""
+    if kind == "number" and st.get("mean") is not None:
+        mean = float(st["mean"])
+        return round(mean, 2) if t in ("float", "double") else int(round(mean))
+    if st.get("top"):
+        return st["top"][0]["value"]
+    return 0 if kind == "number" else None
+
+
+def fields_from_manifest(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The fields a try-it form asks for: the model's inputs but never its label, each
+    pre-filled with a typical value from the training data's statistics (the baseline)."""
     baseline = {c["name"]: c for c in ((manifest.get("baseline") or {}).get("columns") or [])}
+    label = manifest.get("label")
     out = []
     for f in manifest.get("input_schema") or []:
+        if f["name"] == label:
+            continue
         t = f.get("type", "string")
         kind = (
             "number"
             if t in NUMERIC or t.startswith("decimal")
             else ("bool" if t == "boolean" else "text")
         )
-        st = baseline.get(f["name"], {})
-        example: Any = None
-        if kind == "number" and st.get("mean") is not None:
-            example = (
-                round(float(st["mean"]), 2)
-                if t in ("float", "double")
-                else int(round(float(st["mean"])))
-            )
-        elif st.get("top"):
-            example = st["top"][0]["value"]
-        elif kind == "number":
-            example = 0
+        example = _example(kind, t, baseline.get(f["name"], {}))
         out.append({"name": f["name"], "type": t, "kind": kind, "example": example})
     return out

@@ -176,6 +176,13 @@ def click_node(page: Any, nid: str) -> None:
     page.wait_for_selector(f"text=node id: {nid}", timeout=10000)
 
 
+def menu(page: Any, button: str) -> None:
+    """Click a flow-file action of the header's More menu (Save as, Rename, Duplicate, Export,
+    Delete file)."""
+    page.click("#file-menu summary")
+    page.click(button)
+
+
 def choose(page: Any, container: str, value: str) -> None:
     """Pick a value in a dcc.Dropdown inside `container`."""
     page.locator(f"{container} .dash-dropdown").first.click()
@@ -257,7 +264,7 @@ def test_build_run_publish_and_score_the_credit_risk_flow(  # noqa: PLR0915
     shot(page, "story-1-built")
 
     # save, reload: the flow persists
-    page.click("#btn-saveas")
+    menu(page, "#btn-saveas")
     page.wait_for_function("() => document.getElementById('modal-input').value === 'untitled'")
     page.fill("#modal-input", "credit story")
     page.click("#modal-ok")
@@ -277,8 +284,10 @@ def test_build_run_publish_and_score_the_credit_risk_flow(  # noqa: PLR0915
     # run: every node turns succeeded
     page.click("#btn-run")
     page.wait_for_selector("#run-status .pill.s-succeeded", timeout=240000)
-    state = page.evaluate("() => SEER.getCy().nodes().map(n => n.style('label'))")
-    assert all(label.startswith("✓") for label in state), state
+    # the node colours follow the run's state a moment after the status line
+    page.wait_for_function(
+        "() => SEER.getCy().nodes().every(n => n.style('label').startsWith('✓'))", timeout=10000
+    )
     shot(page, "story-2-ran")
 
     # the evaluation shows the same AUC as the CLI run of the same flow file
@@ -439,7 +448,7 @@ def test_export_and_import_round_trip(page: Any, studio: Studio, tmp_path: Path)
     page.click("text=credit_risk_models")
     wait_doc(page, "s.nodes.length > 5 && SEER.last && SEER.last.nodes.length === s.nodes.length")
     with page.expect_download() as dl:
-        page.click("#btn-export")
+        menu(page, "#btn-export")
     exported = tmp_path / "exported.flow.json"
     dl.value.save_as(exported)
     data = json.loads(exported.read_text())
@@ -497,6 +506,10 @@ def test_a_failing_node_shows_its_error(page: Any) -> None:
     err = page.wait_for_selector(".node-error", timeout=10000).inner_text()
     assert re.search(r"assert|income", err, re.I), err
     shot(page, "failed-node")
+    # the Problems tab lists the failure too (validation alone could not know it)
+    page.click("#bt-problems")
+    row = page.wait_for_selector("#run-problems .problem", timeout=10000).inner_text()
+    assert row.startswith("sql") and "Failed in run" in row, row
 
 
 def test_problems_panel_lists_and_selects(page: Any) -> None:
@@ -526,7 +539,7 @@ def test_flow_files_save_as_rename_duplicate_delete(page: Any, studio: Studio) -
     drop(page, "import.sample", 250, 150)
 
     def dialog(button: str, value: str | None) -> None:
-        page.click(button)
+        menu(page, button)
         page.wait_for_selector("#modal:not(.hidden)")
         if value is not None:
             page.wait_for_timeout(300)
@@ -553,7 +566,7 @@ def test_flow_files_save_as_rename_duplicate_delete(page: Any, studio: Studio) -
     dialog("#btn-rename", "beta")
     page.wait_for_function("() => document.getElementById('flow-name').textContent === 'beta'")
     assert not (flows / "alpha.flow.json").exists() and saved_flow(studio, "beta")["name"] == "beta"
-    page.click("#btn-duplicate")
+    menu(page, "#btn-duplicate")
     page.wait_for_function("() => document.getElementById('flow-name').textContent === 'beta copy'")
     assert len(saved_flow(studio, "beta copy")["nodes"]) == 2
     dialog("#btn-delete", None)
@@ -615,7 +628,10 @@ def test_stop_a_run_and_reattach_after_reload(page: Any) -> None:
     page.wait_for_function(
         "() => SEER.getCy().nodes()[0].style('label').startsWith('▶')", timeout=60000
     )
-    page.reload()  # the page reattaches to the run it started, the unsaved canvas comes back
+    # the browser asks before leaving unsaved changes; the user reloads anyway: the page
+    # reattaches to the run it started and the unsaved canvas comes back
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.reload()
     page.wait_for_selector("#run-status .pill.s-running", timeout=20000)
     page.wait_for_function(
         "() => window.SEER && SEER.getCy() && SEER.getCy().nodes().length === 1", timeout=20000
@@ -636,6 +652,8 @@ def test_named_collapsible_groups(page: Any, studio: Studio) -> None:
     sql = drop(page, "transform.sql", 600, 300)
     connect(page, sample, split)
     connect(page, split, sql)
+    # train or test: the studio asks which output of the split the query reads
+    page.click('#port-chooser [data-ports^="train->"]')
     wait_doc(page, "s.links.length === 2")
     # Ctrl+drag on the empty canvas draws a selection box
     page.locator("#canvas").click(position={"x": 5, "y": 5})
@@ -666,7 +684,7 @@ def test_named_collapsible_groups(page: Any, studio: Studio) -> None:
         "() => SEER.getCy().edges('.meta').map(e => e.source().id() + '>' + e.target().id())"
     ) == [f"{gid}>{sql}"]
     shot(page, "group-collapsed")
-    page.click("#btn-saveas")
+    menu(page, "#btn-saveas")
     page.wait_for_selector("#modal:not(.hidden)")
     page.wait_for_timeout(300)
     page.fill("#modal-input", "grouped")

@@ -218,3 +218,73 @@ def test_no_work_is_lost_without_asking(page: Any, studio: Studio, tmp_path: Any
     page.wait_for_selector("#modal:not(.hidden) >> text=Open a flow")
     assert len(saved_flow(studio, "imported copy")["nodes"]) == 3
     assert _dialog_open(page) is False
+
+
+def _leave(page: Any) -> bool:
+    """Leave the studio (as closing the tab does, the page's beforeunload runs first); True
+    when the page was left."""
+    try:
+        page.goto("about:blank", timeout=5000)
+    except Exception:  # the user chose to stay: the navigation was aborted
+        return False
+    return page.url == "about:blank"
+
+
+def test_closing_the_tab_with_unsaved_changes_asks(page: Any, studio: Studio) -> None:
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.type)
+        dialog.dismiss()  # "stay on this page"
+
+    page.on("dialog", answer)
+    drop(page, "import.sample", 200, 150)
+    page.wait_for_function(
+        "() => document.getElementById('dirty').textContent.indexOf('unsaved') >= 0"
+    )
+    assert not _leave(page)
+    assert asked == ["beforeunload"]
+    wait_doc(page, "s.nodes.length === 1")  # the user stayed: the canvas is as it was
+
+    # saved, the tab goes without a word
+    page.click("#btn-save")
+    page.fill("#modal-input", "closing story")
+    page.click("#modal-ok")
+    page.wait_for_function("() => document.getElementById('dirty').textContent === ''")
+    assert _leave(page)
+    assert asked == ["beforeunload"]
+
+
+def test_an_ambiguous_link_asks_which_ports(page: Any, studio: Studio) -> None:
+    """Split's two outputs are both linked; a second Predict linked from it could score either:
+    the studio asks instead of picking `train` (a model scored on its own training rows)."""
+    from tests.test_studio import connect, links
+
+    page.click("#btn-new")
+    wait_doc(page, "s.nodes.length === 0")
+    data = drop(page, "import.sample", 120, 120)
+    split = drop(page, "split", 300, 120)
+    model = drop(page, "train.gbdt", 480, 60)
+    scored = drop(page, "predict", 660, 120)
+    connect(page, data, split)
+    connect(page, split, model)  # the same-named pair: train -> train
+    connect(page, model, scored)
+    connect(page, split, scored)  # the only output not yet used: test -> data
+    wait_doc(page, "s.links.length === 4")
+    assert f"{split}.train->{model}.train" in links(page)
+    assert f"{split}.test->{scored}.data" in links(page)
+
+    second = drop(page, "predict", 660, 300)
+    connect(page, model, second)
+    wait_doc(page, "s.links.length === 5")
+    connect(page, split, second)  # train or test: both are linked already
+    page.wait_for_selector("#port-chooser")
+    choices = page.locator("#port-chooser .port-choice").all_inner_texts()
+    assert sorted(choices) == ["test → data", "train → data"]
+    shot(page, "ambiguous-link-chooser")
+    page.wait_for_timeout(500)
+    assert len(links(page)) == 5  # nothing linked until the user chooses
+    page.click('#port-chooser [data-ports="test->data"]')
+    wait_doc(page, "s.links.length === 6")
+    assert f"{split}.test->{second}.data" in links(page)
+    assert page.locator("#port-chooser").count() == 0

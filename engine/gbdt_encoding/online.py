@@ -43,3 +43,7 @@ def _as_category(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     return v if isinstance(v, str) else str(v)
+
+
+# the scoring service names the value it could not find with the same text
+as_category = _as_category

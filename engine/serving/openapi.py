@@ -7,6 +7,7 @@ model accepts. With no model deployed yet, the generic ``{name}`` routes show th
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 MAX_BATCH = 1000
@@ -62,9 +63,25 @@ _SCORES = {
                     "version": {"type": "integer"},
                     "request_id": {"type": "string"},
                     "predictions": {"type": "array", "items": _PRED},
+                    "warnings": {
+                        "type": "array",
+                        "items": {"$ref": "#/components/schemas/Warning"},
+                    },
                 },
             }
         }
+    },
+}
+_WARNING = {
+    "type": "object",
+    "description": "A category value never seen in training: the model scores it as unknown",
+    "required": ["field", "value", "instances", "known_values", "message"],
+    "properties": {
+        "field": {"type": "string"},
+        "value": {"type": "string"},
+        "instances": {"type": "array", "items": {"type": "integer"}},
+        "known_values": {"type": "array", "items": {"type": "string"}},
+        "message": {"type": "string"},
     },
 }
 _NAME = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -121,6 +138,12 @@ def _predict(summary: str, params: list[dict[str, Any]], instance: dict[str, Any
     }
 
 
+_PROTOCOLS = (
+    "Seer's own routes are KServe's v1 protocol (below). The same models also answer the Open "
+    "Inference Protocol v2 (POST /v2/models/{name}[/versions/{v}]/infer, one tensor per input "
+    "column as /v2/models/{name} lists them) and MLflow's scoring protocol (POST /invocations); "
+    "those bodies follow their own specifications (see docs/serving.md)."
+)
 _PREDICTION_ID = r"^[0-9a-f]{32}\.[0-9]{1,4}\.[0-9a-f]{32}/[0-9]{1,4}$"
 
 
@@ -183,21 +206,91 @@ def _column(ctype: str) -> dict[str, Any]:
     return {"type": ["string", "null"]}
 
 
-def _model_paths(name: str, columns: list[tuple[str, str]], labels: list[Any]) -> dict:
-    instance = {
+def schema_key(name: str) -> str:
+    """A model's name as an OpenAPI component key (letters, digits, '.', '-', '_')."""
+    return "Instance." + re.sub(r"[^A-Za-z0-9._-]", "_", name)
+
+
+def instance_schema(model: Any) -> dict[str, Any]:
+    """One row a model scores: every input column (null for a missing value), its type, and
+    for a category column the values seen in training (others are scored as unknown, with a
+    warning in the response)."""
+    properties = {}
+    for col, ctype in model.columns:
+        prop = _column(ctype)
+        known = model.categories.get(col)
+        if known:
+            prop["examples"] = known[:20]
+            prop["x-known-values"] = known
+            prop["description"] = (
+                "one of the values seen in training (x-known-values); another value is scored "
+                "as unknown and named in the response's warnings; null for a missing value"
+            )
+        else:
+            prop["description"] = f"{ctype}; null for a missing value"
+        properties[col] = prop
+    return {
         "type": "object",
-        "required": [n for n, _ in columns],
-        "properties": {n: _column(t) for n, t in columns},
+        "title": f"An instance for {model.name}",
+        "required": [n for n, _ in model.columns],
+        "properties": properties,
         "additionalProperties": True,
         "description": "the model's input columns (null for a missing value); other fields are ignored",
     }
+
+
+def _model_paths(name: str, labels: list[Any]) -> dict:
+    instance = {"$ref": f"#/components/schemas/{schema_key(name)}"}
     base = f"/v1/models/{name}"
     return {
         f"{base}:predict": _predict(f"Score with {name}", [_EXPLAIN], instance),
         f"{base}/versions/{{version}}:predict": _predict(
             f"Score with one version of {name}", [_VERSION, _EXPLAIN], instance
         ),
+        f"{base}:explain": _predict(
+            f"Score with {name}, with each prediction's reasons", [], instance
+        ),
         f"{base}:feedback": _feedback([], {"enum": labels}),
+    }
+
+
+def _get(summary: str, body: dict[str, Any]) -> dict[str, Any]:
+    ok = {"description": "OK", "content": {"application/json": {"schema": body}}}
+    return {"get": {"summary": summary, "responses": {"200": ok}}}
+
+
+def _standard_health() -> dict[str, Any]:
+    """Liveness and readiness as KServe, Triton and MLflow clients ask for them."""
+
+    def flag(key: str) -> dict[str, Any]:
+        return {"type": "object", "required": [key], "properties": {key: {"const": True}}}
+
+    text = {"description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}
+    return {
+        "/": _get(
+            "KServe v1 liveness",
+            {
+                "type": "object",
+                "required": ["status"],
+                "properties": {"status": {"const": "alive"}},
+            },
+        ),
+        "/v2/health/live": _get("Open Inference Protocol v2 liveness", flag("live")),
+        "/v2/health/ready": _get("Open Inference Protocol v2 readiness", flag("ready")),
+        "/ping": {"get": {"summary": "MLflow scoring protocol health", "responses": {"200": text}}},
+        "/health": {
+            "get": {"summary": "MLflow scoring protocol health", "responses": {"200": text}}
+        },
+    }
+
+
+def _v2_get(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "parameters": params,
+            "responses": {"200": {"description": "OK"}, **_AUTH, "404": _err("Unknown model")},
+        }
     }
 
 
@@ -208,6 +301,9 @@ def _generic(name: dict[str, Any]) -> dict[str, dict[str, Any]]:
         ),
         "/v1/models/{name}/versions/{version}:predict": _predict(
             "Score with one version", [name, _VERSION, _EXPLAIN], {"type": "object"}
+        ),
+        "/v1/models/{name}:explain": _predict(
+            "Score with reasons (KServe v1 explain)", [name], {"type": "object"}
         ),
         "/v1/models/{name}:feedback": _feedback([name], {}),
         "/v1/models": {
@@ -223,6 +319,9 @@ def _generic(name: dict[str, Any]) -> dict[str, dict[str, Any]]:
                 "responses": {"200": {"description": "Model"}, **_AUTH, "404": _err("Unknown")},
             }
         },
+        **_standard_health(),
+        "/v2/models/{name}": _v2_get("Open Inference Protocol v2 model metadata", [_NAME]),
+        "/v2/models/{name}/ready": _v2_get("Open Inference Protocol v2 model readiness", [_NAME]),
         "/healthz": {
             "get": {
                 "summary": "Liveness; status is 'degraded' (with a reason) while the request log "
@@ -239,16 +338,32 @@ def _generic(name: dict[str, Any]) -> dict[str, dict[str, Any]]:
     }
 
 
-def openapi(models: dict[str, tuple[list[tuple[str, str]], list[Any]]]) -> dict[str, Any]:
-    """The description for the deployed models: name -> (input columns, label values)."""
+def openapi(models: dict[str, Any], mlflow_model: str | None = None) -> dict[str, Any]:
+    """The description for the deployed models: name -> its production LoadedModel."""
     paths = _generic(_NAME)
     if models:  # each deployed model's own routes say exactly what it accepts
-        for generic in ("{name}:predict", "{name}/versions/{version}:predict", "{name}:feedback"):
+        for generic in (
+            "{name}:predict",
+            "{name}/versions/{version}:predict",
+            "{name}:explain",
+            "{name}:feedback",
+        ):
             del paths[f"/v1/models/{generic}"]
-    for name, (columns, labels) in sorted(models.items()):
-        paths.update(_model_paths(name, columns, labels))
+    schemas: dict[str, Any] = {"Warning": _WARNING}
+    if models:
+        del paths["/v2/models/{name}"], paths["/v2/models/{name}/ready"]
+    for name, model in sorted(models.items()):
+        paths.update(_model_paths(name, model.label_values()))
+        paths[f"/v2/models/{name}"] = _v2_get(f"Open Inference Protocol v2 metadata of {name}", [])
+        paths[f"/v2/models/{name}/ready"] = _v2_get(f"Is {name} ready (v2)", [])
+        schemas[schema_key(name)] = instance_schema(model)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Seer scoring service", "version": "1"},
+        "info": {
+            "title": "Seer scoring service",
+            "version": "1",
+            "description": _PROTOCOLS,
+        },
         "paths": paths,
+        "components": {"schemas": schemas},
     }

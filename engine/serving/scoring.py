@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 
 from engine.bundle import GBDT_MODEL, LinearScorer, read_manifest
-from engine.features.online import as_datetime, woe_bin
-from engine.gbdt_encoding.online import gbdt_row, prepare_gbdt_columns
+from engine.features.online import as_datetime, canonical, woe_bin
+from engine.gbdt_encoding.online import as_category, gbdt_row, prepare_gbdt_columns
 from engine.serving.lgbm import Booster
 from engine.serving.reasons import gbdt_reasons, linear_reasons, placer, scorecard_reasons
 
@@ -35,6 +35,53 @@ def orjson_repr(value: Any) -> str:
         return orjson.dumps(value).decode()
     except TypeError:
         return repr(value)
+
+
+def known_categories(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The category values each input column was trained on, where the model keeps them: a
+    GBDT's fitted category lists, an LR's fitted vocabularies of discrete features."""
+    out: dict[str, list[str]] = {}
+    if manifest["model_type"] == "gbdt":
+        for c in manifest["gbdt"]["columns"]:
+            if c.get("categorical") and c.get("categories") is not None:
+                out[c["name"]] = [str(v) for v in c["categories"]]
+        return out
+    stack = list(manifest.get("transform", {}).get("features", []))
+    while stack:
+        f = stack.pop()
+        if f["kind"] == "combine":
+            stack.extend(f["of"])
+            continue
+        vocab = f.get("fitted", {}).get("vocabulary") if f["kind"] == "discrete" else None
+        if f["kind"] == "woe" and f["fitted"]["dtype"] == "categorical":  # a scorecard's groups
+            vocab = [c for group in f["fitted"]["groups"] for c in group]
+        if vocab is not None:
+            out[f["column"]] = sorted(set(out.get(f["column"], [])) | {str(v) for v in vocab})
+    return out
+
+
+def _category_text(kind: str, ctype: str) -> Any:
+    if kind == "gbdt":
+        return as_category
+    return lambda v: canonical(v, ctype)
+
+
+MAX_KNOWN_SHOWN = 50
+
+
+def _unseen_warning(col: str, value: str, at: list[int], known: list[str]) -> dict[str, Any]:
+    shown = known[:MAX_KNOWN_SHOWN]
+    more = f" (and {len(known) - len(shown)} more)" if len(known) > len(shown) else ""
+    return {
+        "field": col,
+        "value": value,
+        "instances": at,
+        "known_values": shown,
+        "message": (
+            f"{col} = {orjson_repr(value)} was never seen in training; the model scores it as "
+            f"an unknown value. Known values: {', '.join(shown)}{more}."
+        ),
+    }
 
 
 class RequestError(Exception):
@@ -70,6 +117,11 @@ class LoadedModel:
             self._booster = Booster((self.folder / GBDT_MODEL).read_text("utf-8"))
         else:
             raise ValueError(f"unknown model type {self.kind!r}")
+        self.categories = known_categories(self.manifest)
+        self._known = [
+            (col, frozenset(values), _category_text(self.kind, dict(self.columns).get(col, "")))
+            for col, values in self.categories.items()
+        ]
 
     def validate(self, instances: list[Any]) -> None:
         """Every instance must be an object with the model's input columns, of the right types;
@@ -160,6 +212,23 @@ class LoadedModel:
 
     def _bins(self, row: Mapping[str, Any]) -> list[tuple[str, Any]]:
         return [(column, bin_of(row.get(column))) for column, bin_of in self._woe_bins]
+
+    def unseen_categories(self, rows: list[Mapping[str, Any]]) -> list[dict[str, Any]] | None:
+        """A warning per category column holding a value never seen in training (the model
+        reads it as unseen/other); None when every value is known."""
+        found: dict[tuple[str, str], list[int]] | None = None
+        for col, known, text_of in self._known:
+            for i, row in enumerate(rows):
+                v = row.get(col)
+                if v is not None and text_of(v) not in known:
+                    found = found if found is not None else {}
+                    found.setdefault((col, text_of(v)), []).append(i)
+        if found is None:
+            return None
+        return [
+            _unseen_warning(col, value, at, self.categories[col])
+            for (col, value), at in found.items()
+        ]
 
     def inputs_of(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """The row as the request log keeps it: the model's input columns only."""
