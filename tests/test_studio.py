@@ -330,6 +330,10 @@ def test_build_run_publish_and_score_the_credit_risk_flow(  # noqa: PLR0915
     page.click("button:has-text('Score')")
     score = page.wait_for_selector("[id*='try-score']", timeout=30000).inner_text()
     shot(page, "story-4-models")
+    # the page's service line follows what try-it found: this workspace's service, running
+    page.wait_for_function(
+        "() => document.getElementById('scoring-status').innerText.startsWith('running')"
+    )
     assert 0.0 < float(score) < 1.0
     # the form called the live service: the same record scores the same over HTTP
     record: dict[str, Any] = {}

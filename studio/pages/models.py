@@ -159,7 +159,7 @@ def models_view(studio: Studio, scoring: ScoringService) -> Any:
             html.Div(
                 [
                     html.Span("Scoring service: "),
-                    html.Span(scoring.status(), className="mono"),
+                    html.Span(scoring.status(), id="scoring-status", className="mono"),
                     html.Span(f"  {scoring.url}", className="mono muted"),
                 ],
                 className="muted",
@@ -245,6 +245,8 @@ def try_it(
     name = trig.id["name"]
     idx = next(k for k, g in enumerate(go_ids) if g["name"] == name)
     out[idx] = studio.scoring.try_predict(name, try_record(name, values, ids))
+    # try-it may have started the service: the page's status line says so at once
+    dash.set_props("scoring-status", {"children": studio.scoring.status()})
     return out
 
 
