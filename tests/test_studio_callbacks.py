@@ -289,3 +289,14 @@ def test_a_node_that_failed_in_the_run_is_listed_in_problems(studio: Studio) -> 
     assert len(rows) == 1 and rows[0].id == {"type": "run-problem", "node": "sql", "i": 0}
     assert "Failed in run r1: Column 'agee' does not exist." in rows[0].children[1].children
     assert problems.run_failures(studio, {**run, "status": "running"}) == []
+
+
+def test_promote_and_canary_are_offered_only_on_versions_not_in_production() -> None:
+    from studio.pages.models import version_row
+
+    def buttons(stage: str) -> list[str]:
+        row = version_row("income", {"version": 2, "stage": stage, "metrics": {"valid_auc": 0.9}})
+        return [c.children for c in row._traverse() if getattr(c, "id", None) and "act" in c.id]
+
+    assert buttons("production") == []
+    assert buttons("staging") == ["Promote", "Canary"]

@@ -45,7 +45,10 @@ def version_row(name: str, v: dict[str, Any]) -> html.Tr:
             html.Td(published),
             html.Td(f"{v.get('flow_name') or ''} / {v.get('node_id') or ''}"),
             html.Td(
-                [
+                # the production version is already where Promote and Canary would put it
+                []
+                if v.get("stage") == "production"
+                else [
                     _act(name, v["version"], "promote", "Promote"),
                     _act(name, v["version"], "canary", "Canary"),
                 ]
