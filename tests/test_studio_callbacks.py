@@ -300,3 +300,13 @@ def test_promote_and_canary_are_offered_only_on_versions_not_in_production() -> 
 
     assert buttons("production") == []
     assert buttons("staging") == ["Promote", "Canary"]
+
+
+def test_sample_descriptions_are_cut_at_a_word_with_an_ellipsis() -> None:
+    from studio.components.modal import short_text
+
+    text = "Compare an LR and a GBDT on loans and export both the summary and the scores."
+    assert short_text(text, 200) == text
+    cut = short_text(text, 40)
+    assert cut.endswith("…") and len(cut) <= 40
+    assert text.startswith(cut[:-1]) and text[len(cut) - 1] == " "  # a whole word was kept

@@ -22,6 +22,14 @@ UNCHANGED = (no_update,) * 7
 NO_INPUT = {"display": "none"}
 
 
+def short_text(text: str, limit: int) -> str:
+    """``text`` cut at a word boundary within ``limit`` characters, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:.")
+    return cut + "…"
+
+
 def layout() -> html.Div:
     return html.Div(
         html.Div(
@@ -75,7 +83,11 @@ def open_dialog(studio: Studio) -> tuple:
             s["name"],
             [
                 html.Span(s["name"], className="fname"),
-                html.Div(s["description"][:160], className="muted small"),
+                html.Div(
+                    short_text(s["description"], 160),
+                    title=s["description"],
+                    className="muted small",
+                ),
             ],
         )
         for s in sample_flows()
