@@ -681,6 +681,7 @@ def analyze_flow(  # noqa: C901, PLR0912, PLR0915
         bad_nodes = {p.node for p in problems}
         schemas, schema_problems = infer_schemas({nid: resolved[nid] for nid in order}, bad_nodes)
         problems += schema_problems
+        problems += leakage_warnings({nid: resolved[nid] for nid in order})
     if not order:  # a cycle: keep the nodes in file order for the caller
         order = list(resolved)
     return PreparedFlow(
@@ -782,6 +783,73 @@ def infer_schemas(
             log.debug("infer_schema failed for %s", nid, exc_info=True)
             schemas[nid] = {}
     return schemas, problems
+
+
+# A table output is a "row set" when its operator cuts its input into several tables (a split's
+# train and test): rows that descend from one row set are the same rows wherever they go.
+RowSet = tuple[str, str]  # (node id, output port)
+
+
+def _row_sets(node: ResolvedNode, rows: Mapping[RowSet, frozenset[RowSet]]) -> dict[str, Any]:
+    """The row sets each table input port of ``node`` descends from."""
+    return {
+        port.name: frozenset().union(
+            *(rows.get(link, frozenset()) for link in node.inputs[port.name])
+        )
+        for port in node.op.inputs
+        if port.type == "table"
+    }
+
+
+def leakage_warnings(nodes: Mapping[str, ResolvedNode]) -> list[Problem]:
+    """Warnings for models scored on rows they were trained on: the scored table and the
+    model's training table descend from the same row set (same split node, same output).
+    ``nodes`` in topological order."""
+    rows: dict[RowSet, frozenset[RowSet]] = {}  # table output -> the row sets it descends from
+    trained: dict[RowSet, dict[RowSet, str]] = {}  # model output -> row set -> training node
+    warnings: list[Problem] = []
+    for nid, node in nodes.items():
+        ins = _row_sets(node, rows)
+        models: dict[RowSet, str] = {}
+        for port in node.op.inputs:
+            if port.type == "model":
+                for link in node.inputs[port.name]:
+                    models.update(trained.get(link, {}))
+        for port_name, sets in ins.items():
+            for row_set in sorted(sets & set(models)):
+                warnings.append(_leak(nodes, nid, port_name, models[row_set], row_set))
+        cutting = sum(p.type == "table" for p in node.op.outputs) > 1
+        every = frozenset().union(*ins.values())
+        for out in node.op.outputs:
+            if out.type == "table":
+                own = {(nid, out.name)} if cutting and out.name not in ins else set()
+                rows[(nid, out.name)] = ins.get(out.name, every) | own
+            elif out.type == "model":  # trained on its "train" input (not on validation rows)
+                fitted = ins.get("train", every)
+                trained[(nid, out.name)] = {**models, **dict.fromkeys(fitted, nid)}
+    return warnings
+
+
+def _leak(
+    nodes: Mapping[str, ResolvedNode], nid: str, port: str, trainer: str, row_set: RowSet
+) -> Problem:
+    source, side = row_set
+    cutter = nodes[source].op
+    others = [p.name for p in cutter.outputs if p.type == "table" and p.name != side]
+    fix = (
+        f'Link the "{others[0]}" output of node "{source}" to the "{port}" input of node '
+        f'"{nid}" instead.'
+        if others
+        else "Score rows the model was not trained on."
+    )
+    return Problem(
+        f'Node "{nid}" scores rows that node "{trainer}" was trained on: both come from the '
+        f'"{side}" output of node "{source}", so its scores and their evaluation will look '
+        f"better than the model really is. {fix}",
+        nid,
+        "leakage",
+        "warning",
+    )
 
 
 def _where(op: Operator, node_id: str | None) -> str:

@@ -171,3 +171,64 @@ def test_validation_starts_no_spark(tmp_path: Path) -> None:
 def test_sample_flows_have_no_problems() -> None:
     for path in sorted((ROOT / "sample_flows").glob("*.flow.json")):
         assert analyzed(path) == [], path.name
+
+
+# -- leakage: a model scored on the rows it was trained on ---------------------------------------
+def _models_flow(tmp_path: Path, rewire: dict[str, str]) -> Path:
+    """The credit_risk_models sample with some links' sources replaced ("dst.port": "src.port")."""
+    import json
+
+    doc = json.loads((ROOT / "sample_flows" / "credit_risk_models.flow.json").read_text())
+    for lk in doc["links"]:
+        dst = f"{lk['to']['node']}.{lk['to']['port']}"
+        if dst in rewire:
+            node, port = rewire[dst].split(".")
+            lk["from"] = {"node": node, "port": port}
+    path = tmp_path / "models.flow.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_scoring_a_model_on_its_own_training_rows_is_a_warning(tmp_path: Path) -> None:
+    path = _models_flow(tmp_path, {"score_gbdt.data": "split.train"})
+    [p] = analyzed(path)
+    assert (p.node, p.code, p.severity) == ("score_gbdt", "leakage", "warning")
+    assert 'node "gbdt"' in p.message and 'the "train" output of node "split"' in p.message
+    assert 'Link the "test" output of node "split" to the "data" input' in p.message
+    # a warning does not stop the flow from running
+    prepared = prepare_flow(load_flow(path))
+    assert [w.code for w in prepared.warnings] == ["leakage"]
+
+
+def test_leakage_is_followed_through_features_and_cleaning(tmp_path: Path) -> None:
+    # lr is trained on features.train (from split.train); scoring features.train again leaks,
+    # scoring split.test through features.test does not
+    path = _models_flow(tmp_path, {"score_lr.data": "features.train"})
+    [p] = analyzed(path)
+    assert p.node == "score_lr" and 'node "lr"' in p.message
+    path = _models_flow(tmp_path, {"score_lr.data": "features.test"})
+    assert analyzed(path) == []
+
+
+def test_small_flows_with_and_without_leakage(tmp_path: Path) -> None:
+    nodes = [
+        {"id": "gen", "op": "import.sample", "params": {"rows": 100}},
+        {"id": "cut", "op": "split"},
+        {"id": "older", "op": "clean.filter", "params": {"condition": "age > 30"}},
+        {"id": "model", "op": "train.gbdt", "params": {"label": "default"}},
+        {"id": "fair", "op": "predict"},
+        {"id": "leaky", "op": "predict"},
+    ]
+    links = [
+        ("gen.out", "cut.in"),
+        ("cut.train", "model.train"),
+        ("cut.test", "model.valid"),  # validation rows are not training rows
+        ("cut.train", "older.in"),
+        ("model.model", "fair.model"),
+        ("cut.test", "fair.data"),
+        ("model.model", "leaky.model"),
+        ("older.out", "leaky.data"),
+    ]
+    problems = analyzed(write_flow(tmp_path, nodes, links))
+    assert [(p.node, p.code) for p in problems] == [("leaky", "leakage")]
+    assert 'the "train" output of node "cut"' in problems[0].message
