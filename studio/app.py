@@ -21,6 +21,7 @@ from dash import ALL, MATCH, Input, Output, State, ctx, dash_table, dcc, html, n
 
 from engine.dataroots import DataRoots
 from engine.flow import FlowError
+from engine.runproblems import latest_run_problems
 from engine.workspace import Workspace
 from studio import admin, auth, charts, conflicts, dialogs, identity
 from studio.forms import param_field
@@ -623,13 +624,15 @@ def create_app(
         Output("bt-problems", "children"),
         Input("doc", "data"),
         Input("meta", "data"),
+        Input("run-done", "data"),  # a finished run adds the nodes that failed in it
     )
-    def validate(doc: dict | None, meta: dict | None) -> tuple:
+    def validate(doc: dict | None, meta: dict | None, _done: Any = None) -> tuple:
         meta = meta or _empty_meta()
         doc = doc or {"nodes": [], "links": []}
         flow = doc_to_flow(doc, meta, run_flow_path(ws, meta.get("file")))
         analysis = analyze(flow, roots)
-        problems = [p.to_json() for p in analysis.problems]
+        found = analysis.problems + latest_run_problems(ws.store, flow, roots)
+        problems = [p.to_json() for p in found]
         if not doc.get("nodes"):
             items = [
                 html.Div(
@@ -642,7 +645,10 @@ def create_app(
         else:
             items = [
                 html.Div(
-                    [html.Span(p["node"] or "flow", className="pnode"), html.Span(p["message"])],
+                    [
+                        html.Span(p["node"] or "flow", className="pnode"),
+                        html.Span(("⚠ " if p["severity"] == "warning" else "") + p["message"]),
+                    ],
                     className="problem",
                     id={"type": "problem", "node": p["node"] or "", "i": i},
                     n_clicks=0,
