@@ -232,3 +232,31 @@ def test_small_flows_with_and_without_leakage(tmp_path: Path) -> None:
     problems = analyzed(write_flow(tmp_path, nodes, links))
     assert [(p.node, p.code) for p in problems] == [("leaky", "leakage")]
     assert 'the "train" output of node "cut"' in problems[0].message
+
+
+# -- seer validate -------------------------------------------------------------------------------
+def test_seer_validate_shows_the_new_problems_and_warnings_do_not_fail_it(tmp_path: Path) -> None:
+    import json
+
+    from .conftest import seer_cli
+
+    leaky = _models_flow(tmp_path, {"score_gbdt.data": "split.train"})
+    proc = seer_cli("validate", str(leaky), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "1 warning" in proc.stderr and "score_gbdt" in proc.stderr
+    assert 'Link the "test" output of node "split"' in proc.stderr
+    doc = json.loads(seer_cli("validate", str(leaky), "--json", timeout=120).stdout)
+    assert doc["valid"] is True
+    assert [(p["node"], p["severity"]) for p in doc["problems"]] == [("score_gbdt", "warning")]
+
+    typo = csv_flow(
+        tmp_path,
+        [{"id": "filter", "op": "clean.filter", "params": {"condition": "agee > 30"}}],
+        [("load.out", "filter.in")],
+    )
+    proc = seer_cli("validate", str(typo), timeout=120)
+    assert proc.returncode == 2
+    assert "did you mean `age`?" in proc.stderr and "filter" in proc.stderr
+    (tmp_path / "adult.csv").unlink()
+    proc = seer_cli("validate", str(typo), timeout=120)
+    assert proc.returncode == 2 and "adult.csv" in proc.stderr and "does not exist" in proc.stderr
