@@ -159,7 +159,17 @@ class SqlRefused(ValueError):
     """The SQL text is not an allowed read-only query or expression."""
 
 
+@lru_cache(maxsize=1024)  # the checks and the column look-ups read the same texts: once each
+def _parse_once(text: str, dialect: str) -> tuple[exp.Expression, ...]:
+    return tuple(_parse_text(text, dialect))
+
+
 def _parse(text: str, dialect: str) -> list[exp.Expression]:
+    """The statements of ``text`` (shared, cached trees: copy one before changing it)."""
+    return list(_parse_once(text, dialect))
+
+
+def _parse_text(text: str, dialect: str) -> list[exp.Expression]:
     if "\x00" in text:
         raise SqlRefused("it contains a null character; remove it")
     if len(text) > MAX_SQL_CHARS:
@@ -392,9 +402,13 @@ def _query_unknown_columns(
         return ()
     schema = {v.lower(): {c: "string" for c in cols} for v, cols in views}
     known = {v.lower(): {c.lower() for c in cols} for v, cols in views}
+    parsed = _parse(text, "spark")[0].copy()  # qualify changes the tree it is given
+    every = set().union(*known.values())
+    if all(c.name.lower() in every for c in parsed.find_all(exp.Column)):
+        return ()  # every name is some input's column: resolving scopes (slow) adds little
     try:
         tree = qualify(
-            _parse(text, "spark")[0],
+            parsed,
             schema=schema,
             dialect="spark",
             validate_qualify_columns=False,
