@@ -58,12 +58,16 @@ class TransformSql(Operator):
         self, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> list[tuple[str, str]]:
         tables = inputs.get("in")
-        if not isinstance(tables, LinkedSchemas) or not all(
-            isinstance(t, TableSchema) for t in tables
-        ):
+        what = "The 'query' parameter of transform.sql"
+        if not isinstance(tables, LinkedSchemas) or not tables:
+            return []
+        # the views are known from the links: a query reading another name fails, say it now
+        wrong_view = query_problem(params.get("query"), what, views=tables.link_names)
+        if wrong_view:
+            return [("query", wrong_view)]
+        if not all(isinstance(t, TableSchema) for t in tables):
             return []  # a view whose columns are not known before a run: nothing is guessed
         views = {name: t.names for name, t in zip(tables.link_names, tables, strict=True)}
-        what = "The 'query' parameter of transform.sql"
         return [("query", s) for s in query_column_problems(params.get("query"), views, what)]
 
     def infer_schema(

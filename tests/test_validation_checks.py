@@ -141,6 +141,13 @@ def test_a_query_over_two_links_from_one_split_names_its_views_by_port(tmp_path:
     assert p.node == "sql" and "`agee`" in p.message
 
 
+def test_a_query_reading_a_view_that_is_not_an_input_is_found(tmp_path: Path) -> None:
+    nodes = [{"id": "sql", "op": "transform.sql", "params": {"query": "SELECT age FROM adult"}}]
+    [p] = analyzed(csv_flow(tmp_path, nodes, [("load.out", "sql.in")]))
+    assert p.node == "sql"
+    assert "it reads `adult`, which is not one of the node's inputs (its inputs: load)" in p.message
+
+
 def test_where_the_schema_is_unknown_nothing_is_guessed(tmp_path: Path) -> None:
     # transform.sql's output schema is known only once Spark analyses it
     nodes = [
