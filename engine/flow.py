@@ -837,19 +837,26 @@ def _leak(
     cutter = nodes[source].op
     others = [p.name for p in cutter.outputs if p.type == "table" and p.name != side]
     fix = (
-        f'Link the "{others[0]}" output of node "{source}" to the "{port}" input of node '
-        f'"{nid}" instead.'
+        f'Link the "{others[0]}" output of {_named(nodes[source])} to the "{port}" input of '
+        f"{_named(nodes[nid])} instead."
         if others
         else "Score rows the model was not trained on."
     )
     return Problem(
-        f'Node "{nid}" scores rows that node "{trainer}" was trained on: both come from the '
-        f'"{side}" output of node "{source}", so its scores and their evaluation will look '
-        f"better than the model really is. {fix}",
+        f"N{_named(nodes[nid])[1:]} scores rows that {_named(nodes[trainer])} was "
+        f'trained on: both come from the "{side}" output of {_named(nodes[source])}, so its '
+        f"scores and their evaluation will look better than the model really is. {fix}",
         nid,
         "leakage",
         "warning",
     )
+
+
+def _named(node: ResolvedNode) -> str:
+    """A node as the canvas shows it: its label, and its id (what the Problems list shows)."""
+    if node.label and node.label != node.id:
+        return f'node "{node.label}" ({node.id})'
+    return f'node "{node.id}"'
 
 
 def _where(op: Operator, node_id: str | None) -> str:

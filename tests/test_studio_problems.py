@@ -51,3 +51,25 @@ def test_a_filter_that_fails_at_run_time_is_listed_in_problems(page: Any, studio
     assert "Failed in run" in text and "agee" in text, text
     assert page.locator("#bt-problems").inner_text() == "Problems (1)"
     shot(page, "problems-run-failure")
+
+
+def test_a_model_scored_on_its_training_rows_is_a_warning_in_problems(
+    page: Any, studio: Studio
+) -> None:
+    from tests.conftest import ROOT
+
+    doc = json.loads((ROOT / "sample_flows" / "credit_risk_models.flow.json").read_text())
+    for lk in doc["links"]:  # score the GBDT on the split's train output
+        if lk["to"] == {"node": "score_gbdt", "port": "data"}:
+            lk["from"]["port"] = "train"
+    doc["name"], doc["id"] = "leaky", "leaky-1"
+    (studio.ws / "flows" / "leaky.flow.json").write_text(json.dumps(doc))
+    page.click("#btn-open")
+    page.click('.list-item:has(.fname:text-is("leaky"))')
+    wait_doc(page, "s.nodes.length === 9")
+    row = page.locator('#problems .problem:has(.pnode:text-is("score_gbdt"))')
+    row.wait_for(timeout=10000)
+    text = row.inner_text()
+    assert text.count("⚠") == 1 and 'node "GBDT" (gbdt) was trained on' in text, text
+    assert 'Link the "test" output of node "80/20 split" (split)' in text
+    shot(page, "problems-leakage-warning")

@@ -200,8 +200,14 @@ def test_scoring_a_model_on_its_own_training_rows_is_a_warning(tmp_path: Path) -
     path = _models_flow(tmp_path, {"score_gbdt.data": "split.train"})
     [p] = analyzed(path)
     assert (p.node, p.code, p.severity) == ("score_gbdt", "leakage", "warning")
-    assert 'node "gbdt"' in p.message and 'the "train" output of node "split"' in p.message
-    assert 'Link the "test" output of node "split" to the "data" input' in p.message
+    assert p.message.startswith(
+        'Node "Score with GBDT" (score_gbdt) scores rows that node "GBDT" (gbdt) was trained on: '
+        'both come from the "train" output of node "80/20 split" (split)'
+    )
+    assert p.message.endswith(
+        'Link the "test" output of node "80/20 split" (split) to the "data" input of node '
+        '"Score with GBDT" (score_gbdt) instead.'
+    )
     # a warning does not stop the flow from running
     prepared = prepare_flow(load_flow(path))
     assert [w.code for w in prepared.warnings] == ["leakage"]
@@ -212,7 +218,7 @@ def test_leakage_is_followed_through_features_and_cleaning(tmp_path: Path) -> No
     # scoring split.test through features.test does not
     path = _models_flow(tmp_path, {"score_lr.data": "features.train"})
     [p] = analyzed(path)
-    assert p.node == "score_lr" and 'node "lr"' in p.message
+    assert p.node == "score_lr" and "(lr) was trained on" in p.message
     path = _models_flow(tmp_path, {"score_lr.data": "features.test"})
     assert analyzed(path) == []
 
@@ -251,7 +257,7 @@ def test_seer_validate_shows_the_new_problems_and_warnings_do_not_fail_it(tmp_pa
     proc = seer_cli("validate", str(leaky), timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "1 warning" in proc.stderr and "score_gbdt" in proc.stderr
-    assert 'Link the "test" output of node "split"' in proc.stderr
+    assert 'Link the "test" output of node "80/20 split" (split)' in proc.stderr
     doc = json.loads(seer_cli("validate", str(leaky), "--json", timeout=120).stdout)
     assert doc["valid"] is True
     assert [(p["node"], p["severity"]) for p in doc["problems"]] == [("score_gbdt", "warning")]
