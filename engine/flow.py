@@ -721,7 +721,7 @@ def missing_input_problems(
         return []
     out = []
     for name, path in paths:
-        if _is_url(path) or "\x00" in path or expand_paths(path):
+        if _is_url(path) or "\x00" in path or _names_data(path):
             continue
         what = f"the '{name}' parameter of {_where(op, node_id)}"
         how = (
@@ -735,6 +735,23 @@ def missing_input_problems(
         else:
             out.append(f"The file or folder {path}, named by {what}, does not exist. {how}")
     return out
+
+
+def _names_data(path: str) -> bool:
+    """Whether a file, a folder holding a data file, or a glob's match is there (stops at the
+    first file found: a folder of thousands of parts is not listed on every edit)."""
+    p = Path(path)
+    if any(c in path for c in "*?["):
+        return bool(expand_paths(path))
+    if p.is_file():
+        return True
+    if p.is_dir():
+        for f in p.rglob("*"):
+            if f.is_file() and not any(
+                part.startswith((".", "_")) for part in f.relative_to(p).parts
+            ):
+                return True
+    return False
 
 
 def table_inputs(node: ResolvedNode, outputs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
