@@ -6,11 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from engine.flow import load_flow, save_flow
 from engine.runproblems import latest_run_problems
 
 from .conftest import run_flow, write_flow
 
+pytestmark = pytest.mark.spark
 CSV = "age,income\n39,50000\n50,83311\n"
 
 

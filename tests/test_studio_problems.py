@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tests import test_studio as ts
 from tests.test_studio import Studio, shot, wait_doc
 
+pytestmark = [pytest.mark.browser, pytest.mark.spark, ts.pytestmark]
 studio = ts.studio
 browser = ts.browser
 page = ts.page
