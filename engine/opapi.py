@@ -40,8 +40,14 @@ from engine.spec import (
     seed_param,
     with_node,
 )
-from engine.sqlguard import check_plan, expression_problem, query_problem
-from engine.table_schema import Column, TableSchema
+from engine.sqlguard import (
+    check_plan,
+    expression_column_problems,
+    expression_problem,
+    query_column_problems,
+    query_problem,
+)
+from engine.table_schema import Column, LinkedSchemas, TableSchema
 
 __all__ = [
     "LABEL",
@@ -96,6 +102,9 @@ __all__ = [
     "spark_error_message",
     "check_plan",
     "expression_problem",
+    "expression_column_problems",
     "query_problem",
+    "query_column_problems",
+    "LinkedSchemas",
     "with_node",
 ]

@@ -12,18 +12,12 @@ from typing import Any
 from engine.atomic import atomic_write_text, remove_path, replace_path, temp_sibling
 from engine.context import RunContext
 from engine.errors import OperatorError
-from engine.flow import ResolvedNode
+from engine.flow import ResolvedNode, link_name
 from engine.run_types import NodeResult
 from engine.spec import Port
 from engine.table_schema import TableSchema
 
 Results = Mapping[str, NodeResult]
-
-
-def link_name(links: list[tuple[str, str]], src: str, sport: str) -> str:
-    """How an operator sees one link of an input: the upstream node id, or <node>_<port> when
-    several links come from the same node."""
-    return src if sum(1 for s, _ in links if s == src) == 1 else f"{src}_{sport}"
 
 
 def schema_of(output: Mapping[str, Any]) -> TableSchema | None:

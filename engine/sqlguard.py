@@ -159,7 +159,17 @@ class SqlRefused(ValueError):
     """The SQL text is not an allowed read-only query or expression."""
 
 
+@lru_cache(maxsize=1024)  # the checks and the column look-ups read the same texts: once each
+def _parse_once(text: str, dialect: str) -> tuple[exp.Expression, ...]:
+    return tuple(_parse_text(text, dialect))
+
+
 def _parse(text: str, dialect: str) -> list[exp.Expression]:
+    """The statements of ``text`` (shared, cached trees: copy one before changing it)."""
+    return list(_parse_once(text, dialect))
+
+
+def _parse_text(text: str, dialect: str) -> list[exp.Expression]:
     if "\x00" in text:
         raise SqlRefused("it contains a null character; remove it")
     if len(text) > MAX_SQL_CHARS:
@@ -344,3 +354,117 @@ def check_plan(df: Any) -> str | None:
         if re.search(rf"[.\s]{cls}\b", text):
             return f"{what} is not allowed"
     return None
+
+
+# -- columns named in expressions and queries (validation; parsed once per text) ---------------
+#: Spark's functions that may be written without parentheses: not column names
+_NILADIC = frozenset(
+    {
+        "current_date",
+        "current_timestamp",
+        "current_user",
+        "current_catalog",
+        "current_database",
+        "current_schema",
+        "current_timezone",
+        "localtimestamp",
+        "session_user",
+        "user",
+    }
+)
+
+
+@lru_cache(maxsize=4096)
+def expression_columns(text: str) -> tuple[str, ...] | None:
+    """The plain column names a Spark SQL expression reads, in order of first use; None when
+    the text is not an allowed expression (reported by `expression_problem`). Qualified names
+    (``s.field``: a struct's field or a table's column) are left out: they are not guessed."""
+    if _expression_refusal(text):
+        return None
+    tree = _parse(text, "spark")[0]
+    names: dict[str, None] = {}
+    for col in tree.find_all(exp.Column):
+        if not col.table and col.name and col.name.lower() not in _NILADIC:
+            names.setdefault(col.name, None)
+    return tuple(names)
+
+
+@lru_cache(maxsize=1024)
+def _query_unknown_columns(
+    text: str, views: tuple[tuple[str, tuple[str, ...]], ...]
+) -> tuple[str, ...]:
+    """Names a query reads that no view it reads has (resolved by sqlglot's scopes: aliases,
+    CTEs and subqueries included). Empty when it cannot tell."""
+    from sqlglot.optimizer.qualify import qualify
+    from sqlglot.optimizer.scope import traverse_scope
+
+    if _query_refusal(text, frozenset(v for v, _ in views), "spark"):
+        return ()
+    schema = {v.lower(): {c: "string" for c in cols} for v, cols in views}
+    known = {v.lower(): {c.lower() for c in cols} for v, cols in views}
+    parsed = _parse(text, "spark")[0].copy()  # qualify changes the tree it is given
+    every = set().union(*known.values())
+    if all(c.name.lower() in every for c in parsed.find_all(exp.Column)):
+        return ()  # every name is some input's column: resolving scopes (slow) adds little
+    try:
+        tree = qualify(
+            parsed,
+            schema=schema,
+            dialect="spark",
+            validate_qualify_columns=False,
+            quote_identifiers=False,
+            allow_partial_qualification=True,
+        )
+        scopes = list(traverse_scope(tree))
+    except Exception:  # a shape sqlglot cannot resolve: Spark says it at run time
+        logging.getLogger(__name__).debug("could not resolve %r", text, exc_info=True)
+        return ()
+    unknown: dict[str, None] = {}
+    for scope in scopes:
+        if not isinstance(scope.expression, exp.Select):
+            continue
+        if not scope.is_correlated_subquery:
+            for col in scope.external_columns:
+                if not col.table and col.name.lower() not in _NILADIC:
+                    unknown.setdefault(col.name, None)
+        for col in scope.columns:
+            source = scope.sources.get(col.table)
+            have = known.get(source.name.lower()) if isinstance(source, exp.Table) else None
+            if have is not None and col.name.lower() not in have:
+                unknown.setdefault(col.name, None)
+    return tuple(unknown)
+
+
+def _unknown_sentence(what: str, column: str, names: Collection[str]) -> str:
+    import difflib
+
+    by_lower = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(column.lower(), list(by_lower), n=1, cutoff=0.6)
+    hint = f" (did you mean `{by_lower[close[0]]}`?)" if close else ""
+    listed = ", ".join(names)
+    if len(listed) > 300:
+        listed = listed[:297] + "..."
+    return (
+        f"{what} uses the column `{column}`, which does not exist in its input{hint}. "
+        f"Columns: {listed}."
+    )
+
+
+def expression_column_problems(text: Any, columns: Collection[str], what: str) -> list[str]:
+    """A sentence for each column a Spark SQL expression names that ``columns`` (the input's,
+    compared as Spark does: ignoring case) does not have. ``what`` names the parameter, e.g.
+    ``The 'condition' parameter of clean.filter``."""
+    if not isinstance(text, str):
+        return []
+    have = {c.lower() for c in columns}
+    named = expression_columns(text) or ()
+    return [_unknown_sentence(what, c, list(columns)) for c in named if c.lower() not in have]
+
+
+def query_column_problems(text: Any, views: dict[str, Collection[str]], what: str) -> list[str]:
+    """As `expression_column_problems`, for a query over views (view name -> its columns)."""
+    if not isinstance(text, str) or not views:
+        return []
+    key = tuple((v, tuple(cols)) for v, cols in views.items())
+    names = list(dict.fromkeys(c for cols in views.values() for c in cols))
+    return [_unknown_sentence(what, c, names) for c in _query_unknown_columns(text, key)]

@@ -87,3 +87,13 @@ def arrow_type_name(t: Any) -> str:
     if pa.types.is_map(t):
         return f"map<{arrow_type_name(t.key_type)},{arrow_type_name(t.item_type)}>"
     return str(t)
+
+
+class LinkedSchemas(list):
+    """The schemas of an input port's several links, in link order, each with the name the
+    operator sees it by (``link_names``: the upstream node id, or ``<node>_<port>`` when two
+    links come from the same node), e.g. the view names of a SQL query."""
+
+    def __init__(self, schemas: list[TableSchema | None], link_names: list[str]):
+        super().__init__(schemas)
+        self.link_names = list(link_names)

@@ -13,6 +13,7 @@ from engine.opapi import (
     Port,
     RunContext,
     TableSchema,
+    expression_column_problems,
     expression_problem,
     is_simple_type,
     missing_column,
@@ -214,6 +215,16 @@ class Filter(_TableOp):
         what = f"The 'condition' parameter of {self.id}"
         problem = expression_problem(params.get("condition"), what)
         return [("condition", problem)] if problem else []
+
+    def check_columns(
+        self, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> list[tuple[str, str]]:
+        source = inputs.get("in")
+        if not isinstance(source, TableSchema):
+            return []  # not known before a run: nothing is guessed
+        what = f"The 'condition' parameter of {self.id}"
+        found = expression_column_problems(params.get("condition"), source.names, what)
+        return [("condition", s) for s in found]
 
     def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]

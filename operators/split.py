@@ -12,6 +12,8 @@ from engine.opapi import (
     Param,
     Port,
     RunContext,
+    TableSchema,
+    expression_column_problems,
     expression_problem,
     seed_param,
     spark_error_message,
@@ -126,6 +128,18 @@ class Split(Operator):
                 )
             ]
         return []
+
+    def check_columns(
+        self, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> list[tuple[str, str]]:
+        out = super().check_columns(inputs, params)
+        source = inputs.get("in")
+        by_rule = params.get("mode") == "rule" and not params.get("rule_column")
+        if by_rule and isinstance(source, TableSchema):
+            what = "The 'rule' parameter of split"
+            found = expression_column_problems(params.get("rule"), source.names, what)
+            out += [("rule", s) for s in found]
+        return out
 
     def passes_through(self, params: Mapping[str, Any]) -> bool:
         # a filter per side (no shuffle): cheaper to recompute than to save; not so the

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.opapi import (
+    LinkedSchemas,
     Operator,
     OperatorError,
     Param,
@@ -14,6 +15,7 @@ from engine.opapi import (
     RunContext,
     TableSchema,
     check_plan,
+    query_column_problems,
     query_problem,
     spark_error_message,
 )
@@ -51,6 +53,22 @@ class TransformSql(Operator):
     def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
         problem = query_problem(params.get("query"), "The 'query' parameter of transform.sql")
         return [("query", problem)] if problem else []
+
+    def check_columns(
+        self, inputs: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> list[tuple[str, str]]:
+        tables = inputs.get("in")
+        what = "The 'query' parameter of transform.sql"
+        if not isinstance(tables, LinkedSchemas) or not tables:
+            return []
+        # the views are known from the links: a query reading another name fails, say it now
+        wrong_view = query_problem(params.get("query"), what, views=tables.link_names)
+        if wrong_view:
+            return [("query", wrong_view)]
+        if not all(isinstance(t, TableSchema) for t in tables):
+            return []  # a view whose columns are not known before a run: nothing is guessed
+        views = {name: t.names for name, t in zip(tables.link_names, tables, strict=True)}
+        return [("query", s) for s in query_column_problems(params.get("query"), views, what)]
 
     def infer_schema(
         self, inputs: Mapping[str, Any], params: Mapping[str, Any]

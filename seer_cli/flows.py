@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
-from engine.flow import FlowError, load_flow, prepare_flow
+from engine.flow import FlowError, Problem, analyze_flow, load_flow, prepare_flow
 from engine.registry import load_registry
 from seer_cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, add_data_root
 from seer_cli.common import err as _err
@@ -46,11 +46,24 @@ def _parse_params(items: list[str]) -> dict[str, str]:
 
 
 def _print_problems(err: FlowError) -> None:
-    n = len(err.problems)
+    errors = [p for p in err.problems if p.severity == "error"]
+    n = len(errors)
     _err.print(f"[red]{escape(err.source or 'flow')}: {n} problem{'s' if n != 1 else ''}[/]")
-    for p in err.problems:
+    for p in errors:
         where = f"[bold]{escape(p.node)}[/]: " if p.node else ""
         _err.print(f"  [red]✗[/] {where}{escape(p.message)}")
+    _print_warnings(err.problems)
+
+
+def _print_warnings(problems: list[Problem]) -> None:
+    """Warnings (e.g. a model scored on its own training rows): said, but they fail nothing."""
+    warnings = [p for p in problems if p.severity == "warning"]
+    if warnings:
+        n = len(warnings)
+        _err.print(f"[yellow]{n} warning{'s' if n != 1 else ''}:[/]")
+    for p in warnings:
+        where = f"[bold]{escape(p.node)}[/]: " if p.node else ""
+        _err.print(f"  [yellow]⚠[/] {where}{escape(p.message)}")
 
 
 def _rows_text(rows: dict[str, int] | None) -> str:
@@ -92,6 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: C901 - one command, read 
                 )
             )
         return EXIT_INVALID
+    _print_warnings(prepared.warnings)
     for nid in [*args.force, *args.from_node, *([args.to] if args.to else [])]:
         if nid not in prepared.nodes:
             return _usage_error(
@@ -165,9 +179,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         overrides = _parse_params(args.param)
         flow = load_flow(args.flow)
-        prepared = prepare_flow(
+        prepared, problems = analyze_flow(
             flow, load_registry(), overrides, Path.cwd(), _roots(args, flow, args.workspace)
         )
+        errors = [p for p in problems if p.severity == "error"]
+        if errors:
+            raise FlowError(problems, str(args.flow))
     except FlowError as err:
         if args.json:
             print(
@@ -178,11 +195,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
         _print_problems(err)
         return EXIT_INVALID
     if args.json:
-        print(json.dumps({"valid": True, "problems": [], "nodes": prepared.order}, indent=2))
+        found = [p.to_json() for p in problems]
+        print(json.dumps({"valid": True, "problems": found, "nodes": prepared.order}, indent=2))
     _err.print(
         f"[green]✓[/] {escape(str(args.flow))} is valid ({len(prepared.nodes)} nodes, "
         f"{len(flow.links)} links)."
     )
+    _print_warnings(problems)
     return EXIT_OK
 
 

@@ -125,7 +125,6 @@ RULES: dict[str, Rule] = {
         name: _always("view")
         for name in (
             "validate",
-            "run_failures",
             "stylesheet",
             "inspector",
             "inspector_messages",

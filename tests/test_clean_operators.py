@@ -80,11 +80,23 @@ def test_filter_keeps_true_rows_and_explains_bad_conditions(
 ) -> None:
     r = run_op(workspace, tmp_path, "clean.filter", {"condition": "income > 20"}, {"in": people})
     assert sorted(r.frames["out"]["id"]) == [1, 3]
+    # a struct field is not guessed at validation: Spark finds it missing when the node runs
     r = run_op(
-        workspace, tmp_path / "b", "clean.filter", {"condition": "incme > 2"}, {"in": people}
+        workspace, tmp_path / "b", "clean.filter", {"condition": "grp.size > 2"}, {"in": people}
     )
     assert r.node.error.startswith('The condition of clean.filter (node "node") cannot be used:')
     assert "Columns: id, name, income, grp, day." in r.node.error
+    # a misspelled column is found when the flow is validated
+    from engine.flow import FlowError
+
+    with pytest.raises(FlowError) as exc:
+        run_op(
+            workspace, tmp_path / "c", "clean.filter", {"condition": "incme > 2"}, {"in": people}
+        )
+    assert (
+        "uses the column `incme`, which does not exist in its input (did you mean `income`?)"
+        in (str(exc.value))
+    )
     # not even SQL: refused when the flow is validated
     from engine.flow import validate_params
     from engine.registry import load_registry

@@ -174,13 +174,16 @@ def test_run_refuses_invalid_input_with_exit_2(tmp_path: Path) -> None:
 
 @pytest.mark.spark
 def test_a_failed_run_exits_1_and_names_the_node(tmp_path: Path) -> None:
-    nodes = [{"id": "load", "op": "import.csv", "params": {"path": "missing.csv"}}]
-    path = write_flow(tmp_path, nodes, [])
+    # a row with too many fields: only reading the file tells (a missing file is found
+    # before running and exits 2)
+    (tmp_path / "bad.csv").write_text("a,b\n1,2\n3,4,5,6\n")
+    params = {"path": "bad.csv", "schema": {"a": "int", "b": "int"}}
+    path = write_flow(tmp_path, [{"id": "load", "op": "import.csv", "params": params}], [])
     proc = seer_cli("run", str(path), "--workspace", str(tmp_path / "ws"), "--json")
     assert proc.returncode == 1
     doc = json.loads(proc.stdout)
     assert doc["status"] == "failed" and doc["nodes"]["load"]["status"] == "failed"
-    assert 'Node "load" failed' in proc.stderr and "found no file" in proc.stderr
+    assert 'Node "load" failed' in proc.stderr and "alformed" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

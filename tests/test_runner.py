@@ -128,7 +128,12 @@ def test_a_failing_node_skips_its_downstream_and_other_branches_finish(
 ) -> None:
     nodes = [
         SMALL,
-        {"id": "bad", "op": "transform.sql", "params": {"query": "SELECT no_such_column FROM gen"}},
+        # a function Spark does not know: found only when Spark analyses the query
+        {
+            "id": "bad",
+            "op": "transform.sql",
+            "params": {"query": "SELECT no_such_fn(age) FROM gen"},
+        },
         {"id": "after_bad", "op": "export.csv", "params": {"path": "bad.csv"}},
         {"id": "good", "op": "transform.sql", "params": {"query": "SELECT COUNT(*) AS n FROM gen"}},
         {"id": "after_good", "op": "export.csv", "params": {"path": "good.csv"}},
@@ -151,7 +156,7 @@ def test_a_failing_node_skips_its_downstream_and_other_branches_finish(
     }
     err = result.nodes["bad"].error
     assert err.startswith('The query of transform.sql (node "bad") cannot run:')
-    assert "no_such_column" in err and "Its inputs are the views: gen" in err
+    assert "no_such_fn" in err and "Its inputs are the views: gen" in err
     assert 'upstream node "bad"' in result.nodes["after_bad"].error
     # the error sentence and the traceback are kept in the run record
     rec = {r["node_id"]: r for r in workspace.store.node_runs(result.run_id)}

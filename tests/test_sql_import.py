@@ -173,7 +173,6 @@ def test_import_sql_errors_are_sentences(spark, workspace, tmp_path: Path, monke
             "Check the host and port",
         ),
         "notable": ({"url": f"sqlite:///{db}", "table": "missing_table"}, "no such table"),
-        "nofile": ({"url": "sqlite:///nope.db", "table": "t"}, "found no SQLite database at"),
         "noenv": (
             {"url": f"sqlite:///{db}", "table": "t", "password_env": "SEER_NO_SUCH_VAR"},
             "environment variable SEER_NO_SUCH_VAR, which is not set",
@@ -207,6 +206,7 @@ def test_import_sql_errors_are_sentences(spark, workspace, tmp_path: Path, monke
             "params": {"url": "sqlite:///x.db", "query": "SELECT 1", "table": "t"},
         },
         {"id": "scheme", "op": "import.sql", "params": {"url": "oracle://h/db", "table": "t"}},
+        {"id": "nofile", "op": "import.sql", "params": {"url": "sqlite:///nope.db", "table": "t"}},
         {
             "id": "syntax",
             "op": "import.sql",
@@ -221,3 +221,5 @@ def test_import_sql_errors_are_sentences(spark, workspace, tmp_path: Path, monke
     assert "not valid SQL (near 'WHERE', line 1, column 17)" in msgs["syntax"]
     assert "exactly one of the 'table' and 'query'" in msgs["both"]
     assert "is not a database URL Seer reads" in msgs["scheme"]
+    assert f"The file or folder {tmp_path / 'nope.db'}" in msgs["nofile"]
+    assert "does not exist" in msgs["nofile"]

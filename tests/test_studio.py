@@ -512,7 +512,9 @@ def test_a_failing_node_shows_its_error(page: Any) -> None:
     shot(page, "failed-node")
     # the Problems tab lists the failure too (validation alone could not know it)
     page.click("#bt-problems")
-    row = page.wait_for_selector("#run-problems .problem", timeout=10000).inner_text()
+    row = page.wait_for_selector(
+        '#problems .problem:has(.pnode:text-is("sql"))', timeout=10000
+    ).inner_text()
     assert row.startswith("sql") and "Failed in run" in row, row
 
 

@@ -276,19 +276,19 @@ def test_stop_is_active_only_during_a_run(studio: Studio) -> None:
     assert runpanel.stop_button(True) == (False, "Cancel the run")
 
 
-def test_a_node_that_failed_in_the_run_is_listed_in_problems(studio: Studio) -> None:
-    run = {
-        "run_id": "r1",
-        "status": "failed",
-        "nodes": {
-            "sql": {"status": "failed", "error": "Column 'agee' does not exist."},
-            "read": {"status": "succeeded"},
-        },
-    }
-    rows = problems.run_failures(studio, run)
-    assert len(rows) == 1 and rows[0].id == {"type": "run-problem", "node": "sql", "i": 0}
-    assert "Failed in run r1: Column 'agee' does not exist." in rows[0].children[1].children
-    assert problems.run_failures(studio, {**run, "status": "running"}) == []
+def test_problems_mark_warnings_and_keep_errors_plain(studio: Studio) -> None:
+    rows = problems.problem_items(
+        [
+            {"node": "sql", "message": "Failed in run r1: Column 'agee' does not exist."},
+            {"node": "score", "message": "scores rows it was trained on", "severity": "warning"},
+        ],
+        False,
+    )
+    assert rows[0].id == {"type": "problem", "node": "sql", "i": 0}
+    assert rows[0].children[1].children.startswith("Failed in run r1")
+    assert rows[0].className == "problem"
+    assert rows[1].children[1].children == "⚠ scores rows it was trained on"
+    assert rows[1].className == "problem warning"
 
 
 def test_promote_and_canary_are_offered_only_on_versions_not_in_production() -> None:
@@ -310,3 +310,21 @@ def test_sample_descriptions_are_cut_at_a_word_with_an_ellipsis() -> None:
     cut = short_text(text, 40)
     assert cut.endswith("…") and len(cut) <= 40
     assert text.startswith(cut[:-1]) and text[len(cut) - 1] == " "  # a whole word was kept
+
+
+def test_nodes_with_errors_get_a_red_border_and_warned_nodes_an_amber_one(studio: Studio) -> None:
+    from studio.components.canvas import stylesheet
+
+    found = {
+        "problems": [
+            {"node": "gbdt", "message": "not connected", "severity": "error"},
+            {"node": "score", "message": "scores its training rows", "severity": "warning"},
+        ]
+    }
+    doc = {"nodes": [{"id": "gbdt"}, {"id": "score"}], "links": []}
+    borders = {
+        rule["selector"]: rule["style"]["border-color"]
+        for rule in stylesheet(studio, found, None, doc, None)
+        if "border-color" in rule.get("style", {}) and "node[id" in rule["selector"]
+    }
+    assert borders == {'node[id = "gbdt"]': "#dc2626", 'node[id = "score"]': "#b45309"}

@@ -215,12 +215,15 @@ def stylesheet(
     only), outputs the canvas has changed since marked out of date."""
     sheet = list(BASE_STYLESHEET)
     labels = {n["id"]: n.get("label") or n["id"] for n in (doc or {}).get("nodes", [])}
-    bad = {p["node"] for p in (problems or {}).get("problems", []) if p.get("node")}
-    for nid in sorted(bad):
+    found = [p for p in (problems or {}).get("problems", []) if p.get("node")]
+    bad = {p["node"] for p in found if p.get("severity", "error") == "error"}
+    warned = {p["node"] for p in found} - bad
+    for nid in sorted(bad | warned):
+        colour = "#dc2626" if nid in bad else "#b45309"  # red for errors, amber for warnings
         sheet.append(
             {
                 "selector": f'node[id = "{nid}"]',
-                "style": {"border-color": "#dc2626", "border-style": "dashed", "border-width": 3},
+                "style": {"border-color": colour, "border-style": "dashed", "border-width": 3},
             }
         )
     final = (run or {}).get("status") not in (None, "running")

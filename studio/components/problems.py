@@ -9,6 +9,7 @@ from typing import Any
 import dash
 from dash import Input, Output, html
 
+from engine.runproblems import latest_run_problems
 from studio import state
 from studio.context import Studio, clientside_callback, server_callback
 from studio.model import analyze, doc_to_flow, saved_hash
@@ -28,8 +29,11 @@ def problem_items(
         return [html.Div(CLEAN, className="ok")]
     return [
         html.Div(
-            [html.Span(p.get("node") or "flow", className="pnode"), html.Span(p["message"])],
-            className="problem",
+            [
+                html.Span(p.get("node") or "flow", className="pnode"),
+                html.Span(("⚠ " if p.get("severity") == "warning" else "") + p["message"]),
+            ],
+            className="problem warning" if p.get("severity") == "warning" else "problem",
             id={"type": kind, "node": p.get("node") or "", "i": i},
             n_clicks=0,
         )
@@ -37,25 +41,16 @@ def problem_items(
     ]
 
 
-def run_failures(studio: Studio, run: dict | None) -> list[Any]:
-    """The nodes that failed in the latest run of this flow, with their messages, under the
-    validation problems (validation cannot know what only a run finds out)."""
-    if not run or run.get("status") == "running":
-        return []
-    failed = [
-        {"node": nid, "message": f"Failed in run {run.get('run_id', '')}: {n['error']}"}
-        for nid, n in (run.get("nodes") or {}).items()
-        if n.get("status") == "failed" and n.get("error")
-    ]
-    return problem_items(failed, False, kind="run-problem") if failed else []
-
-
-def validate(studio: Studio, doc: dict | None, meta: dict | None) -> tuple:
+def validate(studio: Studio, doc: dict | None, meta: dict | None, _done: Any = None) -> tuple:
+    """Validation's problems (errors, and warnings marked ⚠), then the nodes that failed in
+    this flow's latest run with their messages (validation cannot know what only a run finds
+    out); a failure drops out once its node is edited. Rechecked when a run ends."""
     meta = meta or state.empty_meta()
     doc = doc or {"nodes": [], "links": []}
     flow = doc_to_flow(doc, meta, run_flow_path(studio.ws, meta.get("file")))
     analysis = analyze(flow, studio.roots)
-    problems = [p.to_json() for p in analysis.problems]
+    found = analysis.problems + latest_run_problems(studio.ws.store, flow, studio.roots)
+    problems = [p.to_json() for p in found]
     dirty = "" if meta.get("saved") == saved_hash(flow) else "● unsaved"
     if not doc.get("nodes") and not meta.get("file"):
         dirty = ""
@@ -81,18 +76,11 @@ def register(app: dash.Dash, studio: Studio) -> None:
         Output("bt-problems", "children"),
         Input(state.DOC, "data"),
         Input(state.META, "data"),
+        Input(state.RUN_DONE, "data"),  # a finished run adds the nodes that failed in it
     )
-    server_callback(
+    clientside_callback(
         app,
-        studio,
-        run_failures,
-        Output("run-problems", "children"),
-        Input(state.RUN_STATE, "data"),
+        "selectProblem",
+        Input({"type": "problem", "node": dash.ALL, "i": dash.ALL}, "n_clicks"),
+        prevent_initial_call=True,
     )
-    for kind in ("problem", "run-problem"):
-        clientside_callback(
-            app,
-            "selectProblem",
-            Input({"type": kind, "node": dash.ALL, "i": dash.ALL}, "n_clicks"),
-            prevent_initial_call=True,
-        )

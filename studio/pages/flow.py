@@ -35,7 +35,7 @@ def bottom_panel() -> html.Div:
                 className="btabs",
             ),
             html.Div(
-                [html.Div(id="problems"), html.Div(id="run-problems")],
+                [html.Div(id="problems")],
                 id="problems-panel",
                 className="bpanel",
             ),
