@@ -460,7 +460,7 @@ def prepare_flow(
     return prepared
 
 
-def analyze_flow(  # noqa: C901, PLR0912, PLR0915
+def analyze_flow(
     flow: Flow,
     registry: Registry | None = None,
     overrides: Mapping[str, str] | None = None,
@@ -474,10 +474,30 @@ def analyze_flow(  # noqa: C901, PLR0912, PLR0915
     registry = registry or load_registry()
     if roots is None:
         roots = DataRoots.for_flow(flow.path.parent if flow.path else None)
-    problems: list[Problem] = []
-    overrides = dict(overrides or {})
+    values, subst, problems = _flow_values(flow, dict(overrides or {}))
+    seen, resolved, node_problems = _resolve_nodes(flow, registry, subst, override_base, roots)
+    problems += node_problems + _undefined_params(flow, subst)
+    problems += _link_all(flow, seen, resolved)
+    order, cycle = _order(resolved)
+    problems += cycle
+    schemas: dict[str, dict[str, Any]] = {}
+    if order:
+        bad_nodes = {p.node for p in problems}
+        schemas, schema_problems = infer_schemas({nid: resolved[nid] for nid in order}, bad_nodes)
+        problems += schema_problems
+        problems += leakage_warnings({nid: resolved[nid] for nid in order})
+    if not order:  # a cycle: keep the nodes in file order for the caller
+        order = list(resolved)
+    return PreparedFlow(
+        flow, {nid: resolved[nid] for nid in order}, order, values, schemas, roots
+    ), problems
 
-    # flow params and CLI overrides
+
+def _flow_values(
+    flow: Flow, overrides: dict[str, str]
+) -> tuple[dict[str, Any], _Substituter, list[Problem]]:
+    """The flow params' values with the command line's overrides, and their problems."""
+    problems: list[Problem] = []
     values = dict(flow.params)
     for name, text in overrides.items():
         if name not in flow.params:
@@ -495,9 +515,18 @@ def analyze_flow(  # noqa: C901, PLR0912, PLR0915
             values[name] = coerce_override(name, text, flow.params[name])
         except ValueError as exc:
             problems.append(Problem(str(exc), None, "invalid-flow-param"))
-    subst = _Substituter(values, set(overrides))
+    return values, _Substituter(values, set(overrides)), problems
 
-    # nodes
+
+def _resolve_nodes(
+    flow: Flow,
+    registry: Registry,
+    subst: _Substituter,
+    override_base: Path | None,
+    roots: DataRoots,
+) -> tuple[dict[str, Node], dict[str, ResolvedNode], list[Problem]]:
+    """Each node's operator and resolved params (nodes with problems are left out)."""
+    problems: list[Problem] = []
     seen: dict[str, Node] = {}
     resolved: dict[str, ResolvedNode] = {}
     for node in flow.nodes:
@@ -511,42 +540,11 @@ def analyze_flow(  # noqa: C901, PLR0912, PLR0915
             )
             continue
         seen[node.id] = node
-        op = registry.get(node.op)
-        if op is None:
-            problems.append(
-                Problem(
-                    f'Unknown operator "{node.op}".'
-                    + _did_you_mean(node.op, registry.ids())
-                    + " `seer operators` lists the installed ones.",
-                    node.id,
-                    "unknown-op",
-                )
-            )
+        op, raw, problem = _operator_of(node, registry)
+        if problem is not None:
+            problems.append(problem)
             continue
-        raw = dict(node.params)
-        if node.version is not None and node.version > op.version:
-            problems.append(
-                Problem(
-                    f"The node was saved with version {node.version} of {op.id}, newer than "
-                    f"the installed version {op.version}. Upgrade Seer to run this flow.",
-                    node.id,
-                    "newer-op-version",
-                )
-            )
-            continue
-        if node.version is not None and node.version < op.version:
-            try:
-                raw = op.migrate_params(raw, node.version)
-            except Exception as exc:
-                problems.append(
-                    Problem(
-                        f"Params saved with version {node.version} of {op.id} could not be "
-                        f"upgraded to version {op.version}: {exc}",
-                        node.id,
-                        "migration",
-                    )
-                )
-                continue
+        assert op is not None
         params, node_problems = _resolve_params(
             op, node.id, raw, subst, flow.base_dir, override_base
         )
@@ -562,81 +560,152 @@ def analyze_flow(  # noqa: C901, PLR0912, PLR0915
         resolved[node.id] = ResolvedNode(
             node.id, op, params, {p.name: [] for p in op.inputs}, node.ui.get("label", "")
         )
-    if subst.missing:
-        for name in sorted(subst.missing):
-            users = [n.id for n in flow.nodes if f"${{{name}}}" in json.dumps(n.params)]
-            problems.append(
-                Problem(
-                    f'"${{{name}}}" refers to a flow parameter that is not declared; add '
-                    f'"{name}" to the flow\'s "params".',
-                    users[0] if users else None,
-                    "undefined-flow-param",
-                )
-            )
+    return seen, resolved, problems
 
-    # links
+
+def _operator_of(
+    node: Node, registry: Registry
+) -> tuple[Operator | None, dict[str, Any], Problem | None]:
+    """A node's operator and its params migrated to the installed version, or the problem."""
+    op = registry.get(node.op)
+    raw = dict(node.params)
+    if op is None:
+        return (
+            None,
+            raw,
+            Problem(
+                f'Unknown operator "{node.op}".'
+                + _did_you_mean(node.op, registry.ids())
+                + " `seer operators` lists the installed ones.",
+                node.id,
+                "unknown-op",
+            ),
+        )
+    if node.version is not None and node.version > op.version:
+        return (
+            None,
+            raw,
+            Problem(
+                f"The node was saved with version {node.version} of {op.id}, newer than "
+                f"the installed version {op.version}. Upgrade Seer to run this flow.",
+                node.id,
+                "newer-op-version",
+            ),
+        )
+    if node.version is not None and node.version < op.version:
+        try:
+            raw = op.migrate_params(raw, node.version)
+        except Exception as exc:
+            return (
+                None,
+                raw,
+                Problem(
+                    f"Params saved with version {node.version} of {op.id} could not be "
+                    f"upgraded to version {op.version}: {exc}",
+                    node.id,
+                    "migration",
+                ),
+            )
+    return op, raw, None
+
+
+def _undefined_params(flow: Flow, subst: _Substituter) -> list[Problem]:
+    problems = []
+    for name in sorted(subst.missing):
+        users = [n.id for n in flow.nodes if f"${{{name}}}" in json.dumps(n.params)]
+        problems.append(
+            Problem(
+                f'"${{{name}}}" refers to a flow parameter that is not declared; add '
+                f'"{name}" to the flow\'s "params".',
+                users[0] if users else None,
+                "undefined-flow-param",
+            )
+        )
+    return problems
+
+
+def _link_all(
+    flow: Flow, seen: Mapping[str, Node], resolved: Mapping[str, ResolvedNode]
+) -> list[Problem]:
+    """Connect the resolved nodes' inputs; the problems of links and of inputs' link counts."""
+    problems: list[Problem] = []
     link_seen: set[Link] = set()
     attempted: set[tuple[str, str]] = set()  # inputs with a link, valid or not
     for lk in flow.links:
-        ok = True
-        for end, nid in (("comes from", lk.src), ("goes to", lk.dst)):
-            if nid not in seen:
-                problems.append(
-                    Problem(
-                        f'The link {lk} {end} node "{nid}", which is not in the flow.'
-                        + _did_you_mean(nid, seen),
-                        lk.dst
-                        if end == "comes from" and lk.dst in seen
-                        else (lk.src if lk.src in seen else None),
-                        "dangling-link",
-                    )
-                )
-                ok = False
-        if not ok or lk.src not in resolved or lk.dst not in resolved:
+        dangling = _dangling(lk, seen)
+        if dangling or lk.src not in resolved or lk.dst not in resolved:
+            problems += dangling
             continue
-        src, dst = resolved[lk.src], resolved[lk.dst]
-        out_port = src.op.output_port(lk.src_port)
-        in_port = dst.op.input_port(lk.dst_port)
-        if in_port is not None:
-            attempted.add((dst.id, in_port.name))
-        if out_port is None:
-            names = ", ".join(p.name for p in src.op.outputs) or "none"
+        problem = _link_one(lk, resolved, attempted, link_seen)
+        if problem is not None:
+            problems.append(problem)
+    return problems + _input_counts(resolved, attempted)
+
+
+def _dangling(lk: Link, seen: Mapping[str, Node]) -> list[Problem]:
+    problems = []
+    for end, nid in (("comes from", lk.src), ("goes to", lk.dst)):
+        if nid not in seen:
             problems.append(
                 Problem(
-                    f'The link {lk} starts at output "{lk.src_port}", but {src.op.id} has no '
-                    f"such output (its outputs: {names}).",
-                    src.id,
-                    "unknown-port",
+                    f'The link {lk} {end} node "{nid}", which is not in the flow.'
+                    + _did_you_mean(nid, seen),
+                    lk.dst
+                    if end == "comes from" and lk.dst in seen
+                    else (lk.src if lk.src in seen else None),
+                    "dangling-link",
                 )
             )
-            continue
-        if in_port is None:
-            names = ", ".join(p.name for p in dst.op.inputs) or "none"
-            problems.append(
-                Problem(
-                    f'The link {lk} ends at input "{lk.dst_port}", but {dst.op.id} has no '
-                    f"such input (its inputs: {names}).",
-                    dst.id,
-                    "unknown-port",
-                )
-            )
-            continue
+    return problems
+
+
+def _link_one(
+    lk: Link,
+    resolved: Mapping[str, ResolvedNode],
+    attempted: set[tuple[str, str]],
+    link_seen: set[Link],
+) -> Problem | None:
+    """Add one link to its target's inputs, or say why it cannot be."""
+    src, dst = resolved[lk.src], resolved[lk.dst]
+    out_port = src.op.output_port(lk.src_port)
+    in_port = dst.op.input_port(lk.dst_port)
+    if in_port is not None:
         attempted.add((dst.id, in_port.name))
-        if out_port.type != in_port.type:
-            problems.append(
-                Problem(
-                    f"The link {lk} connects a {out_port.type} output to a {in_port.type} "
-                    f'input; "{in_port.name}" of {dst.op.id} takes a {in_port.type}.',
-                    dst.id,
-                    "port-type",
-                )
-            )
-            continue
-        if lk in link_seen:
-            problems.append(Problem(f"The link {lk} appears twice.", dst.id, "duplicate-link"))
-            continue
-        link_seen.add(lk)
-        dst.inputs[in_port.name].append((lk.src, lk.src_port))
+    if out_port is None:
+        names = ", ".join(p.name for p in src.op.outputs) or "none"
+        return Problem(
+            f'The link {lk} starts at output "{lk.src_port}", but {src.op.id} has no '
+            f"such output (its outputs: {names}).",
+            src.id,
+            "unknown-port",
+        )
+    if in_port is None:
+        names = ", ".join(p.name for p in dst.op.inputs) or "none"
+        return Problem(
+            f'The link {lk} ends at input "{lk.dst_port}", but {dst.op.id} has no '
+            f"such input (its inputs: {names}).",
+            dst.id,
+            "unknown-port",
+        )
+    if out_port.type != in_port.type:
+        return Problem(
+            f"The link {lk} connects a {out_port.type} output to a {in_port.type} "
+            f'input; "{in_port.name}" of {dst.op.id} takes a {in_port.type}.',
+            dst.id,
+            "port-type",
+        )
+    if lk in link_seen:
+        return Problem(f"The link {lk} appears twice.", dst.id, "duplicate-link")
+    link_seen.add(lk)
+    dst.inputs[in_port.name].append((lk.src, lk.src_port))
+    return None
+
+
+def _input_counts(
+    resolved: Mapping[str, ResolvedNode], attempted: set[tuple[str, str]]
+) -> list[Problem]:
+    """Inputs that need a link and have none, and single inputs with several."""
+    problems = []
     for rn in resolved.values():
         for port in rn.op.inputs:
             n = len(rn.inputs[port.name])
@@ -659,34 +728,20 @@ def analyze_flow(  # noqa: C901, PLR0912, PLR0915
                         "too-many-links",
                     )
                 )
+    return problems
 
-    # cycles
+
+def _order(resolved: Mapping[str, ResolvedNode]) -> tuple[list[str], list[Problem]]:
+    """The nodes in topological order, or no order and the cycle found."""
     graph = {nid: {s for ups in rn.inputs.values() for s, _ in ups} for nid, rn in resolved.items()}
-    order: list[str] = []
     try:
-        order = list(graphlib.TopologicalSorter(graph).static_order())
+        return list(graphlib.TopologicalSorter(graph).static_order()), []
     except graphlib.CycleError as exc:
         cycle = exc.args[1]
         path = " -> ".join(reversed(cycle))
-        problems.append(
-            Problem(
-                f"The flow has a cycle: {path}. Remove one of these links.",
-                cycle[0],
-                "cycle",
-            )
-        )
-
-    schemas: dict[str, dict[str, Any]] = {}
-    if order:
-        bad_nodes = {p.node for p in problems}
-        schemas, schema_problems = infer_schemas({nid: resolved[nid] for nid in order}, bad_nodes)
-        problems += schema_problems
-        problems += leakage_warnings({nid: resolved[nid] for nid in order})
-    if not order:  # a cycle: keep the nodes in file order for the caller
-        order = list(resolved)
-    return PreparedFlow(
-        flow, {nid: resolved[nid] for nid in order}, order, values, schemas, roots
-    ), problems
+        return [], [
+            Problem(f"The flow has a cycle: {path}. Remove one of these links.", cycle[0], "cycle")
+        ]
 
 
 def path_problems(
@@ -833,6 +888,8 @@ def leakage_warnings(nodes: Mapping[str, ResolvedNode]) -> list[Problem]:
                 for link in node.inputs[port.name]:
                     models.update(trained.get(link, {}))
         for port_name, sets in ins.items():
+            if node.op.compares_training_scores or _only_compared(nodes, nid):
+                break
             for row_set in sorted(sets & set(models)):
                 warnings.append(_leak(nodes, nid, port_name, models[row_set], row_set))
         cutting = sum(p.type == "table" for p in node.op.outputs) > 1
@@ -845,6 +902,19 @@ def leakage_warnings(nodes: Mapping[str, ResolvedNode]) -> list[Problem]:
                 fitted = ins.get("train", every)
                 trained[(nid, out.name)] = {**models, **dict.fromkeys(fitted, nid)}
     return warnings
+
+
+def _only_compared(nodes: Mapping[str, ResolvedNode], nid: str) -> bool:
+    """Whether every node reading ``nid``'s outputs sets training scores beside other scores,
+    labelled as such (a model report): scoring training rows for it is not leakage."""
+    readers = [
+        node
+        for node in nodes.values()
+        for ups in node.inputs.values()
+        for src, _ in ups
+        if src == nid
+    ]
+    return bool(readers) and all(node.op.compares_training_scores for node in readers)
 
 
 def _leak(

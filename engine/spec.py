@@ -476,6 +476,10 @@ class Operator(ABC):
     #: True when ``run`` reads its input tables' stored files (e.g. training-data statistics),
     #: so its inputs are always saved.
     reads_input_files: ClassVar[bool] = False
+    #: True when the operator sets a model's scores on its own training rows beside its scores
+    #: on other rows, labelled as such (a model report's train/test comparison): scoring
+    #: training rows only for it is not leakage.
+    compares_training_scores: ClassVar[bool] = False
 
     def external_outputs(self, params: Mapping[str, Any]) -> list[str]:
         """Files a node writes outside the run store; a cached result is only reused while

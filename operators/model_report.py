@@ -73,6 +73,7 @@ def binned_counts(ref: np.ndarray, others: Sequence[np.ndarray]) -> list[np.ndar
 
 class ModelReport(Operator):
     id = "report.model"
+    compares_training_scores = True  # train and test performance side by side
     version = 1
     category = "Evaluation"
     title = "Model report"

@@ -247,6 +247,33 @@ def test_small_flows_with_and_without_leakage(tmp_path: Path) -> None:
     assert 'the "train" output of node "cut"' in problems[0].message
 
 
+def test_training_scores_for_a_report_are_not_leakage_but_evaluating_them_is(
+    tmp_path: Path,
+) -> None:
+    """A model report sets train and test performance side by side: scoring the training rows
+    for it is expected; the same scores in an evaluation are still flagged."""
+    nodes = [
+        {"id": "gen", "op": "import.sample", "params": {"rows": 100}},
+        {"id": "cut", "op": "split"},
+        {"id": "model", "op": "train.gbdt", "params": {"label": "default"}},
+        {"id": "dev", "op": "predict"},
+        {"id": "report", "op": "report.model"},
+    ]
+    links = [
+        ("gen.out", "cut.in"),
+        ("cut.train", "model.train"),
+        ("model.model", "dev.model"),
+        ("cut.train", "dev.data"),
+        ("model.model", "report.model"),
+        ("dev.out", "report.scored"),
+    ]
+    assert analyzed(write_flow(tmp_path, nodes, links)) == []
+    nodes.append({"id": "evaluate", "op": "evaluate.binary"})
+    links.append(("dev.out", "evaluate.scored"))
+    problems = analyzed(write_flow(tmp_path, nodes, links))
+    assert [(p.node, p.code) for p in problems] == [("dev", "leakage")]
+
+
 # -- seer validate -------------------------------------------------------------------------------
 def test_seer_validate_shows_the_new_problems_and_warnings_do_not_fail_it(tmp_path: Path) -> None:
     import json
