@@ -113,7 +113,7 @@ def validate_config(
     return problems
 
 
-def _check(  # noqa: C901, PLR0912, PLR0915
+def _check(
     defn: Any, label: str, schema: Mapping[str, str] | None, top: bool
 ) -> list[FeatureConfigError]:
     if not isinstance(defn, Mapping):
@@ -121,6 +121,26 @@ def _check(  # noqa: C901, PLR0912, PLR0915
     kind = defn.get("kind")
     if kind not in KINDS:
         return [FeatureConfigError(label, f"unknown kind {kind!r}; use one of {', '.join(KINDS)}.")]
+    out = _check_keys(defn, kind, label)
+    if kind == "combine":
+        return out + _check_combine(defn, label, schema)
+    col = defn.get("column")
+    if not isinstance(col, str) or not col:
+        return [*out, FeatureConfigError(label, "needs a 'column'.")]
+    ctype = None
+    if schema is not None:
+        if col not in schema:
+            import difflib
+
+            close = difflib.get_close_matches(col, list(schema), n=1, cutoff=0.6)
+            hint = f' Did you mean "{close[0]}"?' if close else ""
+            return [*out, FeatureConfigError(label, f'column "{col}" is not in the input.{hint}')]
+        ctype = schema[col]
+    check = _KIND_CHECKS.get(kind)
+    return out + (check(defn, label, ctype) if check else [])
+
+
+def _check_keys(defn: Mapping[str, Any], kind: str, label: str) -> list[FeatureConfigError]:
     out = []
     extra = set(defn) - _KEYS[kind]
     if extra:
@@ -131,144 +151,155 @@ def _check(  # noqa: C901, PLR0912, PLR0915
         out.append(
             FeatureConfigError(label, "a name is 1-64 characters without spaces, '=' or '&'.")
         )
-    if kind != "combine":
-        col = defn.get("column")
-        if not isinstance(col, str) or not col:
-            return [*out, FeatureConfigError(label, "needs a 'column'.")]
-        ctype = None
-        if schema is not None:
-            if col not in schema:
-                import difflib
+    return out
 
-                close = difflib.get_close_matches(col, list(schema), n=1, cutoff=0.6)
-                hint = f' Did you mean "{close[0]}"?' if close else ""
-                return [
-                    *out,
-                    FeatureConfigError(label, f'column "{col}" is not in the input.{hint}'),
-                ]
-            ctype = schema[col]
-    if kind == "continuous":
-        bad = [t for t in transforms_of(defn) if t not in TRANSFORMS]
-        if bad:
-            out.append(
-                FeatureConfigError(
-                    label, f"unknown transform {bad[0]!r}; use {', '.join(TRANSFORMS)}."
-                )
+
+def _not_numeric(
+    defn: Mapping[str, Any], label: str, ctype: str | None
+) -> list[FeatureConfigError]:
+    if ctype is not None and ctype not in NUMERIC_TYPES and not ctype.startswith("decimal"):
+        return [
+            FeatureConfigError(
+                label, f'column "{defn["column"]}" is {ctype}, not numeric; use discrete.'
             )
-        clip = defn.get("clip")
-        if clip is not None and not (
-            isinstance(clip, list)
-            and len(clip) == 2
-            and all(_is_number(x) for x in clip)
-            and clip[0] < clip[1]
+        ]
+    return []
+
+
+def _check_continuous(
+    defn: Mapping[str, Any], label: str, ctype: str | None
+) -> list[FeatureConfigError]:
+    out = []
+    bad = [t for t in transforms_of(defn) if t not in TRANSFORMS]
+    if bad:
+        out.append(
+            FeatureConfigError(label, f"unknown transform {bad[0]!r}; use {', '.join(TRANSFORMS)}.")
+        )
+    clip = defn.get("clip")
+    if clip is not None and not (
+        isinstance(clip, list)
+        and len(clip) == 2
+        and all(_is_number(x) for x in clip)
+        and clip[0] < clip[1]
+    ):
+        out.append(FeatureConfigError(label, "'clip' must be [low, high] with low < high."))
+    return out + _not_numeric(defn, label, ctype)
+
+
+def _check_discrete(
+    defn: Mapping[str, Any], label: str, ctype: str | None
+) -> list[FeatureConfigError]:
+    out = []
+    mc = defn.get("min_count", 1)
+    if not isinstance(mc, int) or isinstance(mc, bool) or mc < 1:
+        out.append(FeatureConfigError(label, f"'min_count' must be an integer >= 1. Got {mc!r}."))
+    if ctype is not None and ctype not in DISCRETE_TYPES:
+        hint = (
+            "bucket it"
+            if ctype in NUMERIC_TYPES or ctype.startswith("decimal")
+            else "cast it first"
+        )
+        out.append(
+            FeatureConfigError(
+                label,
+                f'column "{defn["column"]}" is {ctype}; discrete takes text, integer, '
+                f"boolean or date columns: {hint}.",
+            )
+        )
+    return out
+
+
+def _check_bucket(
+    defn: Mapping[str, Any], label: str, ctype: str | None
+) -> list[FeatureConfigError]:
+    out = []
+    has_n, has_b = "buckets" in defn, "boundaries" in defn
+    if has_n == has_b:
+        out.append(
+            FeatureConfigError(label, "give either 'buckets' (a count) or 'boundaries' (a list).")
+        )
+    elif has_n:
+        n = defn["buckets"]
+        if not isinstance(n, int) or isinstance(n, bool) or not 2 <= n <= 1000:
+            out.append(
+                FeatureConfigError(label, f"'buckets' must be an integer in [2, 1000]. Got {n!r}.")
+            )
+    else:
+        b = defn["boundaries"]
+        if not (
+            isinstance(b, list) and b and all(_is_number(x) for x in b) and b == sorted(set(b))
         ):
-            out.append(FeatureConfigError(label, "'clip' must be [low, high] with low < high."))
-        if ctype is not None and ctype not in NUMERIC_TYPES and not ctype.startswith("decimal"):
-            out.append(
-                FeatureConfigError(
-                    label, f'column "{defn["column"]}" is {ctype}, not numeric; use discrete.'
-                )
-            )
-    elif kind == "discrete":
-        mc = defn.get("min_count", 1)
-        if not isinstance(mc, int) or isinstance(mc, bool) or mc < 1:
-            out.append(
-                FeatureConfigError(label, f"'min_count' must be an integer >= 1. Got {mc!r}.")
-            )
-        if ctype is not None and ctype not in DISCRETE_TYPES:
-            hint = (
-                "bucket it"
-                if ctype in NUMERIC_TYPES or ctype.startswith("decimal")
-                else "cast it first"
-            )
             out.append(
                 FeatureConfigError(
                     label,
-                    f'column "{defn["column"]}" is {ctype}; discrete takes text, integer, '
-                    f"boolean or date columns: {hint}.",
+                    "'boundaries' must be a non-empty, strictly increasing list of numbers.",
                 )
             )
-    elif kind == "bucket":
-        has_n, has_b = "buckets" in defn, "boundaries" in defn
-        if has_n == has_b:
-            out.append(
-                FeatureConfigError(
-                    label, "give either 'buckets' (a count) or 'boundaries' (a list)."
-                )
+    return out + _not_numeric(defn, label, ctype)
+
+
+def _check_datetime(
+    defn: Mapping[str, Any], label: str, ctype: str | None
+) -> list[FeatureConfigError]:
+    out = []
+    parts = defn.get("parts")
+    if not isinstance(parts, list) or not parts or any(p not in DATETIME_PARTS for p in parts):
+        out.append(
+            FeatureConfigError(
+                label, f"'parts' must be a non-empty list of {', '.join(DATETIME_PARTS)}."
             )
-        elif has_n:
-            n = defn["buckets"]
-            if not isinstance(n, int) or isinstance(n, bool) or not 2 <= n <= 1000:
-                out.append(
-                    FeatureConfigError(
-                        label, f"'buckets' must be an integer in [2, 1000]. Got {n!r}."
-                    )
-                )
-        else:
-            b = defn["boundaries"]
-            if not (
-                isinstance(b, list) and b and all(_is_number(x) for x in b) and b == sorted(set(b))
-            ):
-                out.append(
-                    FeatureConfigError(
-                        label,
-                        "'boundaries' must be a non-empty, strictly increasing list of numbers.",
-                    )
-                )
-        if ctype is not None and ctype not in NUMERIC_TYPES and not ctype.startswith("decimal"):
-            out.append(
-                FeatureConfigError(
-                    label, f'column "{defn["column"]}" is {ctype}, not numeric; use discrete.'
-                )
+        )
+    elif len(set(parts)) != len(parts):
+        out.append(FeatureConfigError(label, "'parts' lists a part twice."))
+    if ctype is not None and ctype not in TIME_TYPES:
+        out.append(
+            FeatureConfigError(
+                label, f'column "{defn["column"]}" is {ctype}, not a date or timestamp.'
             )
-    elif kind == "datetime":
-        parts = defn.get("parts")
-        if not isinstance(parts, list) or not parts or any(p not in DATETIME_PARTS for p in parts):
-            out.append(
-                FeatureConfigError(
-                    label, f"'parts' must be a non-empty list of {', '.join(DATETIME_PARTS)}."
-                )
+        )
+    if ctype == "date" and isinstance(parts, list) and ({"hour", "minute"} & set(parts)):
+        out.append(
+            FeatureConfigError(
+                label, f'column "{defn["column"]}" is a date: it has no hour or minute.'
             )
-        elif len(set(parts)) != len(parts):
-            out.append(FeatureConfigError(label, "'parts' lists a part twice."))
-        if ctype is not None and ctype not in TIME_TYPES:
-            out.append(
-                FeatureConfigError(
-                    label, f'column "{defn["column"]}" is {ctype}, not a date or timestamp.'
-                )
-            )
-        if ctype == "date" and isinstance(parts, list) and ({"hour", "minute"} & set(parts)):
-            out.append(
-                FeatureConfigError(
-                    label, f'column "{defn["column"]}" is a date: it has no hour or minute.'
-                )
-            )
-    elif kind == "combine":
-        members = defn.get("of")
-        if not isinstance(members, list) or len(members) < 2:
-            return [
-                *out,
-                FeatureConfigError(
-                    label, "'of' must list at least two discrete or bucket definitions."
-                ),
-            ]
-        for j, m in enumerate(members):
-            mlabel = f"{label} member {j + 1}"
-            if isinstance(m, Mapping) and m.get("kind") not in ("discrete", "bucket"):
-                what = m.get("kind")
-                why = (
-                    " — a continuous column must be bucketed to be crossed: use bucket"
-                    if what == "continuous"
-                    else ""
-                )
-                out.append(
-                    FeatureConfigError(
-                        mlabel, f"a cross takes discrete or bucket members, not {what}{why}."
-                    )
-                )
-                continue
-            out += _check(m, mlabel, schema, top=False)
+        )
     return out
+
+
+def _check_combine(
+    defn: Mapping[str, Any], label: str, schema: Mapping[str, str] | None
+) -> list[FeatureConfigError]:
+    members = defn.get("of")
+    if not isinstance(members, list) or len(members) < 2:
+        return [
+            FeatureConfigError(label, "'of' must list at least two discrete or bucket definitions.")
+        ]
+    out = []
+    for j, m in enumerate(members):
+        mlabel = f"{label} member {j + 1}"
+        if isinstance(m, Mapping) and m.get("kind") not in ("discrete", "bucket"):
+            what = m.get("kind")
+            why = (
+                " — a continuous column must be bucketed to be crossed: use bucket"
+                if what == "continuous"
+                else ""
+            )
+            out.append(
+                FeatureConfigError(
+                    mlabel, f"a cross takes discrete or bucket members, not {what}{why}."
+                )
+            )
+            continue
+        out += _check(m, mlabel, schema, top=False)
+    return out
+
+
+_KIND_CHECKS = {
+    "continuous": _check_continuous,
+    "discrete": _check_discrete,
+    "bucket": _check_bucket,
+    "datetime": _check_datetime,
+}
 
 
 def _is_number(x: Any) -> bool:
