@@ -38,6 +38,30 @@ def _config_problems(
     ]
 
 
+def feature_output_schemas(
+    inputs: Mapping[str, Any], params: Mapping[str, Any]
+) -> dict[str, TableSchema | None]:
+    """The train and test outputs of a feature operator: the label and kept columns, then the
+    feature vector (indices and values)."""
+    out: dict[str, TableSchema | None] = {}
+    for port in ("train", "test"):
+        src = inputs.get(port)
+        if not isinstance(src, TableSchema):
+            out[port] = None
+            continue
+        kept = [
+            c
+            for c in dict.fromkeys([params.get("label"), *(params.get("keep") or [])])
+            if c in src.names
+        ]
+        out[port] = TableSchema.of(
+            *[(c, src.type_of(c) or "string") for c in kept],
+            (INDEX_COL, "array<int>"),
+            (VALUE_COL, "array<double>"),
+        )
+    return out
+
+
 class FeaturesExtract(Operator):
     id = "features.extract"
     version = 1
@@ -135,23 +159,7 @@ class FeaturesExtract(Operator):
     def infer_schema(
         self, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> dict[str, TableSchema | None]:
-        out: dict[str, TableSchema | None] = {}
-        for port in ("train", "test"):
-            src = inputs.get(port)
-            if not isinstance(src, TableSchema):
-                out[port] = None
-                continue
-            kept = [
-                c
-                for c in dict.fromkeys([params.get("label"), *(params.get("keep") or [])])
-                if c in src.names
-            ]
-            out[port] = TableSchema.of(
-                *[(c, src.type_of(c) or "string") for c in kept],
-                (INDEX_COL, "array<int>"),
-                (VALUE_COL, "array<double>"),
-            )
-        return out
+        return feature_output_schemas(inputs, params)
 
     def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]

@@ -8,8 +8,6 @@ from typing import Any
 import numpy as np
 
 from engine.opapi import (
-    INDEX_COL,
-    VALUE_COL,
     Operator,
     OperatorError,
     Param,
@@ -17,7 +15,7 @@ from engine.opapi import (
     RunContext,
     TableSchema,
 )
-from operators.features import emit_transformed
+from operators.features import emit_transformed, feature_output_schemas
 from operators.modeling import POSITIVE, col, hash_sample, resolve_label
 from operators.woe_binning import TRENDS, apply_edit_problem, fit_woe_column, is_numeric
 
@@ -303,23 +301,7 @@ class FeaturesWoe(Operator):
     def infer_schema(
         self, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> dict[str, TableSchema | None]:
-        out: dict[str, TableSchema | None] = {}
-        for port in ("train", "test"):
-            src = inputs.get(port)
-            if not isinstance(src, TableSchema):
-                out[port] = None
-                continue
-            kept = [
-                c
-                for c in dict.fromkeys([params.get("label"), *(params.get("keep") or [])])
-                if c in src.names
-            ]
-            out[port] = TableSchema.of(
-                *[(c, src.type_of(c) or "string") for c in kept],
-                (INDEX_COL, "array<int>"),
-                (VALUE_COL, "array<double>"),
-            )
-        return out
+        return feature_output_schemas(inputs, params)
 
     def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
