@@ -14,6 +14,7 @@ from rich.markup import escape
 from seer_cli.common import EXIT_OK
 from seer_cli.common import err as _err
 from seer_cli.common import usage_error as _usage_error
+from seer_cli.monitoring import add_model_commands
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -268,6 +269,13 @@ def _version_arg(text: str) -> int:
 
 
 def add_commands(sub: Any) -> None:
+    _add_models(sub)
+    _add_serve(sub)
+    _add_score(sub)
+    _add_keys(sub)
+
+
+def _add_models(sub: Any) -> None:
     mp = sub.add_parser(
         "models", help="the model registry: list, show, publish, promote, rollback, canary"
     )
@@ -304,7 +312,10 @@ def add_commands(sub: Any) -> None:
         )
         p.add_argument("--json", action="store_true")
     mp.set_defaults(func=cmd_models)
+    add_model_commands(msub)
 
+
+def _add_serve(sub: Any) -> None:
     sv = sub.add_parser("serve", help="run the scoring service for the workspace's deployed models")
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8600)
@@ -350,6 +361,8 @@ def add_commands(sub: Any) -> None:
     )
     sv.set_defaults(func=cmd_serve)
 
+
+def _add_score(sub: Any) -> None:
     sc = sub.add_parser(
         "score", help="score a CSV/Parquet file or folder with a registered model, on Spark"
     )
@@ -365,6 +378,8 @@ def add_commands(sub: Any) -> None:
     )
     sc.set_defaults(func=cmd_score)
 
+
+def _add_keys(sub: Any) -> None:
     kp = sub.add_parser("keys", help="API keys of the scoring service: create, list, revoke")
     ksub = kp.add_subparsers(dest="action", required=True)
     kc = ksub.add_parser("create", help="create a key (printed once)")
