@@ -14,6 +14,7 @@ from rich.markup import escape
 from seer_cli.common import EXIT_OK
 from seer_cli.common import err as _err
 from seer_cli.common import usage_error as _usage_error
+from seer_cli.loop import add_loop_model_commands, add_scheduler_command
 from seer_cli.monitoring import add_model_commands
 
 
@@ -273,6 +274,7 @@ def add_commands(sub: Any) -> None:
     _add_serve(sub)
     _add_score(sub)
     _add_keys(sub)
+    add_scheduler_command(sub)
 
 
 def _add_models(sub: Any) -> None:
@@ -313,6 +315,7 @@ def _add_models(sub: Any) -> None:
         p.add_argument("--json", action="store_true")
     mp.set_defaults(func=cmd_models)
     add_model_commands(msub)
+    add_loop_model_commands(msub)
 
 
 def _add_serve(sub: Any) -> None:

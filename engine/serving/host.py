@@ -31,7 +31,7 @@ class ModelHost:
         routes: dict[str, dict[str, Any]] = {}
         loaded = dict(self._loaded)
         for route in self.registry.routes():
-            wanted = [v for v in (route.production, route.canary) if v is not None]
+            wanted = [v for v in (route.production, route.canary, route.shadow) if v is not None]
             for v in wanted:
                 if (route.name, v) not in loaded:
                     try:
@@ -45,6 +45,7 @@ class ModelHost:
                     "production": loaded[(route.name, route.production)],
                     "canary": loaded.get((route.name, route.canary)) if route.canary else None,
                     "percent": route.canary_percent,
+                    "shadow": loaded.get((route.name, route.shadow)) if route.shadow else None,
                 }
         self._loaded = loaded
         self.routes = routes  # one assignment: requests see the old or the new table, never half
@@ -80,6 +81,11 @@ class ModelHost:
             model = LoadedModel(name, version, path)
             self._loaded[(name, version)] = model
         return model
+
+    def shadow(self, name: str) -> LoadedModel | None:
+        """The version ``name``'s requests are mirrored to, if any."""
+        route = self.routes.get(name)
+        return route.get("shadow") if route is not None else None
 
     def pick(self, name: str, request_id: str) -> LoadedModel:
         route = self.routes.get(name)

@@ -34,6 +34,7 @@ from engine.serving.openapi import MAX_BATCH
 from engine.serving.request_log import RequestLog
 from engine.serving.scoring import LoadedModel, RequestError
 from engine.serving.security import Authorizer, PredictionIds, read_body, workspace_secret
+from engine.serving.shadow import ShadowMirror
 from engine.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -190,6 +191,7 @@ class Service:
         self.auth = Authorizer(workspace.store, set(opts.api_keys), opts.public_metrics)
         self.ids = PredictionIds(workspace_secret(workspace.root))
         self.request_log = RequestLog(workspace.logs_dir / "serving")
+        self.shadows = ShadowMirror(self.request_log)
         self.workspace_id = workspace.store.workspace_id()  # /healthz says whose models these are
         self.metrics = Metrics()
         self.stop = threading.Event()
@@ -208,12 +210,14 @@ class Service:
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         self._limiter = anyio.CapacityLimiter(self.opts.worker_threads)
         self.request_log.start()
+        self.shadows.start()
         watcher = threading.Thread(target=self._poll, name="seer-registry-watch", daemon=True)
         watcher.start()
         try:
             yield
         finally:
             self.stop.set()
+            self.shadows.stop()
             self.request_log.stop()  # writes what is queued: a clean shutdown loses no record
 
     async def off_loop(self, fn: Callable[[], T]) -> T:
@@ -267,6 +271,10 @@ class Service:
         inline = len(instances) <= (INLINE_EXPLAINED if explain else INLINE_INSTANCES)
         payload, record = work() if inline else await self.off_loop(work)
         self.request_log.put(call.name, "predictions", record)
+        if version_text is None:  # a routed request: mirrored to the shadow version, if any
+            shadow = self.host.shadow(call.name)
+            if shadow is not None:
+                self.shadows.put(shadow, call.name, request_id, instances)
         return payload
 
     async def answer(
