@@ -29,7 +29,7 @@ import numpy as np
 
 from engine.metrics import auc as auc_of
 from engine.metrics import logloss as logloss_of
-from engine.model_registry import ModelRegistry, check_version
+from engine.model_registry import ModelRegistry, RegistryError, check_version
 from engine.serving.scoring import LoadedModel, RequestError
 from engine.workspace import Workspace
 
@@ -293,6 +293,8 @@ def compare_versions(ws: Workspace, name: str, v1: Any, v2: Any, metric: str = "
     """`seer models compare NAME V1 V2`: both versions scored now on the newest labeled window,
     their recorded comparisons, and every version's live metrics (shadows beside the champion)."""
     a, b = check_version(v1), check_version(v2)
+    if a == b:
+        raise RegistryError(f"Compare two different versions of {name} (got {a} twice).")
     comparisons = Comparisons(ws)
     comparisons.registry.path(name, a)
     comparisons.registry.path(name, b)

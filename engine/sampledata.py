@@ -253,9 +253,14 @@ def sample_schema(name: str) -> TableSchema:
 
 
 def generate_to_parquet(
-    name: str, rows: int, seed: int, path: str | Path, check: Callable[[], None] | None = None
+    name: str,
+    rows: int,
+    seed: int,
+    path: str | Path,
+    check: Callable[[], None] | None = None,
+    shift: Shift | None = None,
 ) -> Path:
-    return write_sample(name, rows, seed, path, fmt="parquet", check=check)
+    return write_sample(name, rows, seed, path, fmt="parquet", check=check, shift=shift)
 
 
 _SQLITE_TYPES = {

@@ -1,0 +1,249 @@
+"""The loop end to end, over real HTTP against `seer serve`: a model trained on early months,
+later shifted months replayed with feedback, a retrain on its own feedback judged on held-out
+recent traffic and promoted while clients keep calling; a broken retrain; shadow traffic; two
+schedulers on one workspace."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyarrow.csv as pacsv
+import pytest
+
+from .conftest import ROOT, run_flow, write_flow
+from .test_serving import start_service
+
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+
+LOOP = ROOT / "sample_flows" / "credit_risk_loop.flow.json"
+RETRAIN = ROOT / "sample_flows" / "credit_risk_retrain.flow.json"
+ROWS = "6000"
+MODEL = "credit_risk"
+
+
+def _replay_module() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "replay_feedback", ROOT / "sample_flows" / "replay_feedback.py"
+    )
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+@pytest.fixture(scope="module")
+def served(spark, tmp_path_factory):
+    """The walkthrough's first model (sample_flows/credit_risk_loop.flow.json) behind the
+    service, and the later, shifted months it never saw (sorted by date)."""
+    from engine.workspace import Workspace
+
+    folder = tmp_path_factory.mktemp("loop")
+    ws = Workspace(folder / "ws")
+    out = ws.root / "out"
+    result = run_flow(LOOP, ws, overrides={"rows": ROWS, "out_dir": str(out)})
+    assert result.status == "succeeded", {k: v.error for k, v in result.nodes.items() if v.error}
+    later = pacsv.read_csv(out / "later_months.csv").to_pylist()
+    later.sort(key=lambda r: r["application_date"])
+    proc, url = start_service(ws.root)
+    yield ws, url, later
+    proc.terminate()
+    proc.wait(10)
+
+
+class Hammer(threading.Thread):
+    """A client calling the service non-stop: the versions it was answered by, and failures."""
+
+    def __init__(self, url: str, row: dict[str, Any]):
+        super().__init__(daemon=True)
+        self.url, self.body = url, {"instances": [row]}
+        self.seen: list[tuple[float, int]] = []
+        self.failures: list[str] = []
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            while not self.halt.is_set():
+                try:
+                    r = client.post(f"/v1/models/{MODEL}:predict", json=self.body)
+                    if r.status_code != 200:
+                        self.failures.append(f"{r.status_code} {r.text[:200]}")
+                    else:
+                        self.seen.append((time.monotonic(), r.json()["version"]))
+                except httpx.HTTPError as exc:
+                    self.failures.append(repr(exc))
+                time.sleep(0.005)
+
+
+def _watch(ws: Any, flow: Path, **retrain: Any) -> None:
+    from engine.monitoring.policy import WatchPolicies
+
+    WatchPolicies(ws).update(MODEL, retrain={"flow": str(flow), **retrain})
+
+
+def _fire_check(ws: Any) -> dict[str, Any]:
+    """`seer models check`, as the policy fires it: on the drift alert monitoring raises when
+    this installation has alerts, else on a schedule slot that has come due."""
+    from engine.retrain import check
+
+    try:
+        import engine.monitoring.alerts  # noqa: F401
+
+        return check(ws, MODEL)
+    except ImportError:
+        return check(ws, MODEL, now=time.time() + 61)
+
+
+def test_drifted_model_is_retrained_on_its_feedback_and_promoted_without_a_failed_request(
+    served,
+) -> None:
+    from engine.challenger import Comparisons, compare_versions
+    from engine.model_registry import ModelRegistry
+
+    ws, url, later = served
+    replay = _replay_module()
+    seen = replay.replay(url, MODEL, later, "default", batch=25)
+    assert dict(seen) == {1: len(later)}
+    time.sleep(0.6)  # the request log is written off the hot path
+    registry = ModelRegistry(ws)
+    validation_auc = registry.versions(MODEL)[0]["metrics"]["valid_auc"]
+    live = Comparisons(ws).live(MODEL)["1"]
+    assert live["labeled"] == len(later)
+    assert live["auc"] < validation_auc - 0.02  # the new channel's risk is invisible to it
+
+    _watch(ws, RETRAIN, params={"rows": ROWS}, schedule="* * * * *", on_drift=True)
+    row = {k: v for k, v in later[0].items() if k != "default"}
+    hammer = Hammer(url, row | {"application_date": str(row["application_date"])})
+    hammer.start()
+    try:
+        doc = _fire_check(ws)
+        decided = time.monotonic()
+        assert doc["retrain"]["status"] == "succeeded", doc
+        assert doc["decision"] == "promoted", doc["reason"]
+        while time.monotonic() - decided < 2 and not any(
+            v == 2 for t, v in hammer.seen if t >= decided
+        ):
+            time.sleep(0.02)
+        switched = next((t for t, v in hammer.seen if v == 2 and t >= decided), None)
+        time.sleep(0.3)
+    finally:
+        hammer.halt.set()
+        hammer.join(10)
+    assert switched is not None and switched - decided < 2.0
+    assert hammer.failures == [] and len(hammer.seen) > 20
+    assert registry.route(MODEL).production == 2
+
+    comparison = doc["comparison"]
+    window = comparison["window"]
+    assert abs(window["rows"] - 0.3 * len(later)) < 25  # whole requests of 25 rows
+    champion, challenger = comparison["versions"]["1"], comparison["versions"]["2"]
+    assert champion["rows"] == challenger["rows"] == window["rows"]
+    assert challenger["auc"] - champion["auc"] >= 0.005 and comparison["gain"] > 0
+    # the challenger never trained on the window it was judged on
+    logs = ws.store.logs(doc["retrain"]["run_id"])
+    held = [r["message"] for r in logs if r["message"].startswith("held out")]
+    assert held and f"held out {window['rows']:,} predictions" in held[0]
+    recorded = compare_versions(ws, MODEL, 1, 2)["recorded"]
+    assert recorded and recorded[0]["versions"]["2"]["auc"] == challenger["auc"]
+
+
+def test_broken_retrain_leaves_the_champion_and_is_recorded_and_alerted(
+    served, tmp_path: Path
+) -> None:
+    from engine.model_registry import ModelRegistry
+    from engine.retrain import Retrains, check
+
+    ws, _, _ = served
+    broken = write_flow(
+        tmp_path,
+        [
+            {"id": "log", "op": "import.serving_log", "params": {"model": "nobody-logged-this"}},
+            {"id": "train", "op": "train.gbdt", "params": {"label": "label"}},
+            {"id": "publish", "op": "publish", "params": {"name": MODEL}},
+        ],
+        [("log.out", "train.train"), ("train.model", "publish.model")],
+        name="broken",
+    )
+    before = ModelRegistry(ws).route(MODEL).production
+    _watch(ws, broken, params={}, schedule=None, on_drift=True)
+    doc = check(ws, MODEL, force=True)
+    assert doc["retrain"]["status"] == "failed" and doc["retrain"]["version"] is None
+    assert doc["decision"] is None and "stays in production" in doc["reason"]
+    assert "logged nothing" in doc["reason"]
+    assert [a["kind"] for a in doc["alerts"]] == ["retrain"]
+    assert ModelRegistry(ws).route(MODEL).production == before
+    last = Retrains(ws).history(MODEL)[0]
+    assert last["status"] == "failed" and last["run_id"] == doc["retrain"]["run_id"]
+
+
+def test_shadow_scores_are_logged_never_returned_and_compared(served) -> None:
+    from engine.challenger import compare_versions
+    from engine.model_registry import ModelRegistry
+
+    ws, url, later = served
+    registry = ModelRegistry(ws)
+    production = registry.route(MODEL).production
+    other = next(v["version"] for v in registry.versions(MODEL) if v["version"] != production)
+    registry.shadow(MODEL, other)
+    time.sleep(1.0)  # the service picks the route up like a canary change
+    rows = later[:60]
+    replay = _replay_module()
+    seen = replay.replay(url, MODEL, rows, "default", batch=20)
+    assert dict(seen) == {production: len(rows)}  # every answer from production
+    time.sleep(1.0)
+    logged = [
+        json.loads(line)
+        for path in (ws.logs_dir / "serving" / MODEL).glob("predictions-*.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    shadows = [r for r in logged if r.get("shadow")]
+    assert shadows and {r["version"] for r in shadows} == {other}
+    served_ids = {r["request_id"] for r in logged if not r.get("shadow")}
+    assert {r["request_id"] for r in shadows} <= served_ids
+    live = compare_versions(ws, MODEL, production, other)["live"]
+    assert live[f"{other} (shadow)"]["labeled"] >= len(rows)
+    registry.shadow(MODEL, None)
+
+
+def test_two_schedulers_never_run_the_same_retrain_twice_and_a_missed_slot_runs_once(
+    served, tmp_path: Path
+) -> None:
+    from croniter import croniter
+
+    from engine.retrain import Retrains, policy_set_at
+    from engine.scheduler import Scheduler
+    from engine.workspace import Workspace
+
+    ws, _, _ = served
+    broken = write_flow(
+        tmp_path,
+        [{"id": "log", "op": "import.serving_log", "params": {"model": "nobody-logged-this"}}],
+        [],
+        name="quick",
+    )
+    _watch(ws, broken, params={}, schedule="0 3 * * *", on_drift=False)
+    slot = croniter("0 3 * * *", policy_set_at(ws, MODEL)).get_next(float)
+    later = slot + 3600  # no scheduler ran at 03:00: the slot was missed
+    before = len(Retrains(ws).history(MODEL, limit=1000))
+    start = threading.Barrier(2)
+    answers: list[dict[str, Any]] = []
+
+    def scheduler() -> None:
+        one = Scheduler(Workspace(ws.root))  # its own store connection, as another process
+        start.wait()
+        answers.append(one.run_once(now=later)[MODEL])
+
+    threads = [threading.Thread(target=scheduler) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    runs = Retrains(ws).history(MODEL, limit=1000)
+    assert len(runs) == before + 1
+    ran = [a for a in answers if a["retrain"] is not None]
+    assert len(ran) == 1 and "missed while no scheduler ran" in ran[0]["retrain"]["trigger"]
+    assert Scheduler(ws).run_once(now=later + 60)[MODEL]["retrain"] is None  # ran once
