@@ -82,21 +82,28 @@ def raise_alerts(ws: Workspace, name: str, now: float | None = None) -> list[dic
     return list(alerts.evaluate(ws, name, now=now))
 
 
-def record_alert(ws: Workspace, alert: dict[str, Any]) -> dict[str, Any]:
-    """Keep an alert the loop raises itself (a failed retrain) where alerts are kept: the
-    alerts store when this installation has one; the retrain record always holds it too."""
+def record_alert(ws: Workspace, alert: dict[str, Any], started: float) -> dict[str, Any]:
+    """Keep an alert the loop raises itself (a failed retrain, kind ``retrain``) where the
+    monitoring keeps alerts (``seer models alerts`` lists it, the webhook gets it) when this
+    installation has them; the retrain record holds it either way."""
     try:
-        from engine.monitoring import alerts  # type: ignore[attr-defined]
-
-        keep = getattr(alerts, "record", None)
+        from engine.monitoring import alerts, records  # type: ignore[attr-defined]
     except ImportError:
-        keep = None
-    if keep is not None:
-        try:
-            return dict(keep(ws, alert) or alert)
-        except Exception:
-            log.exception("could not record the alert")
-    return alert
+        return alert
+    try:
+        webhook = WatchPolicies(ws).get(alert["model"]).alerts.webhook
+        window = {"version": alert["version"], "_start": started, "_end": time.time()}
+        breach = ("retrain", "retrain_failed", 1.0, 0.0)
+        row = records.insert(ws.store, alert["model"], window, "retrain", breach, webhook)
+        if row is None:
+            return alert
+        kept = records.record(row)
+        if webhook:
+            alerts.COURIER.send(ws.store, row["id"], webhook, {**kept, "text": alert["message"]})
+        return {**kept, "message": alert["message"], "run_id": alert["run_id"]}
+    except Exception:  # the alert still goes back in the check's answer and the record
+        log.exception("could not record the retrain alert")
+        return alert
 
 
 def holder_id() -> str:
@@ -265,10 +272,15 @@ def _trigger(
 
 
 def check(
-    ws: Workspace, name: str, now: float | None = None, force: bool = False
+    ws: Workspace,
+    name: str,
+    now: float | None = None,
+    force: bool = False,
+    master: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``name`` now: alerts, a due or triggered retrain, its comparison and decision.
-    The answer is what `seer models check --json` prints."""
+    The answer is what `seer models check --json` prints. ``master``: the Spark master a
+    retrain runs on (default: as `seer run`)."""
     now = time.time() if now is None else now
     registry = ModelRegistry(ws)
     route = registry.route(name)
@@ -304,7 +316,7 @@ def check(
                 out["reason"] = f"the slot due at {iso(slot)} was already run"
                 return out
             retrains.mark_slot(name, slot)
-        rec = retrain(ws, policy, trigger)
+        rec = retrain(ws, policy, trigger, master)
     out["alerts"] = alerts + rec.get("alerts", [])
     out["retrain"] = {
         "run_id": rec.get("run_id"),
@@ -318,7 +330,7 @@ def check(
     return out
 
 
-def _run_flow(ws: Workspace, policy: WatchPolicy, cut: float | None) -> Any:
+def _run_flow(ws: Workspace, policy: WatchPolicy, cut: float | None, master: str | None) -> Any:
     """Run the policy's flow as `seer run` does; returns the RunResult (FlowError when the
     flow is invalid)."""
     from engine.dataroots import DataRoots
@@ -332,10 +344,13 @@ def _run_flow(ws: Workspace, policy: WatchPolicy, cut: float | None) -> Any:
     params = {k: str(v) for k, v in policy.retrain.params.items()}
     prepared = prepare_flow(flow, load_registry(), params, path.parent, roots)
     holdout = {} if cut is None else {policy.name: iso(cut) or ""}
-    return Runner(ws).run(prepared, RunOptions(keep="needed", serving_log_holdout=holdout))
+    options = RunOptions(master=master, keep="needed", serving_log_holdout=holdout)
+    return Runner(ws).run(prepared, options)
 
 
-def retrain(ws: Workspace, policy: WatchPolicy, trigger: str) -> dict[str, Any]:
+def retrain(
+    ws: Workspace, policy: WatchPolicy, trigger: str, master: str | None = None
+) -> dict[str, Any]:
     """Run the flow, compare, decide; the record (saved in the store) of what happened."""
     name = policy.name
     registry = ModelRegistry(ws)
@@ -356,7 +371,7 @@ def retrain(ws: Workspace, policy: WatchPolicy, trigger: str) -> dict[str, Any]:
     store = Retrains(ws)
     store.save(rec)
     try:
-        result = _run_flow(ws, policy, cut)
+        result = _run_flow(ws, policy, cut, master)
     except Exception as exc:  # an invalid flow (FlowError), a missing file
         return _failed(ws, store, rec, "invalid", None, f"{exc}")
     rec["run_id"] = result.run_id
@@ -413,7 +428,7 @@ def _failed(
         "run_id": run_id,
         "message": rec["reason"],
     }
-    rec["alerts"] = [record_alert(ws, alert)]
+    rec["alerts"] = [record_alert(ws, alert, rec["started_at"])]
     store.save(rec)
     audit.record(
         ws.store,

@@ -30,8 +30,10 @@ class Scheduler:
         ws: Workspace,
         interval: float = 60.0,
         on_check: Callable[[str, dict[str, Any]], None] | None = None,
+        master: str | None = None,
     ):
         self.ws = ws
+        self.master = master
         self.interval = interval
         self.on_check = on_check
         self._stop = threading.Event()
@@ -47,7 +49,7 @@ class Scheduler:
             if policy.name not in published:
                 continue
             try:
-                out[policy.name] = check(self.ws, policy.name, now=now)
+                out[policy.name] = check(self.ws, policy.name, now=now, master=self.master)
             except Exception as exc:  # one model's trouble never stops the others
                 log.exception("the check of %s failed", policy.name)
                 out[policy.name] = {"error": f"{type(exc).__name__}: {exc}"}

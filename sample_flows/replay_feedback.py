@@ -3,7 +3,7 @@ what production traffic and its later outcomes look like, for the loop walkthrou
 docs/serving.md.
 
     python sample_flows/replay_feedback.py ROWS.csv --model credit_risk --label default \
-        [--url http://127.0.0.1:8600] [--batch 20] [--order COLUMN] [--limit N]
+        [--url http://127.0.0.1:8600] [--batch 20] [--order COLUMN] [--skip N] [--limit N]
 
 Rows are sent in the file's order (or sorted by ``--order``), ``--batch`` instances per
 request; the label column is left out of the request and sent to ``:feedback`` with the
@@ -56,12 +56,13 @@ def main() -> None:
     ap.add_argument("--url", default="http://127.0.0.1:8600")
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--order", help="send the rows sorted by this column (e.g. a date)")
-    ap.add_argument("--limit", type=int, help="send only the first N rows")
+    ap.add_argument("--skip", type=int, default=0, help="leave out the first N rows")
+    ap.add_argument("--limit", type=int, help="send at most N rows")
     args = ap.parse_args()
     rows = pacsv.read_csv(args.rows).to_pylist()
     if args.order:
         rows.sort(key=lambda r: (r[args.order] is None, r[args.order]))
-    rows = rows[: args.limit]
+    rows = rows[args.skip :][: args.limit]
     seen = replay(args.url, args.model, rows, args.label, args.batch)
     print(json.dumps({"rows": len(rows), "versions": dict(seen)}))
 

@@ -121,11 +121,16 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     ws = Workspace(args.workspace)
 
     def said(model: str, doc: dict[str, Any]) -> None:
-        if doc.get("retrain") or doc.get("alerts"):
-            line = f"{model}: {doc.get('decision') or 'no decision'}: {doc.get('reason', '')}"
+        if doc.get("retrain") or doc.get("alerts") or doc.get("error"):
+            run = doc.get("retrain") or {}
+            why = f" retrain ({run.get('trigger')}) {run.get('status')}:" if run else ""
+            line = (
+                f"{model}:{why} {doc.get('decision') or 'no decision'}: "
+                f"{doc.get('reason') or doc.get('error', '')}"
+            )
             _err.print(f"{time.strftime('%H:%M:%S')} {escape(line)}")
 
-    scheduler = Scheduler(ws, interval=args.interval, on_check=said)
+    scheduler = Scheduler(ws, interval=args.interval, on_check=said, master=args.master)
     if args.once:
         scheduler.run_once()
         return EXIT_OK
@@ -182,5 +187,6 @@ def add_scheduler_command(sub: Any) -> None:
     )
     p.add_argument("--interval", type=float, default=60.0, help="seconds between checks [60]")
     p.add_argument("--once", action="store_true", help="check every watched model once and end")
+    p.add_argument("--master", help="Spark master URL for retrains (default as `seer run`)")
     p.add_argument("--workspace", help=_WORKSPACE_HELP)
     p.set_defaults(func=cmd_scheduler)

@@ -25,6 +25,7 @@ def serve(
     allowed_hosts: tuple[str, ...] = (),
     trusted_proxy: str | None = None,
     data_roots: tuple[str, ...] = (),
+    scheduler: bool = True,
 ) -> int:
     from waitress import create_server
 
@@ -81,13 +82,35 @@ def serve(
     threading.Thread(
         target=_warm_spark, args=(ws, master), name="seer-spark-warmup", daemon=True
     ).start()
+    # the checks of watched models (alerts, cron schedules, retraining) while the studio runs
+    checks = _start_scheduler(ws, master) if scheduler else None
     try:
         server.run()
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
         server.close()
+        if checks is not None:
+            checks.stop(timeout=5)  # a retrain in progress is left to finish in its thread
     return 0
+
+
+def _start_scheduler(ws: Workspace, master: str | None) -> Any:
+    from engine.scheduler import Scheduler
+
+    def said(model: str, doc: dict[str, Any]) -> None:
+        run = doc.get("retrain")
+        if run:
+            print(
+                f"{model}: retrain ({run.get('trigger')}) {run['status']}: "
+                f"{doc.get('decision') or 'no decision'}: {doc.get('reason', '')}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    checks = Scheduler(ws, interval=60.0, on_check=said, master=master)
+    checks.start()
+    return checks
 
 
 def proxy_options(trusted_proxy: str | None) -> dict[str, Any]:

@@ -247,3 +247,62 @@ def test_two_schedulers_never_run_the_same_retrain_twice_and_a_missed_slot_runs_
     ran = [a for a in answers if a["retrain"] is not None]
     assert len(ran) == 1 and "missed while no scheduler ran" in ran[0]["retrain"]["trigger"]
     assert Scheduler(ws).run_once(now=later + 60)[MODEL]["retrain"] is None  # ran once
+
+
+def test_a_schedule_missed_while_nothing_ran_runs_once_when_the_studio_starts(
+    served, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from .test_serving import free_port
+
+    ws, _, _ = served
+    quick = write_flow(
+        tmp_path,
+        [{"id": "log", "op": "import.serving_log", "params": {"model": "nobody-logged-this"}}],
+        [],
+        name="quick",
+    )
+    _watch(ws, quick, params={}, schedule="0 3 * * *", on_drift=False)
+    # the policy was set two days ago, and no scheduler has run since
+    ws.store.execute(
+        "UPDATE model_watch SET updated_at = updated_at - 172800 WHERE name = ?", (MODEL,)
+    )
+    ws.store.execute("DELETE FROM retrain_schedule WHERE name = ?", (MODEL,))
+    from engine.retrain import Retrains
+
+    before = len(Retrains(ws).history(MODEL, limit=1000))
+    exe = Path(sys.executable).parent / "seer"
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "studio",
+            "--no-browser",
+            "--port",
+            str(free_port()),
+            "--workspace",
+            str(ws.root),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")))
+    reader.start()
+    try:
+        end = time.monotonic() + 120
+        while time.monotonic() < end and not any(
+            "missed while no scheduler ran" in x for x in lines
+        ):
+            time.sleep(0.2)
+    finally:
+        proc.terminate()
+        code = proc.wait(60)
+        reader.join(10)
+    said = [x for x in lines if "missed while no scheduler ran" in x]
+    assert said and "retrain" in said[0], "".join(lines)[-3000:]
+    assert code == 0  # the scheduler thread stopped with the studio
+    runs = Retrains(ws).history(MODEL, limit=1000)
+    assert len(runs) == before + 1 and "missed" in runs[0]["trigger"]
