@@ -277,12 +277,12 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
             return _usage_error(str(exc))
     start = time.time()
     out = write_sample(args.name, args.rows, args.seed, args.out, shift=shift)
-    if shift is not None:
-        _err.print(f"shifted: {escape(shift.describe())} (column application_date)")
     _err.print(
         f"[green]✓[/] wrote {args.rows:,} rows of {args.name} to {escape(str(out))} "
         f"in {time.time() - start:.1f}s"
     )
+    if shift is not None:
+        _err.print(f"  shifted: {escape(shift.describe())} (column application_date)")
     return EXIT_OK
 
 
