@@ -217,6 +217,14 @@ class Retrains:
                 ),
             )
 
+    def interrupted(self, name: str) -> None:
+        """Mark retrains still "running" as interrupted: called with the model's lease held,
+        so no retrain of it is running anywhere (its process died)."""
+        for rec in self.history(name, limit=1000):
+            if rec["status"] == "running":
+                rec.update(status="interrupted", reason="the process running it ended first")
+                self.save(rec)
+
     def history(self, name: str, limit: int = 20) -> list[dict[str, Any]]:
         rows = self.store.query(
             "SELECT record_json FROM model_retrains WHERE name = ? ORDER BY started_at DESC",
@@ -310,6 +318,7 @@ def check(
         if not held:
             out["reason"] = f"a retrain of {name} is running elsewhere (it holds the lease)"
             return out
+        retrains.interrupted(name)
         if slot is not None:
             again = retrains.last_slot(name)
             if again is not None and again >= slot:  # another scheduler ran it meanwhile

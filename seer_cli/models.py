@@ -110,7 +110,8 @@ def _print_model(name: str, doc: dict[str, Any], as_json: bool) -> None:
         return
     out = Console(highlight=False)
     canary = f", canary v{doc['canary']} at {doc['canary_percent']:g}%" if doc["canary"] else ""
-    out.print(f"[bold]{escape(name)}[/] production v{doc['production']}{canary}")
+    shadow = f", shadow v{doc['shadow']}" if doc.get("shadow") else ""
+    out.print(f"[bold]{escape(name)}[/] production v{doc['production']}{canary}{shadow}")
     for v in doc["versions"]:
         auc = v["metrics"].get("valid_auc")
         out.print(
