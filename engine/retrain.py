@@ -268,7 +268,7 @@ def _trigger(
         return None, None
     slot, said = due_slot(ws, policy, now)
     if force:
-        return "asked for (seer models check --retrain-now)", slot
+        return "request (seer models check --retrain-now)", slot
     if slot is not None:
         return said, slot
     raised = [a for a in alerts if a.get("kind") in RETRAIN_KINDS]
@@ -331,11 +331,10 @@ def check(
         "run_id": rec.get("run_id"),
         "status": rec["status"],
         "version": rec.get("version"),
-        "trigger": trigger,
     }
     out["comparison"] = rec.get("comparison")
     out["decision"] = rec.get("decision")
-    out["reason"] = rec.get("reason", "")
+    out["reason"] = f"retrained on {trigger}: {rec.get('reason', '')}"
     return out
 
 

@@ -38,7 +38,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             colour = "green" if run["status"] == "succeeded" else "red"
             _err.print(
                 f"[{colour}]retrain {escape(str(run['status']))}[/] run {run['run_id']} → "
-                f"version {run['version']} ({escape(str(run.get('trigger', '')))})"
+                f"version {run['version']}"
             )
         if doc["comparison"]:
             _print_versions(doc["comparison"])
@@ -123,7 +123,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     def said(model: str, doc: dict[str, Any]) -> None:
         if doc.get("retrain") or doc.get("alerts") or doc.get("error"):
             run = doc.get("retrain") or {}
-            why = f" retrain ({run.get('trigger')}) {run.get('status')}:" if run else ""
+            why = f" retrain {run.get('status')}:" if run else ""
             line = (
                 f"{model}:{why} {doc.get('decision') or 'no decision'}: "
                 f"{doc.get('reason') or doc.get('error', '')}"

@@ -102,7 +102,7 @@ def _start_scheduler(ws: Workspace, master: str | None) -> Any:
         run = doc.get("retrain")
         if run:
             print(
-                f"{model}: retrain ({run.get('trigger')}) {run['status']}: "
+                f"{model}: retrain {run['status']}: "
                 f"{doc.get('decision') or 'no decision'}: {doc.get('reason', '')}",
                 file=sys.stderr,
                 flush=True,

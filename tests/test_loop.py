@@ -98,7 +98,9 @@ def _fire_check(ws: Any) -> dict[str, Any]:
         _watch(ws, RETRAIN, params={"rows": ROWS}, on_drift=True)
         doc = check(ws, MODEL)
         assert {"drift", "accuracy"} & {a["kind"] for a in doc["alerts"]}, doc["alerts"]
-        assert "alert" in doc["retrain"]["trigger"]
+        assert doc["reason"].startswith("retrained on drift alert") or doc["reason"].startswith(
+            "retrained on accuracy alert"
+        )
         return doc
     _watch(ws, RETRAIN, params={"rows": ROWS}, schedule="* * * * *")
     return check(ws, MODEL, now=time.time() + 61)
@@ -251,7 +253,7 @@ def test_two_schedulers_never_run_the_same_retrain_twice_and_a_missed_slot_runs_
     runs = Retrains(ws).history(MODEL, limit=1000)
     assert len(runs) == before + 1
     ran = [a for a in answers if a["retrain"] is not None]
-    assert len(ran) == 1 and "missed while no scheduler ran" in ran[0]["retrain"]["trigger"]
+    assert len(ran) == 1 and "missed while no scheduler ran" in ran[0]["reason"]
     assert Scheduler(ws).run_once(now=later + 60)[MODEL]["retrain"] is None  # ran once
 
 
@@ -312,3 +314,36 @@ def test_a_schedule_missed_while_nothing_ran_runs_once_when_the_studio_starts(
     assert code == 0  # the scheduler thread stopped with the studio
     runs = Retrains(ws).history(MODEL, limit=1000)
     assert len(runs) == before + 1 and "missed" in runs[0]["trigger"]
+
+
+def test_a_challenger_that_loses_stays_in_staging_and_a_winner_can_go_to_canary_first(
+    served,
+) -> None:
+    from engine.challenger import holdout_cut, read_traffic, served_labeled
+    from engine.model_registry import ModelRegistry
+    from engine.monitoring.policy import WatchPolicies
+    from engine.retrain import decide
+
+    ws, _, _ = served
+    registry = ModelRegistry(ws)
+    if registry.route(MODEL).production != 2:
+        pytest.skip("needs the promotion of the end-to-end test")
+    cut = holdout_cut(served_labeled(read_traffic(ws, MODEL)))
+    old, new = registry.path(MODEL, 1), registry.path(MODEL, 2)
+    loser = registry.publish(old, MODEL)  # the first model again, against its successor
+    policy = WatchPolicies(ws).update(MODEL, retrain={"canary": None, "min_gain": 0.005})
+    rec: dict[str, Any] = {"version": loser}
+    decide(ws, policy, rec, 2, cut)
+    assert rec["decision"] == "kept" and "stays in staging" in rec["reason"]
+    assert rec["comparison"]["gain"] < 0.005 and registry.route(MODEL).production == 2
+
+    registry.promote(MODEL, loser)  # say the old model were back in production
+    winner = registry.publish(new, MODEL)
+    policy = WatchPolicies(ws).update(MODEL, retrain={"canary": 20.0})
+    rec = {"version": winner}
+    decide(ws, policy, rec, loser, cut)
+    route = registry.route(MODEL)
+    assert rec["decision"] == "canary" and "20% of traffic" in rec["reason"]
+    assert route.production == loser and (route.canary, route.canary_percent) == (winner, 20.0)
+    registry.canary(MODEL, winner, 0)
+    registry.promote(MODEL, winner)
