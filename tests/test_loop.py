@@ -202,15 +202,22 @@ def test_shadow_scores_are_logged_never_returned_and_compared(served) -> None:
     replay = _replay_module()
     seen = replay.replay(url, MODEL, rows, "default", batch=20)
     assert dict(seen) == {production: len(rows)}  # every answer from production
-    time.sleep(1.0)
-    logged = [
-        json.loads(line)
-        for path in (ws.logs_dir / "serving" / MODEL).glob("predictions-*.jsonl")
-        for line in path.read_text().splitlines()
-    ]
-    shadows = [r for r in logged if r.get("shadow")]
+
+    def logged() -> list[dict[str, Any]]:
+        return [
+            json.loads(line)
+            for path in (ws.logs_dir / "serving" / MODEL).glob("predictions-*.jsonl")
+            for line in path.read_text().splitlines()
+        ]
+
+    end = time.monotonic() + 10  # mirrors are scored when the service is quiet
+    while sum(len(r["instances"]) for r in logged() if r.get("shadow")) < len(rows):
+        assert time.monotonic() < end, "the shadow's scores were not logged"
+        time.sleep(0.2)
+    records = logged()
+    shadows = [r for r in records if r.get("shadow")]
     assert shadows and {r["version"] for r in shadows} == {other}
-    served_ids = {r["request_id"] for r in logged if not r.get("shadow")}
+    served_ids = {r["request_id"] for r in records if not r.get("shadow")}
     assert {r["request_id"] for r in shadows} <= served_ids
     live = compare_versions(ws, MODEL, production, other)["live"]
     assert live[f"{other} (shadow)"]["labeled"] >= len(rows)
