@@ -34,7 +34,7 @@ from typing import Any
 from engine import audit
 from engine.challenger import Comparisons, better, holdout_cut, iso, read_traffic, served_labeled
 from engine.model_registry import ModelRegistry
-from engine.monitoring.policy import WatchPolicies, WatchPolicy
+from engine.monitoring.policy import WatchPolicies, WatchPolicy, window_seconds
 from engine.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -272,11 +272,18 @@ def _trigger(
     if slot is not None:
         return said, slot
     raised = [a for a in alerts if a.get("kind") in RETRAIN_KINDS]
-    if r.on_drift and raised:
+    if r.on_drift and raised and not _retrained_within(ws, policy, now):
         a = raised[0]
         what = a.get("measure") or a.get("column") or ""
         return f"{a['kind']} alert {what}".strip(), None
     return None, None
+
+
+def _retrained_within(ws: Workspace, policy: WatchPolicy, now: float) -> bool:
+    """Whether an alert-triggered retrain ran within the last monitoring window: drift that
+    lasts raises alerts window after window, and one retrain per window is enough."""
+    last = Retrains(ws).history(policy.name, limit=1)
+    return bool(last) and now - float(last[0]["started_at"]) < window_seconds(policy.alerts.window)
 
 
 def check(
@@ -310,7 +317,8 @@ def check(
         out["reason"] = (
             "no retraining policy (seer models watch NAME --retrain FLOW)"
             if not policy.retrain.flow
-            else "no retrain due: no schedule slot and no drift or accuracy alert"
+            else "no retrain due: no schedule slot, and no drift or accuracy alert since the "
+            "last retrain's monitoring window"
         )
         return out
     retrains = Retrains(ws)
