@@ -67,8 +67,10 @@ class Scheduler:
             self._stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
     def start(self) -> None:
+        """Start the checks in a background thread (not again once stopped)."""
+        if self._stop.is_set():
+            return
         if self._thread is None or not self._thread.is_alive():
-            self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="seer-scheduler", daemon=True)
             self._thread.start()
 

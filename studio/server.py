@@ -78,12 +78,14 @@ def serve(
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if open_browser:
         threading.Timer(0.5, lambda: webbrowser.open(url)).start()
+    # the checks of watched models (alerts, cron schedules, retraining) while the studio runs,
+    # from when Spark is warm (what Spark's JVM says while it starts goes to the workspace's
+    # logs, and so would the scheduler's lines)
+    checks = _scheduler(ws, master) if scheduler else None
     # start the SparkSession now, in the background: the first run then finds it warm
     threading.Thread(
-        target=_warm_spark, args=(ws, master), name="seer-spark-warmup", daemon=True
+        target=_warm_spark, args=(ws, master, checks), name="seer-spark-warmup", daemon=True
     ).start()
-    # the checks of watched models (alerts, cron schedules, retraining) while the studio runs
-    checks = _start_scheduler(ws, master) if scheduler else None
     try:
         server.run()
     except (KeyboardInterrupt, SystemExit):
@@ -95,7 +97,7 @@ def serve(
     return 0
 
 
-def _start_scheduler(ws: Workspace, master: str | None) -> Any:
+def _scheduler(ws: Workspace, master: str | None) -> Any:
     from engine.scheduler import Scheduler
 
     def said(model: str, doc: dict[str, Any]) -> None:
@@ -108,9 +110,7 @@ def _start_scheduler(ws: Workspace, master: str | None) -> Any:
                 flush=True,
             )
 
-    checks = Scheduler(ws, interval=60.0, on_check=said, master=master)
-    checks.start()
-    return checks
+    return Scheduler(ws, interval=60.0, on_check=said, master=master)
 
 
 def proxy_options(trusted_proxy: str | None) -> dict[str, Any]:
@@ -150,10 +150,13 @@ def _safe_to_bind(ws: Workspace, host: str) -> bool:
     return True
 
 
-def _warm_spark(ws: Workspace, master: str | None) -> None:
+def _warm_spark(ws: Workspace, master: str | None, then: Any = None) -> None:
     from engine.spark import get_spark
 
     try:
         get_spark(master, ws.spark_local_dir, ws.logs_dir)
     except Exception as exc:  # the first run reports it with its node
         logging.getLogger("seer.studio").warning("Spark did not start: %s", exc)
+    finally:
+        if then is not None:
+            then.start()
