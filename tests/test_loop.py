@@ -359,3 +359,38 @@ def test_a_challenger_that_loses_stays_in_staging_and_a_winner_can_go_to_canary_
     assert route.production == loser and (route.canary, route.canary_percent) == (winner, 20.0)
     registry.canary(MODEL, winner, 0)
     registry.promote(MODEL, winner)
+
+
+def test_the_commands_answer_as_documented(served) -> None:
+    from .conftest import seer_cli
+
+    ws, _, _ = served
+    where = ("--workspace", str(ws.root))
+    doc = json.loads(seer_cli("models", "compare", MODEL, "1", "2", "--json", *where).stdout)
+    assert set(doc["versions"]) == {"1", "2"} and doc["window"]["rows"] > 0
+    assert doc["live"]["1"]["labeled"] > 0 and doc["recorded"]
+    checked = seer_cli("models", "check", MODEL, "--json", *where)
+    assert checked.returncode == 0, checked.stderr
+    assert set(json.loads(checked.stdout)) == {
+        "alerts",
+        "retrain",
+        "comparison",
+        "decision",
+        "reason",
+    }
+    bad = seer_cli("models", "shadow", MODEL, "99", *where)
+    assert bad.returncode == 2 and "has no version 99" in bad.stderr
+    same = seer_cli("models", "compare", MODEL, "2", "2", *where)
+    assert same.returncode == 2 and "two different versions" in same.stderr
+    once = seer_cli("scheduler", "--once", *where)
+    assert once.returncode == 0, once.stderr
+
+
+def test_a_retrain_lease_is_taken_over_only_once_its_holder_stopped_renewing(workspace) -> None:
+    from engine.retrain import LEASE_SECONDS, Retrains
+
+    leases = Retrains(workspace)
+    assert leases.take_lease("m", "a", now=1000.0)
+    assert not leases.take_lease("m", "b", now=1000.0 + LEASE_SECONDS / 2)
+    assert leases.take_lease("m", "a", now=1000.0 + LEASE_SECONDS / 2)  # its holder renews
+    assert leases.take_lease("m", "b", now=1000.0 + 2 * LEASE_SECONDS)  # a dead holder's lease
