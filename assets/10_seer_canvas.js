@@ -417,6 +417,7 @@
 
   // -- keyboard ------------------------------------------------------------------------------
   function typing(e) {
+    if (document.body.classList.contains("fe-open")) return true;  // the feature editor has the keys
     var t = e.target;
     return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
   }
@@ -581,45 +582,6 @@
     cy.elements().unselect();
     var n = cy.getElementById(id);
     if (n.length) { n.select(); cy.animate({ center: { eles: n } }, { duration: 200 }); }
-  };
-})();
-
-/* the feature table editor: table rows -> feature definitions (see studio/forms.py) */
-(function () {
-  "use strict";
-  var S = (window.SEER = window.SEER || {});
-  function list(text) {
-    return String(text || "").split(/[,;]/).map(function (t) { return t.trim(); }).filter(Boolean);
-  }
-  function member(text) {
-    var m = String(text).trim().match(/^(.+?)\/(\d+)$/);
-    if (m) return { kind: "bucket", column: m[1].trim(), buckets: parseInt(m[2], 10) };
-    return { kind: "discrete", column: String(text).trim() };
-  }
-  S.rowsToFeatures = function (rows) {
-    var out = [];
-    (rows || []).forEach(function (r) {
-      if (!r || !r.kind) return;
-      var extra = {};
-      if (r._extra) { try { extra = JSON.parse(r._extra); } catch (e) { extra = {}; } }
-      var d = { kind: r.kind };
-      if (r.kind === "combine") {
-        var names = [r.column].concat(list(r["with"]));
-        var old = extra.of || [];
-        var oldText = old.map(function (m) { return m.kind === "bucket" && m.buckets ? m.column + "/" + m.buckets : m.column; });
-        d.of = names.map(function (n, i) { return oldText[i] === String(n).trim() ? old[i] : member(n); });
-        delete extra.of;
-      } else {
-        d.column = r.column || "";
-        if (r.kind === "continuous" && list(r.transform).length) d.transform = list(r.transform);
-        if (r.kind === "bucket" && r.buckets !== null && r.buckets !== undefined && r.buckets !== "") d.buckets = Number(r.buckets);
-        if (r.kind === "datetime") d.parts = list(r.transform).length ? list(r.transform) : ["year", "month", "weekday"];
-      }
-      Object.keys(extra).forEach(function (k) { if (!(k in d)) d[k] = extra[k]; });
-      if (r.name) d.name = r.name;
-      out.push(d);
-    });
-    return out;
   };
 })();
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests import test_studio as ts
-from tests.test_studio import Studio, click_node, drop, saved_flow, shot, wait_doc
+from tests import studio_browser as ts
+from tests.studio_browser import Studio, click_node, drop, saved_flow, shot, wait_doc
 
 # the studio's browser-test fixtures: one studio process and one chromium for this module
 studio = ts.studio
@@ -258,7 +258,7 @@ def test_closing_the_tab_with_unsaved_changes_asks(page: Any, studio: Studio) ->
 def test_an_ambiguous_link_asks_which_ports(page: Any, studio: Studio) -> None:
     """Split's two outputs are both linked; a second Predict linked from it could score either:
     the studio asks instead of picking `train` (a model scored on its own training rows)."""
-    from tests.test_studio import connect, links
+    from tests.studio_browser import connect, links
 
     page.click("#btn-new")
     wait_doc(page, "s.nodes.length === 0")
