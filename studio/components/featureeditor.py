@@ -71,11 +71,7 @@ def _column(
 
 def _input_link(doc: dict[str, Any], node_id: str, port: str) -> dict[str, Any] | None:
     return next(
-        (
-            lk
-            for lk in doc.get("links", [])
-            if lk["target"] == node_id and lk["targetPort"] == port
-        ),
+        (lk for lk in doc.get("links", []) if lk["target"] == node_id and lk["targetPort"] == port),
         None,
     )
 
@@ -131,7 +127,9 @@ def profile(
     columns = [_column(n, types.get(n), by_name.get(n), rows, sampled) for n in names]
     note = f"Statistics of {source}: {rows:,} rows."
     if not current:
-        note += " The flow changed since that run: run it again for figures of the data as it is now."
+        note += (
+            " The flow changed since that run: run it again for figures of the data as it is now."
+        )
     return {**base, "columns": columns, "source": "data", "rows": rows, "note": note}
 
 
