@@ -252,9 +252,16 @@ def _example(kind: str, t: str, st: dict[str, Any]) -> Any:
 
 def fields_from_manifest(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """The fields a try-it form asks for: the model's inputs but never its label, each
-    pre-filled with a typical value from the training data's statistics (the baseline)."""
+    pre-filled with a typical value from the training data's statistics (the baseline); a
+    category column lists the values the model was trained on (``known``)."""
+    from engine.serving.scoring import known_categories
+
     baseline = {c["name"]: c for c in ((manifest.get("baseline") or {}).get("columns") or [])}
     label = manifest.get("label")
+    try:
+        known = known_categories(manifest)
+    except (KeyError, TypeError):  # a bundle that keeps no category lists
+        known = {}
     out = []
     for f in manifest.get("input_schema") or []:
         if f["name"] == label:
@@ -266,5 +273,8 @@ def fields_from_manifest(manifest: dict[str, Any]) -> list[dict[str, Any]]:
             else ("bool" if t == "boolean" else "text")
         )
         example = _example(kind, t, baseline.get(f["name"], {}))
-        out.append({"name": f["name"], "type": t, "kind": kind, "example": example})
+        field = {"name": f["name"], "type": t, "kind": kind, "example": example}
+        if kind == "text" and known.get(f["name"]):
+            field["known"] = known[f["name"]]  # offered as a pick list in the form
+        out.append(field)
     return out

@@ -218,6 +218,46 @@ def test_try_it_never_asks_for_the_label_and_starts_from_typical_values() -> Non
     assert fields == {"age": 39, "hours": 40.44, "workclass": "Private"}
 
 
+def test_try_it_offers_the_categories_the_model_knows() -> None:
+    from studio.pages.models import try_field
+    from studio.services import fields_from_manifest
+
+    manifest = {
+        "model_type": "gbdt",
+        "label": "income",
+        "input_schema": [{"name": "age", "type": "int"}, {"name": "workclass", "type": "string"}],
+        "gbdt": {
+            "columns": [
+                {"name": "age", "categorical": False},
+                {"name": "workclass", "categorical": True, "categories": ["Private", "State-gov"]},
+            ]
+        },
+    }
+    fields = {f["name"]: f for f in fields_from_manifest(manifest)}
+    assert "known" not in fields["age"]
+    assert fields["workclass"]["known"] == ["Private", "State-gov"]
+    box = try_field("income", fields["workclass"])
+    control, pick_list = box.children[1], box.children[2]
+    assert control.list == pick_list.id
+    assert [o.value for o in pick_list.children] == ["Private", "State-gov"]
+
+
+def test_the_feature_editor_suggests_kinds_from_type_and_statistics() -> None:
+    from studio.components.featureeditor import suggest
+
+    def kind(**col: object) -> str:
+        return suggest(col)["kind"]
+
+    assert kind(type="int", distinct=69, sampled=3000) == "bucket"
+    assert kind(type="int", distinct=2, sampled=3000) == "discrete"  # a 0/1 code
+    assert kind(type="double") == "bucket"  # before a run: the type alone
+    assert kind(type="string", distinct=7, sampled=3000) == "discrete"
+    assert kind(type="string", distinct=3000, sampled=3000) == "ignore"  # an identifier
+    assert kind(type="date") == "datetime"
+    assert kind(type="string", distinct=3, missing_share=0.99) == "ignore"
+    assert kind(type="array<int>") == "ignore"
+
+
 def test_the_services_warnings_are_shown_with_the_score() -> None:
     from studio.services import answer_view
 
