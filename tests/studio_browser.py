@@ -197,3 +197,22 @@ def wait_doc(page: Any, predicate: str, timeout: float = 10000) -> None:
 
 def saved_flow(studio: Studio, name: str) -> dict[str, Any]:
     return json.loads((studio.ws / "flows" / f"{name}.flow.json").read_text())
+
+
+def badge_point(page: Any, node: str, direction: str, port: str) -> tuple[float, float]:
+    box = page.locator("#canvas").bounding_box()
+    pos = page.evaluate(
+        f"() => SEER.getCy().getElementById('{node}::{direction}::{port}').renderedPosition()"
+    )
+    return box["x"] + pos["x"], box["y"] + pos["y"]
+
+
+def drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
+    """A plain drag (no Shift, Connect off), as a user pulls a link out of a port."""
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move((start[0] + end[0]) / 2, (start[1] + end[1]) / 2, steps=6)
+    page.mouse.move(*end, steps=6)
+    time.sleep(0.15)  # the gesture snaps to its target a few times a second
+    page.mouse.up()
+    time.sleep(0.3)

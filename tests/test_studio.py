@@ -123,7 +123,8 @@ def test_build_run_publish_and_score_the_credit_risk_flow(  # noqa: PLR0915
     page.wait_for_selector("#run-status .pill.s-succeeded", timeout=240000)
     # the node colours follow the run's state a moment after the status line
     page.wait_for_function(
-        "() => SEER.getCy().nodes().every(n => n.style('label').startsWith('✓'))", timeout=10000
+        "() => SEER.getCy().nodes('[op]').every(n => n.style('label').startsWith('✓'))",
+        timeout=10000,
     )
     shot(page, "story-2-ran")
 

@@ -258,6 +258,29 @@ def test_the_feature_editor_suggests_kinds_from_type_and_statistics() -> None:
     assert kind(type="array<int>") == "ignore"
 
 
+def test_the_threshold_table_starts_at_the_sliders_value() -> None:
+    from studio.components.evaluation import confusion, slider_start
+
+    grid = [i / 100 for i in range(101)]
+    report = {
+        "rows": 100,
+        "positives": 20,
+        "threshold": 0.2437,  # the model's own cut-off, off the slider's grid
+        "confusion": {"tp": 15, "fp": 9},
+        "charts": {
+            "thresholds": {
+                "threshold": grid,
+                "tp": [round(20 * (1 - t)) for t in grid],
+                "fp": [round(80 * (1 - t) ** 2) for t in grid],
+            }
+        },
+    }
+    start = slider_start({"LR": report})
+    assert start == 0.24
+    row = confusion({"LR": report}, start).children[1].children[0]
+    assert row.children[1].children == "0.240"  # the table says what the slider says
+
+
 def test_the_services_warnings_are_shown_with_the_score() -> None:
     from studio.services import answer_view
 

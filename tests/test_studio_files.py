@@ -119,7 +119,7 @@ def test_stop_a_run_and_reattach_after_reload(page: Any) -> None:
     page.click("#btn-run")
     page.wait_for_selector("#run-status .pill.s-running", timeout=60000)
     page.wait_for_function(
-        "() => SEER.getCy().nodes()[0].style('label').startsWith('▶')", timeout=60000
+        "() => SEER.getCy().nodes('[op]')[0].style('label').startsWith('▶')", timeout=60000
     )
     # the browser asks before leaving unsaved changes; the user reloads anyway: the page
     # reattaches to the run it started and the unsaved canvas comes back
@@ -127,11 +127,12 @@ def test_stop_a_run_and_reattach_after_reload(page: Any) -> None:
     page.reload()
     page.wait_for_selector("#run-status .pill.s-running", timeout=20000)
     page.wait_for_function(
-        "() => window.SEER && SEER.getCy() && SEER.getCy().nodes().length === 1", timeout=20000
+        "() => window.SEER && SEER.getCy() && SEER.getCy().nodes('[op]').length === 1",
+        timeout=20000,
     )
     page.click("#btn-stop")
     page.wait_for_selector("#run-status .pill.s-cancelled", timeout=60000)
     page.wait_for_function(
-        "() => SEER.getCy().nodes()[0].style('label').startsWith('■')", timeout=10000
+        "() => SEER.getCy().nodes('[op]')[0].style('label').startsWith('■')", timeout=10000
     )
     shot(page, "stopped")

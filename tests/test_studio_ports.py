@@ -4,35 +4,15 @@ link labels stay readable after Fit."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from tests import studio_browser as sb
-from tests.studio_browser import drop, links, shot, wait_doc
+from tests.studio_browser import badge_point, drag, drop, links, shot, wait_doc
 
 pytestmark = sb.pytestmark
 studio = sb.studio
 browser = sb.browser
 page = sb.page
-
-
-def badge_point(page: Any, node: str, direction: str, port: str) -> tuple[float, float]:
-    box = page.locator("#canvas").bounding_box()
-    pos = page.evaluate(
-        f"() => SEER.getCy().getElementById('{node}::{direction}::{port}').renderedPosition()"
-    )
-    return box["x"] + pos["x"], box["y"] + pos["y"]
-
-
-def drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> None:
-    """A plain drag (no Shift, Connect off), as a user pulls a link out of a port."""
-    page.mouse.move(*start)
-    page.mouse.down()
-    page.mouse.move((start[0] + end[0]) / 2, (start[1] + end[1]) / 2, steps=6)
-    page.mouse.move(*end, steps=6)
-    time.sleep(0.15)  # the gesture snaps to its target a few times a second
-    page.mouse.up()
-    time.sleep(0.3)
 
 
 def open_sample(page: Any, name: str) -> None:

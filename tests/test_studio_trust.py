@@ -57,7 +57,7 @@ def _open(pg: Any, name: str) -> None:
 
 
 def _labels(pg: Any) -> list[str]:
-    return pg.evaluate("() => SEER.getCy().nodes().map(n => n.style('label'))")
+    return pg.evaluate("() => SEER.getCy().nodes('[op]').map(n => n.style('label'))")
 
 
 def _output_of(pg: Any, nid: str) -> str:
@@ -84,7 +84,8 @@ def test_two_flows_with_the_same_node_ids_never_share_results(
 
     _open(page, "adult")
     page.wait_for_function(
-        "() => SEER.getCy().nodes().every(n => !n.style('label').startsWith('✓'))", timeout=10000
+        "() => SEER.getCy().nodes('[op]').every(n => !n.style('label').startsWith('✓'))",
+        timeout=10000,
     )
     # the id it was given is no edit of the user's
     page.wait_for_function("() => document.querySelector('#dirty').innerText === ''", timeout=5000)
@@ -110,7 +111,8 @@ def test_two_flows_with_the_same_node_ids_never_share_results(
     # ... while the flow that ran shows its run's statuses there too
     _open(fresh, "loans")
     fresh.wait_for_function(
-        "() => SEER.getCy().nodes().every(n => n.style('label').startsWith('✓'))", timeout=10000
+        "() => SEER.getCy().nodes('[op]').every(n => n.style('label').startsWith('✓'))",
+        timeout=10000,
     )
     assert "Publish" in _output_of(fresh, "gbdt")
     fresh.context.close()
