@@ -279,12 +279,16 @@ def features_table(features: list[dict[str, Any]]) -> html.Table:
         else:
             what = str(f.get("column", ""))
         extra = {k: v for k, v in f.items() if k not in ("kind", "column", "of", "name")}
+        options = " · ".join(
+            f"{k.replace('_', ' ')} {', '.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in extra.items()
+        )
         rows.append(
             html.Tr(
                 [
                     html.Td(f.get("kind", "")),
                     html.Td(what),
-                    html.Td(", ".join(f"{k}={v}" for k, v in extra.items())),
+                    html.Td(options),
                     html.Td(f.get("name", "")),
                 ]
             )

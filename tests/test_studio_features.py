@@ -195,6 +195,11 @@ def test_configure_twelve_adult_features_in_the_editor_and_run(
     page.wait_for_selector("#feature-editor.hidden", state="attached")
     assert features_of(page, feats) == edited
     page.wait_for_selector(f"#fsummary-{feats}-features:has-text('12 features (1 cross)')")
+    # the inspector's summary of the configuration fits its panel: nothing cut off at the side
+    table = page.locator(f"#fsummary-{feats}-features .ftable").bounding_box()
+    panel = page.locator(".inspector").bounding_box()
+    assert table["x"] + table["width"] <= panel["x"] + panel["width"], (table, panel)
+    shot(page, "feature-summary-inspector")
 
     # the model and a run: the configuration trains
     click_node(page, lr)
