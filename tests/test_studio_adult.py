@@ -80,11 +80,14 @@ def configure(page: Any, n: dict[str, str]) -> None:
     page.click("#fe-done")
     wait_doc(page, f"s.nodes.find(n => n.id === '{n['auto']}').params.exclude[0] === 'fnlwgt'")
     click_node(page, n["auto"])
-    page.fill(f"#param-{n['auto']}-max_candidates input", "20")
+    page.fill(f"#param-{n['auto']}-max_candidates input", "10")
     page.keyboard.press("Enter")
     for model in ("lr", "gbdt"):
         click_node(page, n[model])
         sb.choose(page, f"#param-{n[model]}-label", LABEL)
+        # one model each rather than a tuning search: the story stays quick on a busy machine
+        page.click(f"#param-{n[model]}-auto_tune input")
+        wait_doc(page, f"s.nodes.find(n => n.id === '{n[model]}').params.auto_tune === false")
     page.wait_for_selector("text=No problems: the flow is ready to run.", timeout=15000)
 
 

@@ -391,3 +391,24 @@ def test_nodes_with_errors_get_a_red_border_and_warned_nodes_an_amber_one(studio
         if "border-color" in rule.get("style", {}) and "node[id" in rule["selector"]
     }
     assert borders == {'node[id = "gbdt"]': "#dc2626", 'node[id = "score"]': "#b45309"}
+
+
+def test_run_to_here_needs_only_what_feeds_the_node() -> None:
+    from studio.model import doc_to_flow
+    from studio.runs import upstream_flow
+
+    doc = {
+        "nodes": [
+            {"id": "data", "op": "import.sample", "params": {}, "x": 0, "y": 0},
+            {"id": "split", "op": "split", "params": {}, "x": 1, "y": 0},
+            {"id": "lr", "op": "train.hdlr", "params": {}, "x": 2, "y": 0},  # no label yet
+            {"id": "other", "op": "import.sample", "params": {}, "x": 0, "y": 1},
+        ],
+        "links": [
+            {"source": "data", "sourcePort": "out", "target": "split", "targetPort": "in"},
+            {"source": "split", "sourcePort": "train", "target": "lr", "targetPort": "train"},
+        ],
+    }
+    part = upstream_flow(doc_to_flow(doc, state.empty_meta()), "split")
+    assert [n.id for n in part.nodes] == ["data", "split"]
+    assert [(lk.src, lk.dst) for lk in part.links] == [("data", "split")]
