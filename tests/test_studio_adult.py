@@ -124,6 +124,11 @@ def try_it(page: Any) -> float:
     )
     assert "Private" in known and "State-gov" in known, known
     assert not page.locator(f".try-field label:text-is('{LABEL}')").count()
+    # pre-filled with typical training values, though the model was trained on features made
+    # upstream: the raw table's statistics stand in
+    field = ".try-field input[id*='\"col\":\"{}\"']"
+    assert page.input_value(field.format("workclass")) == "Private"
+    assert 30 <= float(page.input_value(field.format("age"))) <= 45
     page.click("button:has-text('Score')")
     score = float(page.wait_for_selector("[id*='try-score']", timeout=30000).inner_text())
     shot(page, "adult-story-models")
