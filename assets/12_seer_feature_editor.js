@@ -263,8 +263,7 @@
     var row = rowOf(col);
     if (!row) return;
     var list = features();
-    var f = isAuto() ? list[primaryIndex(list, col)] : list[primaryIndex(list, col)];
-    row.querySelector(".fe-preview").textContent = preview(col, f);
+    row.querySelector(".fe-preview").textContent = preview(col, list[primaryIndex(list, col)]);
   }
   function redrawRow(col) {
     var row = rowOf(col);
