@@ -77,6 +77,7 @@ def configure(page: Any, n: dict[str, str]) -> None:
     page.wait_for_selector("#feature-editor:not(.hidden) .fe-table", timeout=20000)
     page.select_option("#fe-label", LABEL)
     page.select_option('#fe-body select.fe-kind[data-col="fnlwgt"]', "ignore")
+    shot(page, "feature-editor-automatic")
     page.click("#fe-done")
     wait_doc(page, f"s.nodes.find(n => n.id === '{n['auto']}').params.exclude[0] === 'fnlwgt'")
     click_node(page, n["auto"])
