@@ -280,6 +280,14 @@
     row.classList.toggle("off", kind === "ignore");
     redrawPreview(col);
   }
+  // a small bar chart of the column's histogram (numbers) or frequent values (text)
+  function shape(c) {
+    var counts = c.shape || [];
+    var top = Math.max.apply(null, counts.concat([1]));
+    return el("div", { "class": "spark", title: c.shape ? "distribution in the data" : "" }, counts.slice(0, 20).map(function (k) {
+      return el("div", { "class": "bar", style: "height:" + Math.max(1, Math.round((20 * k) / top)) + "px" });
+    }));
+  }
   function columnRow(c, lab) {
     var isLabel = c.name === lab;
     var pick = el("input", { type: "checkbox", "class": "fe-pick", "data-col": c.name, disabled: isLabel || isAuto(),
@@ -292,6 +300,7 @@
       el("td", { "class": "mono small", text: c.type || "?" }),
       el("td", { "class": "fe-figure", text: pct(c.missing_share) }),
       el("td", { "class": "fe-figure", text: num(c.distinct) }),
+      el("td", {}, [shape(c)]),
       el("td", {}, [kindCell]),
       el("td", { "class": "fe-settings" }),
       el("td", { "class": "fe-preview" }),
@@ -311,7 +320,7 @@
       var name = isAuto() ? f : f && f.kind !== "combine" && f.column;
       if (name && !cols.some(function (c) { return c.name === name; })) cols.push({ name: name, type: "not in the input" });
     });
-    var head = el("tr", {}, ["cross", "column", "type", "missing", "distinct", "kind", "settings", "preview"].map(function (h) {
+    var head = el("tr", {}, ["cross", "column", "type", "missing", "distinct", "distribution", "kind", "settings", "preview"].map(function (h) {
       return el("th", { text: h });
     }));
     var rows = cols.map(function (c) { return columnRow(c, lab); });

@@ -91,6 +91,7 @@ def edit_quickly(page: Any) -> float:
     assert page.input_value('select.fe-kind[data-col="workclass"]') == "discrete"
     assert "Private" in row_text(page, "workclass")  # vocabulary preview
     assert "6.9 %" in row_text(page, "workclass")  # missing share (empty fields)
+    assert page.locator('#fe-body tr[data-col="age"] .spark .bar').count() >= 10  # its histogram
     kind(page, "fnlwgt", "ignore")
     kind(page, "education_num", "ignore")
     kind(page, "capital_loss", "ignore")

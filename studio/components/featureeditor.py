@@ -65,6 +65,12 @@ def _column(
         for key in ("distinct", "min", "max", "mean", "top", "quantiles"):
             if stats.get(key) is not None:
                 col[key] = stats[key]
+        # the shape of the column: a number's histogram, else its most frequent values' counts
+        counts = (stats.get("histogram") or {}).get("counts") or [
+            t["count"] for t in (stats.get("top") or [])
+        ]
+        if counts:
+            col["shape"] = counts
     col["suggested"] = suggest(col)
     return col
 
