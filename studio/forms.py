@@ -266,41 +266,32 @@ def features_summary(node_id: str, name: str, features: list[Any]) -> html.Div:
     )
 
 
-def features_table(features: list[dict[str, Any]]) -> html.Table:
-    """A readable table of a feature configuration next to its JSON."""
-    rows = []
-    for f in features:
-        if not isinstance(f, dict):
-            continue
-        if f.get("kind") == "combine":
-            what = " × ".join(
-                str(m.get("column", "?")) for m in f.get("of", []) if isinstance(m, dict)
-            )
-        else:
-            what = str(f.get("column", ""))
-        extra = {k: v for k, v in f.items() if k not in ("kind", "column", "of", "name")}
-        options = " · ".join(
-            f"{k.replace('_', ' ')} {', '.join(map(str, v)) if isinstance(v, list) else v}"
-            for k, v in extra.items()
-        )
-        rows.append(
-            html.Tr(
-                [
-                    html.Td(f.get("kind", "")),
-                    html.Td(what),
-                    html.Td(options),
-                    html.Td(f.get("name", "")),
-                ]
-            )
-        )
-    return html.Table(
-        [
-            html.Thead(
-                html.Tr(
-                    [html.Th("kind"), html.Th("column(s)"), html.Th("options"), html.Th("name")]
-                )
-            ),
-            html.Tbody(rows),
-        ],
-        className="ftable",
+def _feature_cells(f: dict[str, Any]) -> list[Any]:
+    if f.get("kind") == "combine":
+        what = " × ".join(str(m.get("column", "?")) for m in f.get("of", []) if isinstance(m, dict))
+    else:
+        what = str(f.get("column", ""))
+    if f.get("name"):
+        what += f" (as {f['name']})"
+    extra = {k: v for k, v in f.items() if k not in ("kind", "column", "of", "name")}
+    options = " · ".join(
+        f"{k.replace('_', ' ')} {', '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in extra.items()
     )
+    return [f.get("kind", ""), what, options]
+
+
+def features_table(features: list[dict[str, Any]]) -> html.Table:
+    """A readable table of a feature configuration (kind, column or crossed columns with the
+    feature's name, its options), narrow enough for the inspector."""
+    rows = [
+        html.Tr([html.Td(c) for c in _feature_cells(f)]) for f in features if isinstance(f, dict)
+    ]
+    head = html.Tr(
+        [
+            html.Th("kind", style={"width": "28%"}),
+            html.Th("column(s)", style={"width": "40%"}),
+            html.Th("options"),
+        ]
+    )
+    return html.Table([html.Thead(head), html.Tbody(rows)], className="ftable")
