@@ -181,6 +181,7 @@ def test_configure_twelve_adult_features_in_the_editor_and_run(
     check_nothing_clipped(page)
     assert page.inner_text("#fe-summary") == "12 features (11 columns, 1 cross)"
     assert "Choose the label first" not in page.inner_text("#fe-head")
+    page.evaluate("() => { document.getElementById('fe-body').scrollTop = 0; }")
     shot(page, "feature-editor-adult")
     defs = features_of(page, feats)
     check_configuration(defs)
