@@ -166,7 +166,7 @@
       setProps("doc", { data: Object.assign({ ts: Date.now(), loaded: true }, S.last) });
       // the inspector starts from the loaded flow's summary, never the previous flow's node
       setProps("selection", { data: null });
-      if (cy.nodes().length) cy.fit(undefined, 60);
+      if (cy.nodes().length) cy.fit(undefined, 30);
       if (cy.zoom() > 1.2) { cy.zoom(1.2); cy.center(); }
     }, 80);
   };

@@ -150,6 +150,17 @@
       cy.on("tapstart", "node.port-out", function (e) {
         if (S.eh && !S.eh.drawMode) S.eh.start(e.target);
       });
+      // hovering a badge says what the port takes or gives, and how to link it
+      cy.on("mouseover", "node.port", function (e) {
+        var b = e.target;
+        var n = owner(cy, b);
+        var sp = n && spec(n);
+        var p = sp && sides(sp)[b.data("dir")].filter(function (q) { return q.name === b.data("port"); })[0];
+        var how = b.data("dir") === "out" ? "Drag from here to an input to link it." : "Drop a link from an output here.";
+        cy.container().title = b.data("port") + " (" + b.data("type") + (p && p.optional ? ", optional" : "") + ")" +
+          (p && p.description ? ": " + p.description : "") + " " + how;
+      });
+      cy.on("mouseout", "node.port", function () { cy.container().title = ""; });
       cy.on("tap", "node.port", function (e) {
         var n = owner(cy, e.target);
         if (n && !n.selected()) { cy.elements().unselect(); n.select(); }

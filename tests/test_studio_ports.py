@@ -64,6 +64,10 @@ def test_a_link_joins_the_ports_dragged_from_and_dropped_on(page: Any) -> None:
     data = drop(page, "import.sample", 120, 120)
     split = drop(page, "split", 340, 120)
     pred = drop(page, "predict", 600, 260)
+    # a badge says what it is when the pointer rests on it
+    page.mouse.move(*badge_point(page, split, "out", "test"))
+    page.wait_for_function("() => SEER.getCy().container().title.startsWith('test (table)')")
+    assert "Drag from here" in page.evaluate("() => SEER.getCy().container().title")
     # from the split's "test" badge to the predict's "data" badge: exactly that, nothing asked
     drag(page, badge_point(page, split, "out", "test"), badge_point(page, pred, "in", "data"))
     wait_doc(page, "s.links.length === 1")

@@ -140,6 +140,13 @@ BASE_STYLESHEET: list[dict[str, Any]] = [
         },
     },
     {"selector": "node.port-out", "style": {"background-color": "#eef2ff"}},
+    # a port's type by its fill: models, transforms and reports stand out from tables
+    {"selector": 'node.port[type = "model"]', "style": {"background-color": "#fce7f3"}},
+    {"selector": 'node.port[type = "transform"]', "style": {"background-color": "#ede9fe"}},
+    {
+        "selector": 'node.port[type = "metrics"], node.port[type = "report"]',
+        "style": {"background-color": "#ffedd5"},
+    },
     {"selector": "node.port.optional", "style": {"border-style": "dashed"}},
     {"selector": "node.port-out:active", "style": {"overlay-opacity": 0.15}},
     {"selector": ".hidden-member", "style": {"display": "none"}},
