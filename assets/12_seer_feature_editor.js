@@ -324,7 +324,7 @@
       return el("th", { text: h });
     }));
     var rows = cols.map(function (c) { return columnRow(c, lab); });
-    body.appendChild(el("table", { "class": "fe-table" }, [el("thead", {}, [head]), el("tbody", {}, rows)]));
+    body.appendChild(el("table", { "class": "fe-table" + (isAuto() ? " auto" : "") }, [el("thead", {}, [head]), el("tbody", {}, rows)]));
     cols.forEach(function (c) { if (c.name !== lab) redrawRow(c.name); });
   }
   function crossList() {
