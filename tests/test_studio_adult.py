@@ -127,7 +127,7 @@ def try_it(page: Any) -> float:
     assert not page.locator(f".try-field label:text-is('{LABEL}')").count()
     # pre-filled with typical training values, though the model was trained on features made
     # upstream: the raw table's statistics stand in
-    field = ".try-field input[id*='\"col\":\"{}\"']"
+    field = '.try-field input[id*=\'"col":"{}"\']'
     assert page.input_value(field.format("workclass")) == "Private"
     assert 30 <= float(page.input_value(field.format("age"))) <= 45
     page.click("button:has-text('Score')")
