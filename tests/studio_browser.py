@@ -213,6 +213,6 @@ def drag(page: Any, start: tuple[float, float], end: tuple[float, float]) -> Non
     page.mouse.down()
     page.mouse.move((start[0] + end[0]) / 2, (start[1] + end[1]) / 2, steps=6)
     page.mouse.move(*end, steps=6)
-    time.sleep(0.15)  # the gesture snaps to its target a few times a second
+    time.sleep(0.35)  # the gesture snaps to its target a few times a second
     page.mouse.up()
     time.sleep(0.3)
