@@ -279,6 +279,21 @@ def _trigger(
     return None, None
 
 
+def _not_due(ws: Workspace, policy: WatchPolicy, alerts: list[dict[str, Any]], now: float) -> str:
+    r = policy.retrain
+    if not r.flow:
+        return "no retraining policy (seer models watch NAME --retrain FLOW)"
+    raised = any(a.get("kind") in RETRAIN_KINDS for a in alerts)
+    if r.on_drift and raised:
+        return (
+            "drift or accuracy alerts raised, but a retrain already ran within the last "
+            f"monitoring window ({policy.alerts.window})"
+        )
+    when = f'schedule "{r.schedule}" not due' if r.schedule else "no schedule"
+    alerts_said = "no new drift or accuracy alert" if r.on_drift else "not retrained on drift"
+    return f"no retrain due: {when}, {alerts_said}"
+
+
 def _retrained_within(ws: Workspace, policy: WatchPolicy, now: float) -> bool:
     """Whether an alert-triggered retrain ran within the last monitoring window: drift that
     lasts raises alerts window after window, and one retrain per window is enough."""
@@ -314,12 +329,7 @@ def check(
     }
     trigger, slot = _trigger(ws, policy, alerts, now, force)
     if trigger is None:
-        out["reason"] = (
-            "no retraining policy (seer models watch NAME --retrain FLOW)"
-            if not policy.retrain.flow
-            else "no retrain due: no schedule slot, and no drift or accuracy alert since the "
-            "last retrain's monitoring window"
-        )
+        out["reason"] = _not_due(ws, policy, alerts, now)
         return out
     retrains = Retrains(ws)
     with retrains.lease(name) as held:
