@@ -394,3 +394,38 @@ def test_a_retrain_lease_is_taken_over_only_once_its_holder_stopped_renewing(wor
     assert not leases.take_lease("m", "b", now=1000.0 + LEASE_SECONDS / 2)
     assert leases.take_lease("m", "a", now=1000.0 + LEASE_SECONDS / 2)  # its holder renews
     assert leases.take_lease("m", "b", now=1000.0 + 2 * LEASE_SECONDS)  # a dead holder's lease
+
+
+def test_the_models_page_shows_the_last_retrain_side_by_side(served) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from engine.challenger import Comparisons
+    from engine.retrain import Retrains
+
+    from .studio_browser import CHROMIUM, FLAGS, SHOTS
+    from .studio_http import studio_server
+
+    ws, _, _ = served
+    last = Comparisons(ws).recorded(MODEL)[0]
+    trigger = Retrains(ws).history(MODEL, limit=1)[0]["trigger"]
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed")
+    with studio_server(ws) as app, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(app.base_url + "/", wait_until="networkidle")
+        end = time.monotonic() + 60
+        while not page.query_selector("table.comparison"):  # once the app's callbacks are in
+            assert time.monotonic() < end, page.inner_text("body")[-2000:]
+            page.click("#page-models")
+            page.wait_for_timeout(1000)
+        table = page.query_selector("table.comparison")
+        text = table.inner_text()
+        said = page.inner_text(".card")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        table.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "models-last-retrain.png"))
+        browser.close()
+    for version, m in last["versions"].items():
+        assert f"v{version}" in text and m["role"] in text and f"{m['auc']:.4f}" in text
+    assert "Last retrain" in said and trigger in said
