@@ -5,6 +5,7 @@ with a curl line, and a form to try the production version."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -143,7 +144,12 @@ def retraining(studio: Studio, name: str) -> list[Any]:
     from engine.challenger import Comparisons
     from engine.retrain import Retrains
 
-    last = Retrains(studio.ws).history(name, limit=1)
+    try:
+        last = Retrains(studio.ws).history(name, limit=1)
+        recorded = Comparisons(studio.ws).recorded(name) if last else []
+    except Exception:  # a read-only store without the loop's tables: nothing to show
+        logging.getLogger(__name__).info("no retrain records for %s", name, exc_info=True)
+        return []
     if not last:
         return []
     rec = last[0]
@@ -160,7 +166,6 @@ def retraining(studio: Studio, name: str) -> list[Any]:
         ),
         html.Div(rec.get("reason", ""), className="retrain-reason"),
     ]
-    recorded = Comparisons(studio.ws).recorded(name)
     if recorded:
         comparison = recorded[0]
         w = comparison["window"]
