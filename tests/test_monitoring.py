@@ -296,3 +296,39 @@ def test_a_dead_webhook_blocks_neither_scoring_nor_evaluation(served) -> None:
     (rec,) = [a for a in alerts.list_alerts(ws, MODEL) if a["kind"] == "latency"]
     assert rec["delivery"]["status"] == "failed" and rec["delivery"]["attempts"] == alerts.ATTEMPTS
     assert "refused" in rec["delivery"]["error"].lower()
+
+
+def test_the_monitoring_page_shows_the_drifted_column_on_top_and_the_alerts(served) -> None:
+    from pathlib import Path
+
+    from .test_studio import CHROMIUM, FLAGS, Studio, shot
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    ws, _, _ = served
+    studio = Studio(ws.root.parent)  # `seer studio` on the served workspace
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 1100})
+            errors: list[str] = []
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(studio.url)
+            page.click("#page-monitoring")
+            page.wait_for_selector("#drift-table .drift-row", timeout=30000)
+            first = page.locator("#drift-table .drift-row").first
+            assert first.locator(".drift-col").inner_text() == "income"
+            assert float(first.locator(".drift-psi").inner_text()) > 0.25
+            assert first.locator(".drift-high").count() == 1
+            alerts = page.locator("#monitoring-alerts .alert-row")
+            assert alerts.filter(has_text="psi:income").count() == 1
+            assert alerts.filter(has_text="accuracy").count() == 1
+            page.wait_for_selector("#mon-traffic .main-svg", timeout=10000)
+            page.wait_for_selector("#mon-score .main-svg", timeout=10000)
+            shot(page, "studio-monitoring")
+            assert not errors, errors
+            browser.close()
+    finally:
+        studio.stop()

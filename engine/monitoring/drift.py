@@ -22,6 +22,7 @@ is the two-sample KS statistic at the resolution of the baseline's buckets.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,11 +42,11 @@ class Buckets:
     edges: tuple[float, ...] = ()  # numeric: the inner edges (len = buckets - 2)
     values: tuple[Any, ...] = ()  # categorical: the top values
 
-    def count(self, values: list[Any]) -> list[int]:
+    def count(self, values: Any) -> list[int]:
         """Live counts per bucket (the last bucket: missing values)."""
         k = len(self.labels)
         if self.kind == "numeric":
-            x = np.array([_number(v) for v in values], dtype=float)
+            x = _floats(values)
             finite = np.isfinite(x)
             idx = np.searchsorted(np.asarray(self.edges), x[finite], side="right")
             counts = np.bincount(idx, minlength=k - 1).tolist()
@@ -53,9 +54,24 @@ class Buckets:
         index = {_key(v): i for i, v in enumerate(self.values)}
         other, missing = k - 2, k - 1
         counts = [0] * k
-        for v in values:
-            counts[missing if v is None else index.get(_key(v), other)] += 1
+        try:
+            seen = Counter(values).items()
+        except TypeError:  # an unhashable value (a list or an object sent as a value)
+            seen = Counter(v if v is None else _key(v) for v in values).items()
+        for v, n in seen:
+            counts[missing if v is None else index.get(_key(v), other)] += n
         return counts
+
+
+def _floats(values: Any) -> np.ndarray:
+    """Numbers as floats, None as NaN (and, when some value is not a number at all, every
+    value that is not a number as NaN)."""
+    values = list(values)
+    try:
+        return np.array(values, dtype=float)  # None becomes NaN
+    except (TypeError, ValueError):
+        pass
+    return np.array([_number(v) for v in values], dtype=float)
 
 
 def _number(v: Any) -> float:

@@ -13,10 +13,13 @@ on every question (feedback for an old prediction may arrive at any time).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import math
+import operator
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -83,59 +86,123 @@ def parse_window(text: str | None) -> int:
 Key = tuple[float, Any, bool]  # (window start, version, shadow)
 
 
-def _group(preds: Iterable[dict], errors: Iterable[dict], w: int) -> dict[Key, list[list]]:
-    groups: dict[Key, list[list]] = {}
-    for i, source in enumerate((preds, errors)):
-        for rec in source:
-            key = (math.floor(rec["ts"] / w) * w, rec.get("version"), bool(rec.get("shadow")))
-            groups.setdefault(key, [[], []])[i].append(rec)
+def _group(recs: Iterable[dict], w: int) -> dict[Key, list[dict]]:
+    groups: dict[Key, list[dict]] = {}
+    for rec in recs:
+        key = (math.floor(rec["ts"] / w) * w, rec.get("version"), bool(rec.get("shadow")))
+        groups.setdefault(key, []).append(rec)
     return groups
 
 
-def _latency(recs: list[dict]) -> dict[str, float] | None:
-    lat = [r["latency_ms"] for r in recs if isinstance(r.get("latency_ms"), (int, float))]
-    if not lat:
-        return None
-    p50, p99 = np.percentile(np.asarray(lat, dtype=float), [50, 99])
-    return {"p50": round(float(p50), 3), "p99": round(float(p99), 3)}
+def _columns(instances: list[dict], names: list[str]) -> dict[str, Any]:
+    """The instances' values column by column (the service logs each instance's inputs in
+    the model's column order, so one C-level lookup per instance usually does)."""
+    if not names:
+        return {}
+    getter = operator.itemgetter(*names)
+    try:
+        rows = list(map(getter, instances))
+    except KeyError:
+        return {n: [i.get(n) for i in instances] for n in names}
+    if len(names) == 1:
+        return {names[0]: rows}
+    return dict(zip(names, zip(*rows, strict=True), strict=True)) if rows else {}
 
 
-def _aggregate(key: Key, w: int, preds: list[dict], errors: list[dict], b: Baseline | None):
-    start, version, shadow = key
-    instances = [i for r in preds for i in (r.get("instances") or ()) if isinstance(i, dict)]
-    doc: dict[str, Any] = {
-        "start": start,
-        "end": start + w,
-        "version": version,
-        "shadow": shadow,
-        "requests": len(preds) + len(errors),
-        "rows": len(instances),
-        "errors": len(errors),
-        "latency_ms": _latency(preds + errors),
-        "score": None,
-        "features": {},
-    }
-    if b is not None and preds:
+class _Window:
+    """One window's running aggregates (records are added chunk by chunk)."""
+
+    def __init__(self, key: Key, w: int, b: Baseline | None):
+        self.key, self.w, self.b = key, w, b
+        self.requests = self.rows = self.errors = 0
+        self.latency: list[float] = []
+        self.score: list[int] | None = None
+        self.features: dict[str, list[int]] = {}
+
+    def _latencies(self, recs: list[dict]) -> None:
+        self.latency += [
+            r["latency_ms"] for r in recs if isinstance(r.get("latency_ms"), (int, float))
+        ]
+
+    def add_errors(self, recs: list[dict]) -> None:
+        self.requests += len(recs)
+        self.errors += len(recs)
+        self._latencies(recs)
+
+    def add_predictions(self, recs: list[dict]) -> None:
+        self.requests += len(recs)
+        self._latencies(recs)
+        instances = [i for r in recs for i in (r.get("instances") or ()) if isinstance(i, dict)]
+        self.rows += len(instances)
+        b = self.b
+        if b is None or not recs:
+            return
         if b.score is not None:
-            scores = [p.get("score") for r in preds for p in (r.get("predictions") or ()) if p]
-            doc["score"] = b.score.count(scores)
+            scores = [p.get("score") for r in recs for p in (r.get("predictions") or ()) if p]
+            self.score = _add(self.score, b.score.count(scores))
+        columns = _columns(instances, list(b.columns))
         for col, buckets in b.columns.items():
-            doc["features"][col] = buckets.count([i.get(col) for i in instances])
-    return doc
+            self.features[col] = _add(self.features.get(col), buckets.count(columns[col]))
+
+    def doc(self) -> dict[str, Any]:
+        start, version, shadow = self.key
+        latency = None
+        if self.latency:
+            p50, p99 = np.percentile(np.asarray(self.latency, dtype=float), [50, 99])
+            latency = {"p50": round(float(p50), 3), "p99": round(float(p99), 3)}
+        return {
+            "start": start,
+            "end": start + self.w,
+            "version": version,
+            "shadow": shadow,
+            "requests": self.requests,
+            "rows": self.rows,
+            "errors": self.errors,
+            "latency_ms": latency,
+            "score": self.score,
+            "features": self.features,
+        }
+
+
+def _add(total: list[int] | None, counts: list[int]) -> list[int]:
+    return counts if total is None else [a + b for a, b in zip(total, counts, strict=True)]
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Parsing a log makes millions of small objects and no cycles: the cyclic collector would
+    only rescan them again and again."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def aggregate(ws: Workspace, name: str, w: int, start: float, end: float) -> list[dict]:
     """Request-side aggregates of the windows with records in [start, end)."""
     where = logs.folder(ws, name)
-    groups = _group(
-        logs.records(where, "predictions", start, end),
-        logs.records(where, "errors", start, end),
-        w,
-    )
-    return [
-        _aggregate(key, w, p, e, baseline(ws, name, key[1]) if key[1] is not None else None)
-        for key, (p, e) in groups.items()
-    ]
+    windows: dict[Key, _Window] = {}
+    baselines: dict[Any, Baseline | None] = {}
+
+    def window(key: Key) -> _Window:
+        if key not in windows:
+            version = key[1]
+            if version not in baselines:
+                baselines[version] = baseline(ws, name, version) if version is not None else None
+            windows[key] = _Window(key, w, baselines[version])
+        return windows[key]
+
+    with _no_gc():
+        for chunk in logs.chunks(where, "predictions", start, end):
+            for key, recs in _group(chunk, w).items():
+                window(key).add_predictions(recs)
+        for chunk in logs.chunks(where, "errors", start, end):
+            for key, recs in _group(chunk, w).items():
+                window(key).add_errors(recs)
+    return [win.doc() for win in windows.values()]
 
 
 # -- the roll-up of closed windows -----------------------------------------------------------
@@ -270,5 +337,5 @@ def monitoring(
     for doc in docs:
         b = baseline(ws, name, doc["version"]) if doc["version"] is not None else None
         windows.append(_render(doc, b, detail))
-    live.add_labeled(ws, name, w, start, now, windows)
+    live.add_labeled(ws, name, w, start, windows)
     return {"model": name, "windows": windows, "alerts": list_alerts(ws, name, since=start)}
