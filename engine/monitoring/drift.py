@@ -74,6 +74,14 @@ def _floats(values: Any) -> np.ndarray:
     return np.array([_number(v) for v in values], dtype=float)
 
 
+def _short(x: float) -> str:
+    """A bucket edge for a label: 3 significant digits, thousands as k and millions as M."""
+    for size, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= size:
+            return f"{x / size:.3g}{unit}"
+    return f"{x:.3g}"
+
+
 def _number(v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return math.nan
@@ -94,9 +102,9 @@ def column_buckets(column: dict[str, Any], baseline_rows: int) -> Buckets | None
         counts = np.asarray(hist["counts"], dtype=float)
         shares = counts / counts.sum() * (1 - missing_share)
         edges = [float(e) for e in hist["edges"]]
-        labels = [f"[{edges[i]:.4g}, {edges[i + 1]:.4g})" for i in range(len(counts))]
-        labels[0] = f"< {edges[1]:.4g}"
-        labels[-1] = f"≥ {edges[-2]:.4g}"
+        labels = [f"{_short(edges[i])}–{_short(edges[i + 1])}" for i in range(len(counts))]
+        labels[0] = f"< {_short(edges[1])}"
+        labels[-1] = f"≥ {_short(edges[-2])}"
         return Buckets(
             "numeric",
             (*labels, "missing"),

@@ -17,6 +17,7 @@ import gc
 import json
 import math
 import operator
+import re
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -58,24 +59,47 @@ class MonitoringError(ValueError):
     """A monitoring question that cannot be answered as asked (bad window or since)."""
 
 
-def parse_since(text: str | None) -> float | None:
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})" + "?"
+)
+_WINDOW = re.compile(r"[1-9][0-9]{0,3}[mhd]")
+
+
+def parse_since(text: str | None, strict: bool = False) -> float | None:
+    """An ISO 8601 time (RFC 3339: date, time to the second, offset; UTC without an offset
+    unless ``strict``) as a timestamp; None for none."""
     if text is None or text == "":
         return None
-    try:
-        when = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
+    m = _RFC3339.fullmatch(text if strict else text.strip())
+    when = None
+    if m and (m.group(5) or not strict):
+        clean = m.group(0)[:10] + "T" + m.group(0)[11:]
+        clean = clean.upper().replace("Z", "+00:00")
+        if m.group(3) == "60":  # a leap second: the second before
+            clean = clean[:17] + "59" + clean[19:]
+        try:
+            when = dt.datetime.fromisoformat(clean)
+        except ValueError:
+            when = None
+    if when is None:
         raise MonitoringError(
-            f'since "{text[:60]}" is not an ISO 8601 time: write e.g. 2026-05-01T00:00:00Z '
-            "(UTC when no offset is given)."
-        ) from None
+            f'since "{text[:60]}" is not an ISO 8601 time: write e.g. 2026-05-01T00:00:00Z'
+            + ("." if strict else " (UTC when no offset is given).")
+        )
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
-    return when.timestamp()
+    return max(0.0, when.timestamp())
 
 
-def parse_window(text: str | None) -> int:
+def parse_window(text: str | None, strict: bool = False) -> int:
+    """A window's length in seconds (``strict``: exactly as the OpenAPI description says)."""
     from engine.monitoring.policy import PolicyError
 
+    if strict and text is not None and not _WINDOW.fullmatch(text):
+        raise MonitoringError(
+            f'Window "{text[:40]}" is not a duration: write a whole number from 1 to 9999 and a '
+            'unit, m (minutes), h (hours) or d (days), e.g. "1h" or "15m".'
+        )
     try:
         return window_seconds(text or "1h")
     except PolicyError as exc:
@@ -319,15 +343,16 @@ def monitoring(
     since: str | float | None = None,
     now: float | None = None,
     detail: bool = False,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """``{"model", "windows": [...], "alerts": [...]}`` — what GET /v1/models/NAME/monitoring
     and `seer models monitor` answer."""
-    w = parse_window(window)
+    w = parse_window(window, strict)
     now = time.time() if now is None else now
-    start = since if isinstance(since, (int, float)) else parse_since(since)
+    start = since if isinstance(since, (int, float)) else parse_since(since, strict)
     if start is None:
         start = now - DEFAULT_WINDOWS * w
-    start = math.floor(start / w) * w
+    start = max(0, math.floor(start / w) * w)
     _tables(ws)
     closed_end = roll_up(ws, name, w, now)
     docs = stored(ws, name, w, start, closed_end)

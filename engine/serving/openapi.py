@@ -342,7 +342,7 @@ def _monitoring(name: dict[str, Any]) -> dict[str, Any]:
         "name": "window",
         "in": "query",
         "description": "the window length: 15m, 1h, 1d ... (default 1h)",
-        "schema": {"type": "string", "pattern": "^[0-9]+[mhd]$"},
+        "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,3}[mhd]$"},
     }
     since = {
         "name": "since",

@@ -40,6 +40,7 @@ class MonitoringRoutes:
                 name,
                 request.query_params.get("window", "1h"),
                 request.query_params.get("since"),
+                strict=True,
             )
             if self._limiter is None:
                 self._limiter = anyio.CapacityLimiter(1)

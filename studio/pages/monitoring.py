@@ -7,6 +7,7 @@ The numbers are engine.monitoring's — the same as GET /v1/models/NAME/monitori
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import dash
@@ -37,13 +38,33 @@ def _graph(fig: go.Figure, gid: str) -> dcc.Graph:
     return dcc.Graph(figure=fig, id=gid, config={"displayModeBar": False}, className="mon-chart")
 
 
-def traffic_chart(windows: list[dict[str, Any]]) -> go.Figure:
+def _time_axis(fig: go.Figure, windows: list[dict[str, Any]], seconds: int) -> None:
+    """Windows on a time axis, a window of room either side (one window is not a blur of
+    milliseconds)."""
+    if not windows:
+        return
+    first = dt.datetime.fromisoformat(windows[0]["start"].replace("Z", "+00:00"))
+    last = dt.datetime.fromisoformat(windows[-1]["start"].replace("Z", "+00:00"))
+    pad = dt.timedelta(seconds=seconds)
+    fig.update_layout(xaxis={"type": "date", "range": [first - pad / 2, last + pad * 1.5]})
+
+
+def _middles(windows: list[dict[str, Any]], seconds: int) -> list[str]:
+    half = dt.timedelta(seconds=seconds / 2)
+    return [
+        (dt.datetime.fromisoformat(w["start"].replace("Z", "+00:00")) + half).isoformat()
+        for w in windows
+    ]
+
+
+def traffic_chart(windows: list[dict[str, Any]], seconds: int) -> go.Figure:
     fig = _fig("Traffic and latency")
-    x = [w["start"] for w in windows]
-    fig.add_bar(
-        x=x, y=[w["requests"] - w["errors"] for w in windows], name="answered", marker_color=BLUE
-    )
-    fig.add_bar(x=x, y=[w["errors"] for w in windows], name="errors (4xx/5xx)", marker_color=RED)
+    x = _middles(windows, seconds)
+    width = seconds * 1000 * 0.8
+    answered = [w["requests"] - w["errors"] for w in windows]
+    fig.add_bar(x=x, y=answered, width=width, name="answered", marker_color=BLUE)
+    errors = [w["errors"] for w in windows]
+    fig.add_bar(x=x, y=errors, width=width, name="errors (4xx/5xx)", marker_color=RED)
     for key, dash_ in (("p50", "solid"), ("p99", "dot")):
         fig.add_scatter(
             x=x,
@@ -58,6 +79,7 @@ def traffic_chart(windows: list[dict[str, Any]]) -> go.Figure:
         yaxis={"title": "requests"},
         yaxis2={"title": "latency ms", "overlaying": "y", "side": "right", "rangemode": "tozero"},
     )
+    _time_axis(fig, windows, seconds)
     return fig
 
 
@@ -73,15 +95,16 @@ def score_chart(win: dict[str, Any] | None) -> go.Figure | None:
     pair = (win or {}).get("detail", {}).get("score")
     if not pair:
         return None
+    pair = {k: v[:-1] for k, v in pair.items()}  # a score is never missing
     title = f"Score distribution against training (PSI {win['score_psi']:.3f})"
     return _pair_chart(title, pair, 260)
 
 
-def auc_chart(windows: list[dict[str, Any]], valid_auc: float | None) -> go.Figure:
+def auc_chart(windows: list[dict[str, Any]], valid_auc: float | None, seconds: int) -> go.Figure:
     fig = _fig("Live AUC (predictions with feedback)")
     labeled = [w for w in windows if w.get("auc") is not None]
     fig.add_scatter(
-        x=[w["start"] for w in labeled],
+        x=_middles(labeled, seconds),
         y=[w["auc"] for w in labeled],
         text=[f"{w['labeled']} labeled" for w in labeled],
         name="live AUC",
@@ -89,14 +112,16 @@ def auc_chart(windows: list[dict[str, Any]], valid_auc: float | None) -> go.Figu
         line={"color": BLUE},
     )
     if valid_auc is not None and windows:
+        ends = _middles([windows[0], windows[-1]], seconds)
         fig.add_scatter(
-            x=[windows[0]["start"], windows[-1]["start"]],
+            x=ends,
             y=[valid_auc, valid_auc],
             name=f"validation AUC {valid_auc:.3f}",
             mode="lines",
             line={"color": GREY, "dash": "dash"},
         )
     fig.update_layout(yaxis={"title": "AUC", "range": [0, 1]})
+    _time_axis(fig, windows, seconds)
     return fig
 
 
@@ -112,7 +137,11 @@ def drift_table(win: dict[str, Any] | None, threshold: float) -> html.Div:
         badge = "pill drift-high" if d["psi"] > threshold else "pill drift-ok"
         chart = _pair_chart("", pair, 150) if pair else None
         if chart is not None:
-            chart.update_layout(margin={"l": 40, "r": 10, "t": 6, "b": 24}, showlegend=False)
+            chart.update_layout(
+                margin={"l": 40, "r": 10, "t": 6, "b": 24},
+                showlegend=False,
+                xaxis={"tickfont": {"size": 9}},
+            )
         rows.append(
             html.Tr(
                 [
@@ -181,13 +210,14 @@ def _summary(win: dict[str, Any] | None, valid_auc: float | None) -> html.Div:
 def model_view(studio: Studio, name: str, window: str) -> Any:
     from engine.model_registry import ModelRegistry
     from engine.monitoring.baseline import baseline
-    from engine.monitoring.policy import WatchPolicies
+    from engine.monitoring.policy import WatchPolicies, window_seconds
     from engine.monitoring.windows import monitoring
 
     route = ModelRegistry(studio.ws).route(name)
     if route is None:
         return html.Div(f'"{name}" is not published.', className="muted")
     doc = monitoring(studio.ws, name, window, detail=True)
+    seconds = window_seconds(window)
     windows = _served(doc["windows"], route.production)
     b = baseline(studio.ws, name, route.production)
     valid_auc = b.valid_auc if b else None
@@ -199,8 +229,8 @@ def model_view(studio: Studio, name: str, window: str) -> Any:
             _summary(latest, valid_auc),
             html.Div(
                 [
-                    _graph(traffic_chart(windows), "mon-traffic"),
-                    _graph(auc_chart(windows, valid_auc), "mon-auc"),
+                    _graph(traffic_chart(windows, seconds), "mon-traffic"),
+                    _graph(auc_chart(windows, valid_auc, seconds), "mon-auc"),
                 ],
                 className="mon-row",
             ),
