@@ -4,6 +4,7 @@ webhook receiver, a dead webhook that blocks nothing."""
 
 from __future__ import annotations
 
+import calendar
 import json
 import threading
 import time
@@ -195,7 +196,7 @@ def test_monitoring_shows_drift_accuracy_and_errors_the_same_after_a_restart(ser
     url = state["url"]
     _traffic(url, rows)
     _flushed(url)
-    r = _monitoring(url)
+    r = _monitoring(url, window="1d")  # one window, unless the test runs over midnight UTC
     assert r.status_code == 200, r.text
     doc = r.json()
     assert doc["model"] == MODEL
@@ -210,7 +211,9 @@ def test_monitoring_shows_drift_accuracy_and_errors_the_same_after_a_restart(ser
     assert win["labeled"] == 600 and win["auc"] < 0.5 and win["logloss"] > 0
 
     # the command line gives the same numbers
-    out = seer_cli("models", "monitor", MODEL, "--json", "--workspace", str(ws.root))
+    out = seer_cli(
+        "models", "monitor", MODEL, "--window", "1d", "--json", "--workspace", str(ws.root)
+    )
     assert json.loads(out.stdout)["windows"] == doc["windows"]
     table = seer_cli("models", "monitor", MODEL, "--workspace", str(ws.root)).stdout
     assert "income" in table and "600" in table
@@ -219,7 +222,7 @@ def test_monitoring_shows_drift_accuracy_and_errors_the_same_after_a_restart(ser
     state["proc"].terminate()
     state["proc"].wait(10)
     state["proc"], state["url"] = start_service(ws.root)
-    assert _monitoring(state["url"]).json()["windows"] == doc["windows"]
+    assert _monitoring(state["url"], window="1d").json()["windows"] == doc["windows"]
 
     # bad questions are answered with what to write instead
     for params, word in (({"window": "1 hour"}, "duration"), ({"since": "yesterday"}, "ISO")):
@@ -231,18 +234,44 @@ def test_monitoring_shows_drift_accuracy_and_errors_the_same_after_a_restart(ser
 
 
 def test_closed_windows_rolled_up_equal_the_log(served) -> None:
-    """Once the window closes its aggregates come from the store; they equal a fresh reading
-    of the log (the roll-up removed)."""
+    """Closed windows are rolled up into the store once; their numbers equal a fresh reading
+    of the log (the roll-up removed), and a window still open is never stored."""
+    from engine.model_registry import ModelRegistry
     from engine.monitoring.windows import monitoring
 
     ws, _, _ = served
-    later = time.time() + 2 * 3600
-    since = time.time() - 3600
-    rolled = monitoring(ws, MODEL, "1h", since, now=later)
-    assert ws.store.query("SELECT COUNT(*) AS n FROM monitoring_windows")[0]["n"] >= 1
+    # yesterday's traffic: the service's log of today, a day earlier, for a second name
+    reg = ModelRegistry(ws)
+    reg.publish(reg.path(MODEL, 1), "risk-history")
+    source, target = ws.logs_dir / "serving" / MODEL, ws.logs_dir / "serving" / "risk-history"
+    target.mkdir()
+    for path in source.glob("*.jsonl"):
+        kind, _, day = path.stem.partition("-")
+        older = time.strftime(
+            "%Y%m%d", time.gmtime(calendar.timegm(time.strptime(day, "%Y%m%d")) - 86400)
+        )
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        for rec in lines:
+            rec["ts"] -= 86400
+        (target / f"{kind}-{older}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    since = time.time() - 2 * 86400
+    first = monitoring(ws, "risk-history", "1h", since)
+    stored = ws.store.query(
+        "SELECT COUNT(*) AS n FROM monitoring_windows WHERE model = ?", ("risk-history",)
+    )
+    assert stored[0]["n"] == len(first["windows"]) >= 1
+    assert first["windows"][0]["features"]["income"]["psi"] > 0.25
+    assert sum(w["labeled"] for w in first["windows"]) == 600
     ws.store.execute("DELETE FROM monitoring_windows")
     ws.store.execute("DELETE FROM monitoring_rollup")
-    assert monitoring(ws, MODEL, "1h", since, now=later)["windows"] == rolled["windows"]
+    assert monitoring(ws, "risk-history", "1h", since)["windows"] == first["windows"]
+    assert monitoring(ws, "risk-history", "1h", since)["windows"] == first["windows"]  # stored
+    # today's window is still open: read from the log, not stored
+    monitoring(ws, MODEL, "1h")
+    open_rows = ws.store.query(
+        "SELECT COUNT(*) AS n FROM monitoring_windows WHERE model = ?", (MODEL,)
+    )
+    assert open_rows[0]["n"] == 0
 
 
 def test_alerts_are_raised_once_and_delivered_to_the_webhook(served) -> None:

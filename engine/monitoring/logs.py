@@ -120,7 +120,18 @@ def records(where: Path, kind: str, start: float, end: float) -> Iterator[dict[s
         yield from chunk
 
 
-_RID = b'"request_id":"'
+_RID = b'"request_id":'
+
+
+def _request_id(line: bytes) -> bytes | None:
+    """The request id of a predictions line, found by position (JSON with or without spaces)."""
+    at = line.find(_RID)
+    if at < 0:
+        return None
+    at = line.find(b'"', at + len(_RID))
+    if at < 0:
+        return None
+    return line[at + 1 : line.find(b'"', at + 1)]
 
 
 def token_time(request_id: str) -> float | None:
@@ -141,11 +152,7 @@ def _scan(paths: list[Path], wanted: set[bytes], out: dict[str, Any]) -> None:
         except OSError:
             continue
         for line in data.split(b"\n"):
-            at = line.find(_RID)
-            if at < 0:
-                continue
-            at += len(_RID)
-            rid = line[at : line.find(b'"', at)]
+            rid = _request_id(line)
             if rid in wanted:
                 try:
                     rec = orjson.loads(line)

@@ -239,7 +239,8 @@ def _tables(ws: Workspace) -> None:
 def roll_up(ws: Workspace, name: str, w: int, now: float) -> float:
     """Roll up every closed window not yet in the store; returns where the open part begins."""
     store = ws.store
-    closed_end = math.floor((now - GRACE) / w) * w
+    # only the clock closes a window for good (a ``now`` in the future reads, never stores)
+    closed_end = math.floor((min(now, time.time()) - GRACE) / w) * w
     rows = store.query(
         "SELECT through FROM monitoring_rollup WHERE model = ? AND window_s = ?", (name, w)
     )

@@ -97,7 +97,9 @@ def score_chart(win: dict[str, Any] | None) -> go.Figure | None:
         return None
     pair = {k: v[:-1] for k, v in pair.items()}  # a score is never missing
     title = f"Score distribution against training (PSI {win['score_psi']:.3f})"
-    return _pair_chart(title, pair, 260)
+    fig = _pair_chart(title, pair, 280)
+    fig.update_layout(xaxis={"tickfont": {"size": 9}}, margin={"b": 70}, legend={"y": -0.4})
+    return fig
 
 
 def auc_chart(windows: list[dict[str, Any]], valid_auc: float | None, seconds: int) -> go.Figure:
@@ -111,14 +113,12 @@ def auc_chart(windows: list[dict[str, Any]], valid_auc: float | None, seconds: i
         mode="lines+markers",
         line={"color": BLUE},
     )
-    if valid_auc is not None and windows:
-        ends = _middles([windows[0], windows[-1]], seconds)
-        fig.add_scatter(
-            x=ends,
-            y=[valid_auc, valid_auc],
-            name=f"validation AUC {valid_auc:.3f}",
-            mode="lines",
+    if valid_auc is not None:
+        fig.add_hline(
+            y=valid_auc,
             line={"color": GREY, "dash": "dash"},
+            annotation_text=f"validation AUC {valid_auc:.3f}",
+            annotation_position="top left",
         )
     fig.update_layout(yaxis={"title": "AUC", "range": [0, 1]})
     _time_axis(fig, windows, seconds)
@@ -235,17 +235,20 @@ def model_view(studio: Studio, name: str, window: str) -> Any:
                 className="mon-row",
             ),
             html.Div(
-                [_graph(score, "mon-score")]
-                if score
-                else [
-                    html.Div("score drift: " + "; ".join(b.notes if b else []), className="muted")
+                [
+                    _graph(score, "mon-score")
+                    if score
+                    else html.Div(
+                        "score drift: " + "; ".join(b.notes if b else []), className="muted"
+                    ),
+                    html.Div(
+                        [html.H3("Alerts"), alerts_list(doc["alerts"])], className="mon-alerts"
+                    ),
                 ],
                 className="mon-row",
             ),
             html.H3(f"Drift of the inputs (PSI alert above {rules.psi:g}), latest window"),
             drift_table(latest, rules.psi),
-            html.H3("Alerts"),
-            alerts_list(doc["alerts"]),
         ]
     )
 
