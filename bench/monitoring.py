@@ -2,12 +2,13 @@
 answer comes over a long log.
 
     .venv/bin/python bench/monitoring.py [--predictions 1000000] [--days 7] [--rounds 3]
+        [--check-every 5]
 
 1. A GBDT on generated credit_risk rows, published as "credit" and served by `seer serve`;
    ../shared/bench/serving_load.py (1,000 sequential single-record requests, then 8 clients ×
    250) alternately with monitoring off (the service alone) and on (a second process checks
-   the model's windows and alert rules every second, as the scheduler does), ``--rounds``
-   rounds each; medians.
+   the model's windows and alert rules every ``--check-every`` seconds, as the scheduler
+   does), ``--rounds`` rounds each; medians.
 2. The same bundle published as "credit-history", with ``--predictions`` single-record
    predictions (10 % with feedback) written directly in the request log's format over the last
    ``--days`` days; `seer models monitor credit-history --since ... --json` timed cold (the
@@ -48,7 +49,7 @@ from engine.workspace import Workspace
 ws = Workspace(sys.argv[1])
 while True:
     evaluate(ws, "credit")
-    time.sleep(1)
+    time.sleep(float(sys.argv[2]))
 """
 
 
@@ -97,13 +98,15 @@ def serve(ws: Workspace) -> tuple[subprocess.Popen, str]:
     return proc, url
 
 
-def one_round(ws: Workspace, requests: Path, monitoring: bool) -> dict[str, float]:
+def one_round(ws: Workspace, requests: Path, monitoring: bool, every: float) -> dict[str, float]:
     proc, url = serve(ws)
     checker = None
     try:
         if monitoring:
             checker = subprocess.Popen(
-                [sys.executable, "-c", CHECKER, str(ws.root)], cwd=ROOT, stderr=subprocess.PIPE
+                [sys.executable, "-c", CHECKER, str(ws.root), str(every)],
+                cwd=ROOT,
+                stderr=subprocess.PIPE,
             )
             time.sleep(2)
         return load(f"{url}/v1/models/credit:predict", "instances", requests)
@@ -115,14 +118,16 @@ def one_round(ws: Workspace, requests: Path, monitoring: bool) -> dict[str, floa
         proc.wait(10)
 
 
-def overhead(ws: Workspace, records: list[dict], rounds: int) -> dict[str, dict[str, float]]:
+def overhead(
+    ws: Workspace, records: list[dict], rounds: int, every: float
+) -> dict[str, dict[str, float]]:
     requests = ws.root.parent / "requests.json"
     requests.write_text(json.dumps(records))
     figures: dict[str, list[dict[str, float]]] = {"off": [], "on": []}
     for i in range(rounds):
         order = ("off", "on") if i % 2 == 0 else ("on", "off")
         for mode in order:
-            figures[mode].append(one_round(ws, requests, mode == "on"))
+            figures[mode].append(one_round(ws, requests, mode == "on", every))
     return {
         mode: {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         for mode, runs in figures.items()
@@ -199,12 +204,13 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=7)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--skip-overhead", action="store_true")
+    ap.add_argument("--check-every", type=float, default=5.0, help="seconds between checks")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="seer-monitoring-"))
     ws, records, bundle = credit_workspace(root)
     out = {}
     if not args.skip_overhead:
-        out["serving"] = overhead(ws, records, args.rounds)
+        out["serving"] = overhead(ws, records, args.rounds, args.check_every)
     ModelRegistry(ws).publish(bundle, "credit-history")
     t = time.perf_counter()
     since = write_history(ws, "credit-history", records, args.predictions, args.days)

@@ -361,3 +361,42 @@ def test_the_monitoring_page_shows_the_drifted_column_on_top_and_the_alerts(serv
             browser.close()
     finally:
         studio.stop()
+
+
+def test_a_shadow_versions_predictions_get_windows_of_their_own(served) -> None:
+    """Shadow predictions (logged with the shadow's version and "shadow": true) never mix into
+    the serving version's numbers."""
+    from engine.model_registry import ModelRegistry
+    from engine.monitoring.windows import monitoring
+
+    ws, rows, _ = served
+    reg = ModelRegistry(ws)
+    for _ in range(2):  # v1 in production, v2 beside it
+        reg.publish(reg.path(MODEL, 1), "risk-shadow")
+    folder = ws.logs_dir / "serving" / "risk-shadow"
+    folder.mkdir()
+    now = time.time()
+    lines = []
+    for i, row in enumerate(rows[:5]):
+        shadow = i >= 3
+        rec = {
+            "ts": now - 5 + i,
+            "request_id": f"{i:032x}.1.{'0' * 32}",
+            "model": "risk-shadow",
+            "version": 2 if shadow else 1,
+            "instances": [as_request(row)],
+            "predictions": [{"score": 0.2, "prediction": 0}],
+            "latency_ms": 1.0 + 100 * shadow,
+            "status": 200,
+        }
+        if shadow:
+            rec["shadow"] = True
+        lines.append(json.dumps(rec) + "\n")
+    day = time.strftime("%Y%m%d", time.gmtime(now))
+    (folder / f"predictions-{day}.jsonl").write_text("".join(lines))
+    windows = monitoring(ws, "risk-shadow", "1d")["windows"]
+    served_w = [w for w in windows if not w["shadow"]]
+    shadow_w = [w for w in windows if w["shadow"]]
+    assert [(w["version"], w["requests"]) for w in served_w] == [(1, 3)]
+    assert [(w["version"], w["requests"]) for w in shadow_w] == [(2, 2)]
+    assert served_w[0]["latency_ms"]["p99"] == 1.0 and shadow_w[0]["latency_ms"]["p50"] == 101.0
