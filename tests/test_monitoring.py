@@ -300,6 +300,15 @@ def test_alerts_are_raised_once_and_delivered_to_the_webhook(served) -> None:
         assert {a["delivery"]["status"] for a in listed} == {"delivered"}
         shown = _monitoring(state["url"]).json()["alerts"]
         assert {a["id"] for a in shown} == {a["id"] for a in new}
+        # a delivery its process never finished (it ended) is resumed by the next check, once
+        drift = next(a["id"] for a in new if a["measure"] == "psi:income")
+        ws.store.execute(
+            "UPDATE model_alerts SET delivery = 'pending', claimed_at = ? WHERE id = ?",
+            (time.time() - 600, drift),
+        )
+        assert alerts.evaluate(ws, MODEL) == [] and alerts.evaluate(ws, MODEL) == []
+        assert alerts.wait_deliveries(20)
+        assert [p["measure"] for p in receiver.received].count("psi:income") == 2
     finally:
         receiver.close()
 

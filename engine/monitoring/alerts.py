@@ -10,7 +10,9 @@ no alerts (it answers no one).
 A new alert is POSTed as JSON to the policy's webhook by one background thread: up to
 ``ATTEMPTS`` tries, ``TIMEOUT`` seconds each, waiting 0.5, 1, 2 ... seconds between them;
 the outcome (``delivered`` / ``failed`` with the error, and the number of attempts) is
-recorded on the alert. Nothing waits for a webhook.
+recorded on the alert. Nothing waits for a webhook. A delivery cut short because its process
+ended (a command line that did not call ``wait_deliveries``) stays ``pending`` and is resumed
+by the next check of the model, in one process only.
 """
 
 from __future__ import annotations
@@ -27,7 +29,14 @@ from typing import Any
 from engine.monitoring.baseline import baseline
 from engine.monitoring.logs import iso_to_ts
 from engine.monitoring.policy import AlertRules, WatchPolicies
-from engine.monitoring.records import insert, list_alerts, mark, record, tables
+from engine.monitoring.records import (
+    insert,
+    list_alerts,
+    mark,
+    record,
+    stale_deliveries,
+    tables,
+)
 from engine.monitoring.windows import monitoring
 from engine.store import Store
 from engine.workspace import Workspace
@@ -90,6 +99,8 @@ def evaluate(workspace: Workspace, name: str, now: float | None = None) -> list[
     if rules.webhook:
         for row in new:
             COURIER.send(store, row["id"], rules.webhook, _payload(record(row)))
+    for row in stale_deliveries(store, name):  # cut short when their process ended
+        COURIER.send(store, row["id"], row["webhook"], _payload(record(row)))
     return [record(r) for r in new]
 
 

@@ -27,7 +27,8 @@ DDL = """CREATE TABLE IF NOT EXISTS model_alerts (
     webhook TEXT,
     delivery TEXT NOT NULL,
     attempts INTEGER NOT NULL,
-    delivery_error TEXT
+    delivery_error TEXT,
+    claimed_at DOUBLE PRECISION
 )"""
 
 
@@ -102,6 +103,7 @@ def insert(store: Store, name: str, win: dict, length: str, breach: tuple, webho
         "delivery": "pending" if webhook else "none",
         "attempts": 0,
         "delivery_error": None,
+        "claimed_at": time.time(),  # the process that raised it delivers it
     }
     cols = ", ".join(row)
     marks = ", ".join("?" for _ in row)
@@ -120,3 +122,29 @@ def mark(store: Store, alert_id: str, status: str, attempts: int, error: str | N
         "UPDATE model_alerts SET delivery = ?, attempts = ?, delivery_error = ? WHERE id = ?",
         (status, attempts, error, alert_id),
     )
+
+
+STALE = 120.0  # a delivery claimed this long ago was cut short (one takes under 30 s)
+
+
+def stale_deliveries(store: Store, name: str) -> list[dict[str, Any]]:
+    """The model's alerts whose delivery a process began and never finished (it ended), each
+    claimed for this process — so only one process resumes it."""
+    now = time.time()
+    rows = store.query(
+        "SELECT * FROM model_alerts WHERE model = ? AND delivery = 'pending' "
+        "AND webhook IS NOT NULL AND claimed_at < ?",
+        (name, now - STALE),
+    )
+    mine = []
+    for row in rows:
+        with store.transaction() as conn:
+            cur = conn.execute(
+                store._sql(
+                    "UPDATE model_alerts SET claimed_at = ? WHERE id = ? AND claimed_at = ?"
+                ),
+                (now, row["id"], row["claimed_at"]),
+            )
+            if getattr(cur, "rowcount", 0) == 1:
+                mine.append(row)
+    return mine
