@@ -136,7 +136,7 @@ RULES: dict[str, Rule] = {
             "monitoring_models",
             "monitoring_view",
             "try_it",
-            "add_feature",
+            "feature_profile",
             "session_header",
             "conflict_dialog",
         )
