@@ -339,7 +339,7 @@ def test_a_dead_webhook_blocks_neither_scoring_nor_evaluation(served) -> None:
 def test_the_monitoring_page_shows_the_drifted_column_on_top_and_the_alerts(served) -> None:
     from pathlib import Path
 
-    from .test_studio import CHROMIUM, FLAGS, Studio, shot
+    from .studio_browser import CHROMIUM, FLAGS, Studio, shot
 
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt install chromium)")
