@@ -19,6 +19,7 @@ from engine.opapi import (
     collect_gbdt_columns,
     encode_gbdt_table,
     ks_threshold,
+    score_baseline,
     seed_param,
     write_manifest,
 )
@@ -592,6 +593,7 @@ def _write_bundle(
             },
             "feature_importance": importance,
             "baseline": _baseline(ctx, names),
+            "score_baseline": score_baseline(scores),
             "tuning": trials,
             "training": training,
             "lineage": {"run_id": ctx.run_id, "node_id": ctx.node_id},

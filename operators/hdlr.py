@@ -21,6 +21,7 @@ from engine.opapi import (
     binary_report,
     fit_features,
     ks_threshold,
+    score_baseline,
     seed_param,
     write_manifest,
 )
@@ -277,6 +278,7 @@ class TrainHdlr(Operator):
                 "nonzero_weights": len(indices),
                 # training-data statistics of the raw input columns (when this node saw them)
                 "baseline": baseline,
+                "score_baseline": score_baseline(scores),
                 "lineage": {"run_id": ctx.run_id, "node_id": ctx.node_id},
             },
         )

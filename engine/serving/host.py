@@ -95,3 +95,7 @@ class ModelHost:
         if canary is not None and zlib.crc32(request_id.encode()) % 10_000 < route["percent"] * 100:
             return canary
         return route["production"]
+
+    def production_version(self, name: str) -> int | None:
+        route = self.routes.get(name)
+        return route["production"].version if route is not None else None

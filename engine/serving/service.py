@@ -179,6 +179,7 @@ class Call:
 
     name: str
     version: str = "-"
+    record: dict[str, Any] | None = None  # the predictions log record, written when answered
 
 
 class Service:
@@ -186,6 +187,7 @@ class Service:
 
     def __init__(self, workspace: Workspace, opts: ServeOptions):
         self.opts = opts
+        self.workspace = workspace
         self.max_body = int(opts.max_body_mb * 2**20)
         self.host = ModelHost(ModelRegistry(workspace))
         self.auth = Authorizer(workspace.store, set(opts.api_keys), opts.public_metrics)
@@ -269,8 +271,7 @@ class Service:
         request_id = self.ids.request_id(call.name, token, len(instances))
         work = partial(score_batch, model, call.name, instances, request_id, explain, render)
         inline = len(instances) <= (INLINE_EXPLAINED if explain else INLINE_INSTANCES)
-        payload, record = work() if inline else await self.off_loop(work)
-        self.request_log.put(call.name, "predictions", record)
+        payload, call.record = work() if inline else await self.off_loop(work)
         if version_text is None:  # a routed request: mirrored to the shadow version, if any
             shadow = self.host.shadow(call.name)
             if shadow is not None:
@@ -301,5 +302,25 @@ class Service:
                 RequestError(500, f"Scoring failed: {type(exc).__name__}. See the service log.")
             )
         finally:
-            label = name if self.host.deployed(name) else UNKNOWN_MODEL
-            self.metrics.observe(label, call.version, status, time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            deployed = self.host.deployed(name)
+            self.metrics.observe(name if deployed else UNKNOWN_MODEL, call.version, status, seconds)
+            self._log_request(call, deployed, status, seconds)
+
+    def _log_request(self, call: Call, deployed: bool, status: int, seconds: float) -> None:
+        """The request in the log (written off the hot path): a scored request's record with
+        its latency and status, or an error record (time, version, status, latency) for one
+        answered 4xx/5xx — monitoring counts errors from these, so they survive a restart."""
+        latency_ms = round(seconds * 1000, 3)
+        if call.record is not None and status < 400:
+            call.record["latency_ms"] = latency_ms
+            call.record["status"] = status
+            self.request_log.put(call.name, "predictions", call.record)
+        elif status >= 400 and deployed:  # an unknown name never names a log folder
+            version: Any = call.version
+            if version == "-":
+                version = self.host.production_version(call.name)
+            elif version.isdigit():
+                version = int(version)
+            record = {"ts": time.time(), "version": version, "status": status}
+            self.request_log.put(call.name, "errors", {**record, "latency_ms": latency_ms})
