@@ -34,6 +34,7 @@ from typing import Any
 from engine import audit
 from engine.challenger import Comparisons, better, holdout_cut, iso, read_traffic, served_labeled
 from engine.model_registry import ModelRegistry
+from engine.monitoring import alerts, records
 from engine.monitoring.policy import WatchPolicies, WatchPolicy, window_seconds
 from engine.workspace import Workspace
 
@@ -74,22 +75,14 @@ DDL = [
 
 def raise_alerts(ws: Workspace, name: str, now: float | None = None) -> list[dict[str, Any]]:
     """The alerts the model's monitoring raises now (newly raised records, each with a
-    ``kind``): engine.monitoring.alerts when this installation has it, else none."""
-    try:
-        from engine.monitoring import alerts  # type: ignore[attr-defined]
-    except ImportError:
-        return []
+    ``kind``: drift, accuracy, errors, latency)."""
     return list(alerts.evaluate(ws, name, now=now))
 
 
 def record_alert(ws: Workspace, alert: dict[str, Any], started: float) -> dict[str, Any]:
-    """Keep an alert the loop raises itself (a failed retrain, kind ``retrain``) where the
-    monitoring keeps alerts (``seer models alerts`` lists it, the webhook gets it) when this
-    installation has them; the retrain record holds it either way."""
-    try:
-        from engine.monitoring import alerts, records  # type: ignore[attr-defined]
-    except ImportError:
-        return alert
+    """Keep an alert the loop raises itself (a failed retrain, kind ``retrain``) with the
+    monitoring's alerts (``seer models alerts`` lists it, the webhook gets it); the retrain
+    record holds it too."""
     try:
         webhook = WatchPolicies(ws).get(alert["model"]).alerts.webhook
         window = {"version": alert["version"], "_start": started, "_end": time.time()}

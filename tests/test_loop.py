@@ -85,25 +85,16 @@ def _watch(ws: Any, flow: Path, **retrain: Any) -> None:
     WatchPolicies(ws).update(MODEL, retrain={"flow": str(flow), **retrain})
 
 
-def _has_alerts() -> bool:
-    return importlib.util.find_spec("engine.monitoring.alerts") is not None
-
-
 def _fire_check(ws: Any) -> dict[str, Any]:
-    """`seer models check`, as the policy fires it: on the drift alert the monitoring raises
-    when this installation has alerts, else on a schedule slot that has come due."""
+    """`seer models check`, as the policy fires it: on the drift alert the monitoring raises."""
     from engine.retrain import check
 
-    if _has_alerts():
-        _watch(ws, RETRAIN, params={"rows": ROWS}, on_drift=True)
-        doc = check(ws, MODEL)
-        assert {"drift", "accuracy"} & {a["kind"] for a in doc["alerts"]}, doc["alerts"]
-        assert doc["reason"].startswith("retrained on drift alert") or doc["reason"].startswith(
-            "retrained on accuracy alert"
-        )
-        return doc
-    _watch(ws, RETRAIN, params={"rows": ROWS}, schedule="* * * * *")
-    return check(ws, MODEL, now=time.time() + 61)
+    _watch(ws, RETRAIN, params={"rows": ROWS}, on_drift=True)
+    doc = check(ws, MODEL)
+    drift = {a["measure"] for a in doc["alerts"] if a["kind"] == "drift"}
+    assert {"psi:channel", "psi:interest_rate"} <= drift, doc["alerts"]  # the shifted columns
+    assert doc["reason"].startswith("retrained on drift alert psi:"), doc["reason"]
+    return doc
 
 
 def test_drifted_model_is_retrained_on_its_feedback_and_promoted_without_a_failed_request(
@@ -184,10 +175,9 @@ def test_broken_retrain_leaves_the_champion_and_is_recorded_and_alerted(
     assert "logged nothing" in doc["reason"]
     raised = [a for a in doc["alerts"] if a["kind"] == "retrain"]
     assert len(raised) == 1 and raised[0]["model"] == MODEL and raised[0]["version"] == before
-    if _has_alerts():  # kept with the monitoring's alerts: `seer models alerts` lists it
-        from engine.monitoring.alerts import list_alerts
+    from engine.monitoring.alerts import list_alerts  # `seer models alerts` lists it
 
-        assert "retrain" in [a["kind"] for a in list_alerts(ws, MODEL)]
+    assert "retrain" in [a["kind"] for a in list_alerts(ws, MODEL)]
     assert ModelRegistry(ws).route(MODEL).production == before
     last = Retrains(ws).history(MODEL)[0]
     assert last["status"] == "failed" and last["run_id"] == doc["retrain"]["run_id"]
@@ -202,7 +192,10 @@ def test_shadow_scores_are_logged_never_returned_and_compared(served) -> None:
     production = registry.route(MODEL).production
     other = next(v["version"] for v in registry.versions(MODEL) if v["version"] != production)
     registry.shadow(MODEL, other)
-    time.sleep(1.0)  # the service picks the route up like a canary change
+    end = time.monotonic() + 10  # the service picks the route up like a canary change
+    while httpx.get(f"{url}/v1/models/{MODEL}").json().get("shadow", {}).get("version") != other:
+        assert time.monotonic() < end, "the service did not pick the shadow up"
+        time.sleep(0.1)
     rows = later[:60]
     replay = _replay_module()
     seen = replay.replay(url, MODEL, rows, "default", batch=20)
@@ -224,8 +217,12 @@ def test_shadow_scores_are_logged_never_returned_and_compared(served) -> None:
     assert shadows and {r["version"] for r in shadows} == {other}
     served_ids = {r["request_id"] for r in records if not r.get("shadow")}
     assert {r["request_id"] for r in shadows} <= served_ids
-    live = compare_versions(ws, MODEL, production, other)["live"]
-    assert live[f"{other} (shadow)"]["labeled"] >= len(rows)
+    end = time.monotonic() + 10  # the feedback is logged off the hot path too
+    while compare_versions(ws, MODEL, production, other)["live"][f"{other} (shadow)"][
+        "labeled"
+    ] < len(rows):
+        assert time.monotonic() < end, "the shadow's scores were not labeled by the feedback"
+        time.sleep(0.2)
     registry.shadow(MODEL, None)
 
 
