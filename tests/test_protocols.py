@@ -369,6 +369,9 @@ def test_exported_folder_serves_from_a_fresh_virtualenv(published, tmp_path) -> 
         )
         rows = requests_of(published, "score_gbdt", 100)
         assert v1_scores(own, "risk-gbdt", rows) == v1_scores(url, "risk-gbdt", rows)
+        # monitoring lives where the model was published, not in the lean scorer
+        resp = httpx.get(f"{own}/v1/models/risk-gbdt/monitoring")
+        assert resp.status_code == 501 and "seer models monitor" in resp.json()["error"]
     finally:
         proc.terminate()
         proc.wait(10)

@@ -1,6 +1,10 @@
 """`GET /v1/models/{name}/monitoring[?window=1h&since=ISO8601]`: the model's monitoring windows
 (traffic, errors, latency, drift, live accuracy) and alerts, computed from the request log by
-engine.monitoring in a thread of its own (never in the scoring threads)."""
+engine.monitoring in a thread of its own (never in the scoring threads).
+
+engine.monitoring (and numpy with it) is imported on the first monitoring request, not with the
+scorer: an exported serving folder (engine/model_export.py) carries only what scoring needs and
+answers this route with 501 and where to look instead."""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from engine.monitoring.windows import MonitoringError, monitoring
 from engine.serving.scoring import RequestError
 from engine.serving.service import Service, error_response, json_response
 
@@ -34,6 +37,14 @@ class MonitoringRoutes:
                 raise RequestError(
                     400, f"Unknown query parameter {unknown[0]!r}: use window and since."
                 )
+            try:
+                from engine.monitoring.windows import MonitoringError, monitoring
+            except ImportError:
+                raise RequestError(
+                    501,
+                    "Monitoring is not part of this serving folder (an exported model scores "
+                    "only). Monitor the model where it was published: seer models monitor NAME.",
+                ) from None
             work = partial(
                 monitoring,
                 self.s.workspace,
