@@ -1,9 +1,9 @@
 """Model quality on real data: Seer's automatic features + train.hdlr, and tuned train.gbdt,
 against scikit-learn and LightGBM baselines on exactly the same train/test rows, in one run.
 
-    .venv/bin/python bench/quality.py [--datasets adult,bank,credit]
+    .venv/bin/python bench/quality.py [--datasets adult,bank,credit,german]
 
-Needs ../shared/data (UCI Adult, Bank Marketing, Credit Default). Prints one JSON document;
+Needs ../shared/data (UCI Adult, Bank Marketing, Credit Default, German Credit). Prints one JSON document;
 docs/BENCHMARKS.md records the results.
 """
 
@@ -52,6 +52,13 @@ DATASETS = {
         "delimiter": ",",
         "drop": ["ID"],
     },
+    "german": {
+        "file": DATA / "german_credit" / "german.data",
+        "label": "CLASSIFICATION",
+        "positive": "0",
+        "delimiter": " ",
+        "drop": [],
+    },
 }
 
 
@@ -86,6 +93,10 @@ def flow_for(name: str, spec: dict) -> dict:
     nodes += [
         {"id": "auto", "op": "features.auto", "params": dict(common)},
         {"id": "lr", "op": "train.hdlr", "params": dict(common)},
+        # the same multi-granularity buckets without crosses
+        {"id": "auto_base", "op": "features.auto", "params": {**common, "max_crosses": 0}},
+        {"id": "lr_base", "op": "train.hdlr", "params": dict(common)},
+        {"id": "score_lr_base", "op": "predict", "params": {}},
         {"id": "gbdt", "op": "train.gbdt", "params": dict(common)},
         {"id": "gbdt_cv", "op": "train.gbdt", "params": {**common, "tune_folds": 3}},
         {"id": "score_lr", "op": "predict", "params": {}},
@@ -103,6 +114,11 @@ def flow_for(name: str, spec: dict) -> dict:
     link(f"{train}", "gbdt_cv.train")
     link("gbdt_cv.model", "score_gbdt_cv.model")
     link(f"{test}", "score_gbdt_cv.data")
+    link(f"{train}", "auto_base.train")
+    link("auto_base.train", "lr_base.train")
+    link("lr_base.model", "score_lr_base.model")
+    link(f"{test}", "score_lr_base.data")
+    link("score_lr_base.out", "eval.scored")
     link("score_lr.out", "eval.scored")
     link("score_gbdt.out", "eval.scored")
     link("score_gbdt_cv.out", "eval.scored")
@@ -319,10 +335,16 @@ def main() -> None:
             "train_rows": len(train),
             "test_rows": len(test),
             "seer_auto_hdlr_auc": round(metrics["score_lr"]["auc"], 4),
+            "seer_same_buckets_no_crosses_auc": round(metrics["score_lr_base"]["auc"], 4),
+            "auto_node_seconds": round(result.nodes["auto"].seconds, 2),
+            "auto_search_cost_in_lr_fits": report["search_cost_in_lr_fits"],
+            "auto_lr_fit_seconds": report["lr_fit_seconds"],
+            "auto_fallback": report["fallback"],
+            "auto_accepted": [a["cross"] for a in report["accepted"]],
             "seer_gbdt_tuned_auc": round(metrics["score_gbdt"]["auc"], 4),
             "seer_gbdt_tuned_3_folds_auc": round(metrics["score_gbdt_cv"]["auc"], 4),
             "gbdt_3_folds_seconds": round(result.nodes["gbdt_cv"].seconds, 2),
-            "auto_search_seconds": report["seconds"],
+            "auto_search_seconds": report["search_seconds"],
             "auto_crosses": len(report["accepted"]),
             "auto_evaluations": report["evaluations"],
             "auto_stopped": report["stopped"],

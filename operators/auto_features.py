@@ -47,14 +47,17 @@ class FeaturesAuto(Operator):
     category = "Features"
     title = "Automatic features"
     description = (
-        "Finds features on its own: buckets every number at several granularities, keeps text "
-        "and small integers as discrete values, and searches crosses of two or three features, "
-        "each scored by the validation AUC a fast logistic regression gains with it (field-wise "
-        "LR on a held-out part of a sample of `train`; `test` is only transformed, never used to "
-        "choose). The budget is a number of candidate evaluations, so the same data always gives "
-        "the same features; a wall-clock cap may stop the search early and the report says so. "
+        "Finds features on its own, after AutoCross: buckets every number at several "
+        "granularities, keeps text and small integers as discrete values, and searches crosses "
+        "of two or three features (all granularities, categories with numbers), each scored by "
+        "the held-out AUC a fast field-wise logistic regression gains with it on a sample of "
+        "`train` (`test` is only transformed, never used to choose). A cross is accepted only "
+        "when its gain holds on two held-out halves and beats shuffled copies of itself; a final "
+        "check keeps the crosses only if the crossed model beats the model without them. The "
+        "budget is a number of evaluations, so the same rows always give the same features. "
         "Outputs the transformed tables, the fitted transform and a report of every accepted "
-        "cross with its gain; the chosen configuration can be copied into features.extract."
+        "cross with its gain and bucket boundaries; the chosen configuration can be copied into "
+        "features.extract."
     )
     inputs = FeaturesExtract.inputs
     outputs = (
@@ -67,8 +70,8 @@ class FeaturesAuto(Operator):
         Param(
             "max_candidates",
             "integer",
-            "Budget: candidate crosses evaluated in all.",
-            default=200,
+            "Budget: candidate crosses evaluated in all (noise controls included).",
+            default=300,
             minimum=1,
             maximum=10_000,
             widget="number",

@@ -42,7 +42,7 @@ VALID_SHARE = 0.3  # held out, in two halves
 REFINE = 10  # the best pairs tried at every other granularity
 RERANK = 12  # candidates re-scored after each accepted cross
 NOISE_CONTROLS = 3  # shuffled copies of a candidate that estimate the noise of its gain
-NOISE_FACTOR = 2.0  # a gain must exceed this many times that noise
+NOISE_FACTOR = 1.5  # a gain must exceed this many times that noise
 BASE_LAMBDA = 1.0  # L2 strength of the search's LR (on the summed log-loss)
 
 
@@ -87,8 +87,9 @@ class Scored:
         return (self.gain_a + self.gain_b) / 2
 
     @property
-    def key(self) -> tuple[float, tuple[int, ...]]:
-        return (-round(self.gain, 9), self.members)
+    def key(self) -> tuple[float, float, tuple[int, ...]]:
+        """Ranked by the gain on the worse half (a gain that holds on both), then the mean."""
+        return (-round(min(self.gain_a, self.gain_b), 9), -round(self.gain, 9), self.members)
 
 
 def base_features(table: Any, columns: list[Any], fit: np.ndarray) -> list[Feature]:
@@ -313,6 +314,7 @@ class Search:
             scored = scored[1:]
             if not _holds(now[0] - current[0], now[1] - current[1], p["min_gain"]):
                 rejected.add(best.members)  # scored on an older margin: the gain is gone
+                self.rejected += 1
                 continue
             blocks, margin = [*blocks, codes], m_new
             w = np.concatenate([w, best.weights])
@@ -326,7 +328,6 @@ class Search:
             scored = _merge(rescored, [s for s in scored[RERANK:] if s.members not in taken])
             if budget.stopped:
                 break
-        self.rejected = len(rejected)
         return self._finish(blocks, w, base, current, accepted, budget, fit_seconds, started)
 
     def _score(
