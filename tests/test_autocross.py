@@ -121,11 +121,11 @@ def _write_loans(folder: Path, rows: int) -> tuple[Path, Path]:
 def test_same_rows_in_any_order_give_the_same_crosses_with_their_boundaries(
     spark, workspace, tmp_path: Path
 ) -> None:
-    ordered, shuffled = _write_loans(tmp_path, 8000)
+    ordered, shuffled = _write_loans(tmp_path, 20000)
     params = {
         "label": "default",
         "exclude": ["customer_id", "application_date"],
-        "max_candidates": 120,
+        "max_candidates": 160,
         "hash_bits": 16,
     }
     nodes = [
