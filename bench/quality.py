@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -306,6 +307,10 @@ def main() -> None:
     args = ap.parse_args()
     if not DATA.exists():
         sys.exit(f"{DATA} is absent: this benchmark needs the shared real datasets.")
+    # the shared data sets are read where they are: an allowed data folder for this run
+    os.environ["SEER_DATA_ROOTS"] = os.pathsep.join(
+        p for p in (os.environ.get("SEER_DATA_ROOTS"), str(DATA)) if p
+    )
     root = Path(tempfile.mkdtemp(prefix="seer-quality-"))
     ws = Workspace(root / "ws")
     out = {}

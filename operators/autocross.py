@@ -448,7 +448,15 @@ def _member(defn: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _dense(codes: np.ndarray) -> np.ndarray:
-    """Codes renumbered 0..k-1 (a missing value, -1, is a value of its own)."""
+    """Codes renumbered 0..k-1 in the order of their values (a missing value, -1, is a value
+    of its own): by counting when the values are few, else by sorting."""
+    codes = np.asarray(codes, dtype=np.int64).ravel()
+    if len(codes) == 0:
+        return codes
+    low, high = int(codes.min()), int(codes.max())
+    if high - low < 4 * len(codes) + 1024:
+        present = np.bincount(codes - low, minlength=high - low + 1) > 0
+        return (np.cumsum(present) - 1)[codes - low]
     return np.unique(codes, return_inverse=True)[1].astype(np.int64).ravel()
 
 
