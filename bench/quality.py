@@ -63,7 +63,7 @@ DATASETS = {
 }
 
 
-def flow_for(name: str, spec: dict) -> dict:
+def flow_for(name: str, spec: dict, lean: bool = False) -> dict:
     label, positive = spec["label"], spec["positive"]
     common = {"label": label, **({"positive": positive} if positive else {})}
     nodes, links = [], []
@@ -123,6 +123,10 @@ def flow_for(name: str, spec: dict) -> dict:
     link("score_lr.out", "eval.scored")
     link("score_gbdt.out", "eval.scored")
     link("score_gbdt_cv.out", "eval.scored")
+    if lean:  # the feature pipelines only: no tuned train.gbdt nodes
+        gone = {"gbdt", "gbdt_cv", "score_gbdt", "score_gbdt_cv"}
+        nodes = [n for n in nodes if n["id"] not in gone]
+        links = [lk for lk in links if not {lk["from"]["node"], lk["to"]["node"]} & gone]
     return {"seer_flow": 1, "name": name, "nodes": nodes, "links": links}
 
 
@@ -135,6 +139,17 @@ def fit_times(result) -> dict:
     return {
         "gbdt_defaults_fit_seconds": gbdt["tuning"][0]["seconds"],
         "hdlr_median_fit_seconds": round(float(np.median([t["seconds"] for t in lr["tuning"]])), 4),
+    }
+
+
+def gbdt_figures(result: Any, metrics: dict, warm: Any) -> dict:
+    return {
+        "seer_gbdt_tuned_auc": round(metrics["score_gbdt"]["auc"], 4),
+        "seer_gbdt_tuned_3_folds_auc": round(metrics["score_gbdt_cv"]["auc"], 4),
+        "gbdt_3_folds_seconds": round(result.nodes["gbdt_cv"].seconds, 2),
+        **fit_times(result),
+        **{f"{k}_warm": v for k, v in fit_times(warm).items()},
+        "gbdt_seconds": round(result.nodes["gbdt"].seconds, 2),
     }
 
 
@@ -304,6 +319,12 @@ def main() -> None:
         action="store_true",
         help="leave out the hashed-LR speed comparison (its full-space fit takes minutes)",
     )
+    ap.add_argument(
+        "--lean",
+        action="store_true",
+        help="the feature pipelines and the direct baselines only (no tuned train.gbdt nodes, "
+        "no warm re-runs)",
+    )
     args = ap.parse_args()
     if not DATA.exists():
         sys.exit(f"{DATA} is absent: this benchmark needs the shared real datasets.")
@@ -316,7 +337,7 @@ def main() -> None:
     out = {}
     for name in args.datasets.split(","):
         spec = DATASETS[name]
-        prepared = prepare_flow(parse_flow(json.dumps(flow_for(name, spec))))
+        prepared = prepare_flow(parse_flow(json.dumps(flow_for(name, spec, args.lean))))
         t = time.perf_counter()
         # one node at a time, so that single-fit timings are not shared with a parallel branch
         result = Runner(ws).run(prepared, RunOptions(max_parallel=1))
@@ -326,7 +347,7 @@ def main() -> None:
         }
         # the training nodes again in the now warm session (what the studio's long-lived session
         # sees): the first collects of a fresh JVM leave JIT work running on the cores for a while
-        for _ in range(2):
+        for _ in range(0 if args.lean else 2):
             warm = Runner(ws).run(prepared, RunOptions(max_parallel=1, force={"lr", "gbdt"}))
         metrics = result.nodes["eval"].metrics["by_input"]
         report = json.loads(Path(result.nodes["auto"].outputs["report"]["path"]).read_text())
@@ -346,17 +367,12 @@ def main() -> None:
             "auto_lr_fit_seconds": report["lr_fit_seconds"],
             "auto_fallback": report["fallback"],
             "auto_accepted": [a["cross"] for a in report["accepted"]],
-            "seer_gbdt_tuned_auc": round(metrics["score_gbdt"]["auc"], 4),
-            "seer_gbdt_tuned_3_folds_auc": round(metrics["score_gbdt_cv"]["auc"], 4),
-            "gbdt_3_folds_seconds": round(result.nodes["gbdt_cv"].seconds, 2),
+            **({} if args.lean else gbdt_figures(result, metrics, warm)),
             "auto_search_seconds": report["search_seconds"],
             "auto_crosses": len(report["accepted"]),
             "auto_evaluations": report["evaluations"],
             "auto_stopped": report["stopped"],
             "hdlr_seconds": round(result.nodes["lr"].seconds, 2),
-            **fit_times(result),
-            **{f"{k}_warm": v for k, v in fit_times(warm).items()},
-            "gbdt_seconds": round(result.nodes["gbdt"].seconds, 2),
             "flow_seconds": round(total, 1),
             **isolated_baselines(train, test, spec["label"], spec["positive"]),
             **({} if args.skip_hashed_lr else isolated_hashed_lr(result, spec)),
