@@ -160,12 +160,13 @@
       cy.elements(":selected").unselect();
       S.undo = []; S.redo = [];
       S.applyCollapsed();
+      if (S.ports) S.ports.ensureAll();
       S.last = snapshot(cy);
       S.lastText = JSON.stringify(S.last);
       setProps("doc", { data: Object.assign({ ts: Date.now(), loaded: true }, S.last) });
       // the inspector starts from the loaded flow's summary, never the previous flow's node
       setProps("selection", { data: null });
-      if (cy.nodes().length) cy.fit(undefined, 60);
+      if (cy.nodes().length) cy.fit(undefined, 30);
       if (cy.zoom() > 1.2) { cy.zoom(1.2); cy.center(); }
     }, 80);
   };
@@ -210,7 +211,9 @@
   // pair that fits, or the only same-named pair, or the only one into a required input, or the
   // only one from an output not yet used). Otherwise it asks (`choices`), never guessing: a
   // model scored on its own training rows is the price of a silent guess.
-  function portChoices(cy, src, dst, ignoreEdge) {
+  // `sp` and `tp` are the ports the gesture named (dragged from an output badge, dropped on an
+  // input badge): the link takes them, or is refused saying why.
+  function portChoices(cy, src, dst, ignoreEdge, sp, tp) {
     var cat = S.catalog || {};
     var so = cat[src.data("op")], dop = cat[dst.data("op")];
     if (!so || !dop) return { error: "Notes cannot be linked." };
@@ -230,6 +233,11 @@
           required: !ip.optional, fresh: usedOut(op.name) === 0 });
       });
     });
+    if (sp || tp) {
+      var named = all.filter(function (c) { return (!sp || c.sourcePort === sp) && (!tp || c.targetPort === tp); });
+      if (!named.length) return { error: namedPortError(so, dop, src, dst, sp, tp, usedIn) };
+      all = named;
+    }
     if (!all.length) return { error: linkError(so, dop, src, dst, usedIn) };
     var narrowed = all;
     var rules = [function (c) { return c.same; }, function (c) { return c.required; }, function (c) { return c.fresh; }];
@@ -250,6 +258,18 @@
     if (!free.length) return "Every input of " + title(dst) + " is already linked; delete a link first.";
     return "Cannot link " + title(src) + " to " + title(dst) + ": its outputs are " + outs +
       ", but the free inputs of " + title(dst) + " take " + ins + ".";
+  }
+  function namedPortError(so, dop, src, dst, sp, tp, usedIn) {
+    var title = function (n) { return '"' + (n.data("label") || n.id()) + '"'; };
+    var typeOf = function (list, name) { return (list.filter(function (p) { return p.name === name; })[0] || {}).type; };
+    var inp = tp && dop.inputs.filter(function (p) { return p.name === tp; })[0];
+    if (inp && !inp.multiple && usedIn(tp) > 0) return "The input " + tp + " of " + title(dst) + " is already linked; delete that link first.";
+    if (sp && tp) {
+      return "The output " + sp + " (" + typeOf(so.outputs, sp) + ") of " + title(src) + " cannot feed the input " + tp +
+        " (" + typeOf(dop.inputs, tp) + ") of " + title(dst) + ".";
+    }
+    if (sp) return "No free input of " + title(dst) + " takes the " + sp + " output (" + typeOf(so.outputs, sp) + ") of " + title(src) + ".";
+    return "No output of " + title(src) + " fits the input " + tp + " (" + typeOf(dop.inputs, tp) + ") of " + title(dst) + ".";
   }
   function pickPorts(cy, src, dst, ignoreEdge) {
     var res = portChoices(cy, src, dst, ignoreEdge);
@@ -299,14 +319,16 @@
   S.closeChooser = closeChooser;
 
   function onEdgeAdded(cy, edge) {
-    var src = edge.source(), dst = edge.target();
+    var ends = S.ports ? S.ports.ends(cy, edge, S.eh) : { src: edge.source(), dst: edge.target() };
+    var src = ends.src, dst = ends.dst;
     var res;
+    if (!src || !dst) { edge.remove(); return; }
     if (reaches(dst, src) && src.id() !== dst.id()) {
       res = { error: "That link would make a cycle: " + (dst.data("label") || dst.id()) + " already feeds " + (src.data("label") || src.id()) + "." };
     } else if (src.id() === dst.id()) {
       res = { error: "A node cannot be linked to itself." };
     } else {
-      res = portChoices(cy, src, dst, edge);
+      res = portChoices(cy, src, dst, edge, ends.sp, ends.tp);
     }
     if (res.error) {
       edge.remove();
@@ -342,10 +364,14 @@
     if (impl) {
       S.eh = impl.call(cy, {
         snap: true, snapThreshold: 30, snapFrequency: 15, noEdgeEventsInDraw: true, disableBrowserGestures: true,
-        canConnect: function (s, t) { return !s.same(t) && !!s.data("op") && !!t.data("op"); },
+        canConnect: function (s, t) {
+          if (S.ports) return S.ports.canConnect(cy, s, t);
+          return !s.same(t) && !!s.data("op") && !!t.data("op");
+        },
         edgeParams: function () { return { data: {} }; },
       });
     }
+    if (S.ports) S.ports.attach(cy);
     cy.on("ehcomplete", function (evt, src, dst, edge) {
       onEdgeAdded(cy, edge);
       schedulePush();
@@ -417,6 +443,7 @@
 
   // -- keyboard ------------------------------------------------------------------------------
   function typing(e) {
+    if (document.body.classList.contains("fe-open")) return true;  // the feature editor has the keys
     var t = e.target;
     return t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.tagName === "SELECT" || t.isContentEditable);
   }
@@ -523,14 +550,14 @@
       order.forEach(function (n) {
         var r = rank[n.id()];
         rows[r] = (rows[r] || 0) + 1;
-        n.position({ x: 80 + r * 210, y: 60 + (rows[r] - 1) * 110 });
+        n.position({ x: 80 + r * 250, y: 60 + (rows[r] - 1) * 120 });
       });
     });
     cy.fit(undefined, 60);
     if (cy.zoom() > 1.2) { cy.zoom(1.2); cy.center(); }
     push();
   };
-  S.fit = function () { var cy = getCy(); if (cy) { cy.fit(undefined, 60); if (cy.zoom() > 1.5) { cy.zoom(1.5); cy.center(); } } };
+  S.fit = function () { var cy = getCy(); if (cy) { cy.fit(undefined, 30); if (cy.zoom() > 1.5) { cy.zoom(1.5); cy.center(); } } };
   S.zoomBy = function (f) {
     var cy = getCy();
     if (!cy) return;
@@ -584,45 +611,6 @@
   };
 })();
 
-/* the feature table editor: table rows -> feature definitions (see studio/forms.py) */
-(function () {
-  "use strict";
-  var S = (window.SEER = window.SEER || {});
-  function list(text) {
-    return String(text || "").split(/[,;]/).map(function (t) { return t.trim(); }).filter(Boolean);
-  }
-  function member(text) {
-    var m = String(text).trim().match(/^(.+?)\/(\d+)$/);
-    if (m) return { kind: "bucket", column: m[1].trim(), buckets: parseInt(m[2], 10) };
-    return { kind: "discrete", column: String(text).trim() };
-  }
-  S.rowsToFeatures = function (rows) {
-    var out = [];
-    (rows || []).forEach(function (r) {
-      if (!r || !r.kind) return;
-      var extra = {};
-      if (r._extra) { try { extra = JSON.parse(r._extra); } catch (e) { extra = {}; } }
-      var d = { kind: r.kind };
-      if (r.kind === "combine") {
-        var names = [r.column].concat(list(r["with"]));
-        var old = extra.of || [];
-        var oldText = old.map(function (m) { return m.kind === "bucket" && m.buckets ? m.column + "/" + m.buckets : m.column; });
-        d.of = names.map(function (n, i) { return oldText[i] === String(n).trim() ? old[i] : member(n); });
-        delete extra.of;
-      } else {
-        d.column = r.column || "";
-        if (r.kind === "continuous" && list(r.transform).length) d.transform = list(r.transform);
-        if (r.kind === "bucket" && r.buckets !== null && r.buckets !== undefined && r.buckets !== "") d.buckets = Number(r.buckets);
-        if (r.kind === "datetime") d.parts = list(r.transform).length ? list(r.transform) : ["year", "month", "weekday"];
-      }
-      Object.keys(extra).forEach(function (k) { if (!(k in d)) d[k] = extra[k]; });
-      if (r.name) d.name = r.name;
-      out.push(d);
-    });
-    return out;
-  };
-})();
-
 /* named, collapsible groups of nodes (kept in the flow file's ui.groups) */
 (function () {
   "use strict";
@@ -655,6 +643,7 @@
         });
       });
     });
+    if (S.ports) S.ports.ensureAll(); // the badges of folded nodes fold with them
   };
   S.groupSelected = function () {
     var cy = cyOf();

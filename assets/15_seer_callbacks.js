@@ -151,25 +151,8 @@
       });
       return NONE;
     },
-    featureTableEdit: function () {
-      triggered().forEach(function (t) {
-        var id = triggeredId(t);
-        if (!id || typeof id !== "object") return;
-        var defs = window.SEER.rowsToFeatures(t.value);
-        window.SEER.setParam(id.node, id.name, defs.length ? defs : undefined);
-      });
-      return NONE;
-    },
-    // the feature table over the whole window: room for its columns and its dropdowns
-    featureEditorWide: function () {
-      var t = triggered()[0];
-      if (!t || !t.value) return NONE;
-      var id = triggeredId(t);
-      var box = id && document.getElementById("feditor-" + id.node + "-" + id.name);
-      if (!box) return NONE;
-      var wide = box.classList.toggle("feature-wide");
-      var button = box.querySelector(".fwide");
-      if (button) button.textContent = wide ? "Done (back to the inspector)" : "⤢ Wide editor";
+    openFeatureEditor: function (profile) {
+      window.SEER.openFeatureEditor(profile);
       return NONE;
     },
     selectProblem: function () {

@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.dataroots import DataRoots  # noqa: E402
 from engine.flow import parse_flow, prepare_flow  # noqa: E402
 from engine.runner import Runner, RunOptions  # noqa: E402
 from engine.sampledata import write_sample  # noqa: E402
@@ -94,7 +95,8 @@ def main() -> None:
     ws = Workspace(root / "ws")
     spark = get_spark(None, ws.spark_local_dir, ws.logs_dir)
     hand_written(spark, data, root / "warmup")  # JIT warm-up for both sides
-    warm = prepare_flow(parse_flow(flow_json(data, root / "seer-warmup")))
+    roots = DataRoots([root])  # the flow reads and writes in the bench folder
+    warm = prepare_flow(parse_flow(flow_json(data, root / "seer-warmup")), roots=roots)
     Runner(ws).run(warm, RunOptions(keep="needed"))
     seer_times, hand_times = [], []
     nodes: list[dict[str, float]] = []
@@ -102,7 +104,7 @@ def main() -> None:
         t = time.perf_counter()
         hand_written(spark, data, root / f"hand{i}")
         hand_times.append(time.perf_counter() - t)
-        prepared = prepare_flow(parse_flow(flow_json(data, root / f"seer{i}")))
+        prepared = prepare_flow(parse_flow(flow_json(data, root / f"seer{i}")), roots=roots)
         t = time.perf_counter()
         result = Runner(ws).run(prepared, RunOptions(force=set(prepared.order), keep="needed"))
         seer_times.append(time.perf_counter() - t)

@@ -9,6 +9,11 @@ from typing import Any
 _GLOB_CHARS = set("*?[")
 
 
+def is_url(text: str) -> bool:
+    """Whether a path param names a remote location (a URL or a JDBC/cloud scheme)."""
+    return "://" in text or text.startswith(("jdbc:", "s3a:", "gs:", "hdfs:", "abfss:"))
+
+
 def expand_paths(path: str) -> list[Path]:
     """The data files a path names: a file, every file in a folder, or a glob's matches.
 

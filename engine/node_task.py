@@ -16,7 +16,8 @@ from engine import leases
 from engine.context import Cancelled, NodeInputs, NodePlace, RunContext
 from engine.diskerrors import disk_full_message, is_disk_full, tightest
 from engine.errors import OperatorError, node_phrase
-from engine.flow import PreparedFlow, ResolvedNode, table_inputs
+from engine.flow_checks import table_inputs
+from engine.flow_model import PreparedFlow, ResolvedNode
 from engine.run_cache import fingerprint_outputs
 from engine.run_events import RunRecorder
 from engine.run_outputs import (

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.flow import PreparedFlow, ResolvedNode
+from engine.flow_model import PreparedFlow, ResolvedNode
 from engine.run_types import NodeResult, RunOptions
 from engine.store import Store
 

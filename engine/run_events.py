@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from engine.flow import ResolvedNode
+from engine.flow_model import ResolvedNode
 from engine.run_types import NodeEvent, NodeResult
 from engine.store import Store
 

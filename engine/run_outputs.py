@@ -12,7 +12,8 @@ from typing import Any
 from engine.atomic import atomic_write_text, remove_path, replace_path, temp_sibling
 from engine.context import RunContext
 from engine.errors import OperatorError
-from engine.flow import ResolvedNode, link_name
+from engine.flow_checks import link_name
+from engine.flow_model import ResolvedNode
 from engine.run_types import NodeResult
 from engine.spec import Port
 from engine.table_schema import TableSchema

@@ -27,7 +27,7 @@ from typing import Any
 
 from engine import leases
 from engine.atomic import temp_owner
-from engine.flow import PreparedFlow, ResolvedNode
+from engine.flow_model import PreparedFlow, ResolvedNode
 from engine.node_task import NodeTask, RunScope
 from engine.run_cache import node_cache_keys, passes_through, plan_cache
 from engine.run_events import RunRecorder

@@ -24,10 +24,11 @@ from engine.atomic import atomic_write_text
 from engine.table_schema import arrow_type_name
 
 STATS_FILE = "_seer_stats.json"
-STATS_VERSION = 1
+STATS_VERSION = 2
 SAMPLE_ROWS = 100_000
 TOP_VALUES = 10
 HISTOGRAM_BINS = 20
+QUANTILE_POINTS = 101  # percentiles 0..100 of a number column (previews of quantile buckets)
 
 
 class OutputNotFound(LookupError):
@@ -129,6 +130,9 @@ def compute_stats(path: Path, sample_rows: int = SAMPLE_ROWS) -> dict[str, Any]:
                     values, bins=HISTOGRAM_BINS, range=(lo, hi if hi > lo else lo + 1)
                 )
                 entry["histogram"] = {"edges": edges.tolist(), "counts": counts.tolist()}
+                entry["quantiles"] = np.quantile(
+                    values, np.linspace(0, 1, QUANTILE_POINTS)
+                ).tolist()
         few_values = not _is_numeric(f.type) or (entry.get("distinct") or 0) <= TOP_VALUES
         all_unique = entry.get("distinct") == len(col) - col.null_count and len(col) > TOP_VALUES
         if few_values and not all_unique and _orderable(f.type) and len(col):

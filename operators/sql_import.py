@@ -277,89 +277,25 @@ class ImportSql(Operator):
     def error_hint(self, message: str, params: Mapping[str, Any]) -> str | None:
         return _hint(message)
 
-    def run(  # noqa: C901
+    def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> dict[str, Any]:
         where = ctx.where
         src = parse_url(params["url"], ctx.flow_dir)
-        driver, package, jar = _DRIVERS[src.kind]
-        if not Path(jar).exists():
-            raise OperatorError(
-                f"{where} needs the {src.kind} JDBC driver ({jar}). Install the Debian package "
-                f"{package} and start Seer again."
-            )
-        if src.sqlite_path is not None:
-            ctx.check_path(src.sqlite_path, f"The 'url' parameter of {where}")
-        if src.sqlite_path is not None and not src.sqlite_path.is_file():
-            raise OperatorError(
-                f'{where} found no SQLite database at "{src.sqlite_path}". Check the url.'
-            )
-        if params.get("query"):  # checked again right before the database sees it
-            problem = query_problem(
-                params["query"], f"The 'query' parameter of {where}", dialect=src.kind
-            )
-            if problem:
-                raise OperatorError(problem)
-        elif problem := table_problem(params["table"]):
-            raise OperatorError(problem)
-        props = {"driver": driver, "fetchsize": str(params["fetch_size"])}
-        props.update(_READ_ONLY[src.kind])
-        user = src.user
-        for key, field in (("user_env", "user"), ("password_env", "password")):
-            name = params.get(key)
-            if name:
-                if name not in os.environ:
-                    raise OperatorError(
-                        f"{where} reads the {field} from the environment variable {name}, which is "
-                        f"not set. Set it before starting Seer (export {name}=...)."
-                    )
-                props[field] = os.environ[name]
-                if field == "user":
-                    user = os.environ[name]
-        if user:
-            props["user"] = user
-        q = _QUOTE[src.kind]
+        _check_source(ctx, src, params)
+        props = _connection_props(src, params, where)
         relation = (
             quote_table(params["table"], src.kind)
             if params.get("table")
             else f"({params['query'].strip().rstrip(';')}) seer_q"
         )
-
-        def read(props: dict[str, str]) -> Any:
-            reader = (
-                ctx.spark.read.format("jdbc")
-                .option("url", src.jdbc_url)
-                .option("dbtable", relation)
-                .options(**props)
-            )
-            part = params.get("partition_column")
-            if part:
-                col = q + part.replace(q, q + q) + q
-                bounds_sql = f"(SELECT MIN({col}) AS lo, MAX({col}) AS hi, COUNT(*) AS n FROM {relation}) seer_b"
-                bounds_reader = (
-                    ctx.spark.read.format("jdbc")
-                    .option("url", src.jdbc_url)
-                    .option("dbtable", bounds_sql)
-                    .options(**props)
-                )
-                row = bounds_reader.load().first()
-                if row["lo"] is not None and row["hi"] is not None and row["lo"] != row["hi"]:
-                    reader = (
-                        reader.option("partitionColumn", part)
-                        .option("lowerBound", str(row["lo"]))
-                        .option("upperBound", str(row["hi"]))
-                        .option("numPartitions", str(params["partitions"]))
-                    )
-                    ctx.log(f"reading {row['n']:,} rows in {params['partitions']} ranges of {part}")
-            return reader.load()
-
         try:
             try:
-                df = read(props)
+                df = _read(ctx, src, relation, props, params)
             except Exception as exc:
                 if "unknown system variable 'tx_read_only'" not in str(exc).lower():
                     raise
-                df = read({**props, **_MYSQL8_READ_ONLY})  # MySQL 8
+                df = _read(ctx, src, relation, {**props, **_MYSQL8_READ_ONLY}, params)  # MySQL 8
         except Exception as exc:
             message = spark_error_message(exc).rstrip(".")
             hint = _hint(message) or ""
@@ -375,6 +311,93 @@ class ImportSql(Operator):
             f"reading {'table ' + params['table'] if params.get('table') else 'a query'} from {src.display}"
         )
         return {"out": df}
+
+
+def _check_source(ctx: RunContext, src: Any, params: Mapping[str, Any]) -> None:
+    """The driver is installed, a SQLite file is inside the data roots and there, and the query
+    (checked again right before the database sees it) or table name is allowed."""
+    where = ctx.where
+    _, package, jar = _DRIVERS[src.kind]
+    if not Path(jar).exists():
+        raise OperatorError(
+            f"{where} needs the {src.kind} JDBC driver ({jar}). Install the Debian package "
+            f"{package} and start Seer again."
+        )
+    if src.sqlite_path is not None:
+        ctx.check_path(src.sqlite_path, f"The 'url' parameter of {where}")
+    if src.sqlite_path is not None and not src.sqlite_path.is_file():
+        raise OperatorError(
+            f'{where} found no SQLite database at "{src.sqlite_path}". Check the url.'
+        )
+    if params.get("query"):
+        problem = query_problem(
+            params["query"], f"The 'query' parameter of {where}", dialect=src.kind
+        )
+        if problem:
+            raise OperatorError(problem)
+    elif problem := table_problem(params["table"]):
+        raise OperatorError(problem)
+
+
+def _connection_props(src: Any, params: Mapping[str, Any], where: str) -> dict[str, str]:
+    """JDBC properties: driver, fetch size, read-only session, and the user and password from
+    the environment variables the params name (never from the flow file)."""
+    driver = _DRIVERS[src.kind][0]
+    props = {"driver": driver, "fetchsize": str(params["fetch_size"])}
+    props.update(_READ_ONLY[src.kind])
+    user = src.user
+    for key, field in (("user_env", "user"), ("password_env", "password")):
+        name = params.get(key)
+        if name:
+            if name not in os.environ:
+                raise OperatorError(
+                    f"{where} reads the {field} from the environment variable {name}, which is "
+                    f"not set. Set it before starting Seer (export {name}=...)."
+                )
+            props[field] = os.environ[name]
+            if field == "user":
+                user = os.environ[name]
+    if user:
+        props["user"] = user
+    return props
+
+
+def _read(
+    ctx: RunContext, src: Any, relation: str, props: dict[str, str], params: Mapping[str, Any]
+) -> Any:
+    """The table as a Spark DataFrame; with a partition column, read in parallel ranges
+    between its minimum and maximum."""
+    reader = (
+        ctx.spark.read.format("jdbc")
+        .option("url", src.jdbc_url)
+        .option("dbtable", relation)
+        .options(**props)
+    )
+    part = params.get("partition_column")
+    if not part:
+        return reader.load()
+    q = _QUOTE[src.kind]
+    col = q + part.replace(q, q + q) + q
+    bounds_sql = (
+        f"(SELECT MIN({col}) AS lo, MAX({col}) AS hi, COUNT(*) AS n FROM {relation}) seer_b"
+    )
+    row = (
+        ctx.spark.read.format("jdbc")
+        .option("url", src.jdbc_url)
+        .option("dbtable", bounds_sql)
+        .options(**props)
+        .load()
+        .first()
+    )
+    if row["lo"] is not None and row["hi"] is not None and row["lo"] != row["hi"]:
+        reader = (
+            reader.option("partitionColumn", part)
+            .option("lowerBound", str(row["lo"]))
+            .option("upperBound", str(row["hi"]))
+            .option("numPartitions", str(params["partitions"]))
+        )
+        ctx.log(f"reading {row['n']:,} rows in {params['partitions']} ranges of {part}")
+    return reader.load()
 
 
 def _hint(message: str) -> str | None:

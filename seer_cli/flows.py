@@ -81,10 +81,29 @@ def _roots(args: argparse.Namespace, flow: Any, workspace: str | None) -> Any:
     return DataRoots.for_flow(folder, Workspace(workspace).root, args.data_root)
 
 
-def cmd_run(args: argparse.Namespace) -> int:  # noqa: C901 - one command, read top to bottom
-    from engine.runner import NodeEvent, Runner, RunOptions
-    from engine.workspace import Workspace
+def _progress(ev: Any) -> None:
+    """One line on stderr per node event of a run (the engine sends events; the CLI prints)."""
+    if ev.kind == "queued":
+        return
+    if ev.kind == "log":
+        _err.print(f"    [dim]{escape(ev.node_id)}: {escape(ev.message or '')}[/]")
+        return
+    icon = _ICONS.get(ev.kind, " ")
+    secs = f"  {ev.seconds:.1f}s" if ev.seconds else ""
+    line = f"{icon} [bold]{escape(ev.node_id)}[/] [dim]({escape(ev.op)})[/] {ev.kind}{secs}"
+    if ev.kind in ("succeeded", "cached"):
+        line += _rows_text(ev.rows)
+    if ev.error and ev.kind != "cancelled":
+        line += (
+            f"\n    [red]{escape(ev.error)}[/]"
+            if ev.kind == "failed"
+            else f"  [dim]{escape(ev.error)}[/]"
+        )
+    _err.print(line)
 
+
+def _prepare_run(args: argparse.Namespace) -> tuple[Any, Any] | int:
+    """The flow and its prepared form, or the exit code after printing why it cannot run."""
     try:
         overrides = _parse_params(args.param)
         flow = load_flow(args.flow)
@@ -94,16 +113,9 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: C901 - one command, read 
     except FlowError as err:
         _print_problems(err)
         if args.json:
-            print(
-                json.dumps(
-                    {
-                        "run_id": None,
-                        "status": "invalid",
-                        "nodes": {},
-                        "problems": [p.to_json() for p in err.problems],
-                    }
-                )
-            )
+            problems = [p.to_json() for p in err.problems]
+            doc = {"run_id": None, "status": "invalid", "nodes": {}, "problems": problems}
+            print(json.dumps(doc))
         return EXIT_INVALID
     _print_warnings(prepared.warnings)
     for nid in [*args.force, *args.from_node, *([args.to] if args.to else [])]:
@@ -111,30 +123,49 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: C901 - one command, read 
             return _usage_error(
                 f'The flow has no node "{nid}". Its nodes: {", ".join(prepared.order)}.'
             )
+    return flow, prepared
 
+
+def _wait(handle: Any, ws: Any, flow_name: str) -> Any:
+    """The run's result; Ctrl-C cancels the run (and is audited) and still waits for it."""
+    from engine import audit
+
+    try:
+        while not handle.done():
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        _err.print("[yellow]Cancelling the run…[/]")
+        handle.cancel()
+        audit.record(
+            ws.store, audit.cli_actor(), "run.cancel", flow=flow_name, run_id=handle.run_id
+        )
+    return handle.wait()
+
+
+def _print_result(result: Any, seconds: float) -> None:
+    counts: dict[str, int] = {}
+    for r in result.nodes.values():
+        counts[r.status] = counts.get(r.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+    colour = {"succeeded": "green", "failed": "red"}.get(result.status, "yellow")
+    _err.print(f"[{colour}]Run {result.run_id} {result.status}[/] in {seconds:.1f}s ({summary})")
+    if result.status == "failed":
+        for nid, r in result.nodes.items():
+            if r.status == "failed":
+                _err.print(f'[red]Node "{escape(nid)}" failed:[/] {escape(r.error or "")}')
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from engine import audit
+    from engine.runner import Runner, RunOptions
+    from engine.workspace import Workspace
+
+    ready = _prepare_run(args)
+    if isinstance(ready, int):
+        return ready
+    flow, prepared = ready
     ws = Workspace(args.workspace)
     start = time.time()
-
-    def progress(ev: NodeEvent) -> None:
-        if ev.kind == "queued":
-            return
-        if ev.kind == "log":
-            _err.print(f"    [dim]{escape(ev.node_id)}: {escape(ev.message or '')}[/]")
-            return
-        icon = _ICONS.get(ev.kind, " ")
-        secs = f"  {ev.seconds:.1f}s" if ev.seconds else ""
-        line = f"{icon} [bold]{escape(ev.node_id)}[/] [dim]({escape(ev.op)})[/] {ev.kind}{secs}"
-        if ev.kind in ("succeeded", "cached"):
-            line += _rows_text(ev.rows)
-        if ev.error and ev.kind != "cancelled":
-            line += (
-                f"\n    [red]{escape(ev.error)}[/]"
-                if ev.kind == "failed"
-                else f"  [dim]{escape(ev.error)}[/]"
-            )
-        _err.print(line)
-
-    runner = Runner(ws, listeners=[progress])
     options = RunOptions(
         master=args.master,
         force=set(args.force),
@@ -144,32 +175,10 @@ def cmd_run(args: argparse.Namespace) -> int:  # noqa: C901 - one command, read 
     )
     ws.store  # noqa: B018 - a read-only or full workspace is reported before anything runs
     _err.print(f"[bold]{escape(flow.name)}[/] · workspace {escape(str(ws.root))}")
-    handle = runner.start(prepared, options)
-    from engine import audit
-
+    handle = Runner(ws, listeners=[_progress]).start(prepared, options)
     audit.record(ws.store, audit.cli_actor(), "run.start", flow=flow.name, run_id=handle.run_id)
-    try:
-        while not handle.done():
-            time.sleep(0.1)
-    except KeyboardInterrupt:
-        _err.print("[yellow]Cancelling the run…[/]")
-        handle.cancel()
-        audit.record(
-            ws.store, audit.cli_actor(), "run.cancel", flow=flow.name, run_id=handle.run_id
-        )
-    result = handle.wait()
-    counts: dict[str, int] = {}
-    for r in result.nodes.values():
-        counts[r.status] = counts.get(r.status, 0) + 1
-    summary = ", ".join(f"{n} {s}" for s, n in counts.items())
-    colour = {"succeeded": "green", "failed": "red"}.get(result.status, "yellow")
-    _err.print(
-        f"[{colour}]Run {result.run_id} {result.status}[/] in {time.time() - start:.1f}s ({summary})"
-    )
-    if result.status == "failed":
-        for nid, r in result.nodes.items():
-            if r.status == "failed":
-                _err.print(f'[red]Node "{escape(nid)}" failed:[/] {escape(r.error or "")}')
+    result = _wait(handle, ws, flow.name)
+    _print_result(result, time.time() - start)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
     return EXIT_OK if result.status == "succeeded" else EXIT_FAILED
@@ -346,6 +355,18 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def add_commands(sub: Any) -> None:
     """The flow commands (the ``seer.commands`` entry point ``flows``)."""
+    _add_run(sub)
+    _add_inspection(sub)
+
+    sd = sub.add_parser("sample-data", help="write a generated dataset to a CSV or Parquet file")
+    sd.add_argument("name", help="dataset name, e.g. credit_risk")
+    sd.add_argument("--rows", type=int, required=True)
+    sd.add_argument("--out", required=True, help="target file; .parquet for Parquet, else CSV")
+    sd.add_argument("--seed", type=int, default=42)
+    sd.set_defaults(func=cmd_sample_data)
+
+
+def _add_run(sub: Any) -> None:
     run = sub.add_parser("run", help="run a flow file")
     run.add_argument("flow", help="the flow file (*.flow.json)")
     run.add_argument(
@@ -385,6 +406,8 @@ def add_commands(sub: Any) -> None:
     add_data_root(run)
     run.set_defaults(func=cmd_run)
 
+
+def _add_inspection(sub: Any) -> None:
     val = sub.add_parser("validate", help="check a flow file without running it")
     val.add_argument("flow")
     val.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
@@ -426,10 +449,3 @@ def add_commands(sub: Any) -> None:
     rs.add_argument("--limit", type=int, default=20, help="how many runs, newest first")
     rs.add_argument("--json", action="store_true", help="print the runs as JSON on stdout")
     rs.set_defaults(func=cmd_runs)
-
-    sd = sub.add_parser("sample-data", help="write a generated dataset to a CSV or Parquet file")
-    sd.add_argument("name", help="dataset name, e.g. credit_risk")
-    sd.add_argument("--rows", type=int, required=True)
-    sd.add_argument("--out", required=True, help="target file; .parquet for Parquet, else CSV")
-    sd.add_argument("--seed", type=int, default=42)
-    sd.set_defaults(func=cmd_sample_data)

@@ -21,6 +21,7 @@ from engine.workspace import Workspace
 from studio import admin, auth, conflicts, dialogs, state
 from studio.components import (
     canvas,
+    featureeditor,
     filepicker,
     files,
     header,
@@ -52,6 +53,7 @@ def layout() -> html.Div:
             *users.layout(),
             *audit.layout(),
             modal.layout(),
+            featureeditor.layout(),
             *state.stores(),
             *dialogs.layout(),
             *conflicts.layout(),
@@ -86,7 +88,7 @@ def create_app(
     toasts.register(app)
     for part in (admin, canvas, palette, problems, inspector, paramform, modal, files):
         part.register(app, studio)
-    for part in (conflicts, dialogs, filepicker, runpanel, results, publish):
+    for part in (conflicts, dialogs, filepicker, runpanel, results, publish, featureeditor):
         part.register(app, studio)
     for page in (runs, models, users, audit):
         page.register(app, studio)

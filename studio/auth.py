@@ -223,7 +223,9 @@ def require(ws: Workspace, action: str, what: str | None = None) -> None:
 
 
 # -- the front door --------------------------------------------------------------------------------
-def install(app: dash.Dash, ws: Workspace, bind_host: str, allowed_hosts: Iterable[str]) -> Access:  # noqa: C901, PLR0915
+def install(app: dash.Dash, ws: Workspace, bind_host: str, allowed_hosts: Iterable[str]) -> Access:
+    """Put the front door before every request of the studio's server: host and origin
+    checks, login by session cookie, and the access policy for every callback."""
     server = app.server
     access = Access(ws, bind_host, bound_names(bind_host, allowed_hosts))
     server.secret_key = load_secret(ws)
@@ -234,28 +236,50 @@ def install(app: dash.Dash, ws: Workspace, bind_host: str, allowed_hosts: Iterab
         SESSION_COOKIE_SAMESITE="Strict",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
     )
-    throttle = _Throttle()
-    users = Users(ws.store)
+    door = _FrontDoor(app, ws, access)
+    server.before_request(door.check)
+    server.register_error_handler(Forbidden, door.forbidden)
+    server.after_request(_safe_headers)
+    server.add_url_rule("/login", "login", door.login, methods=["GET", "POST"])
+    server.add_url_rule("/logout", "logout", door.logout, methods=["POST"])
+    return access
 
-    def refuse(status: int, message: str) -> Response:
-        if request.path == "/_dash-update-component" or status in (400, 429):
-            resp = jsonify({"error": message})
-        else:
-            resp = Response(_page("Seer studio", f'<p class="error">{html.escape(message)}</p>'))
-        resp.status_code = status
-        return resp
 
-    @server.before_request
-    def front_door() -> Response | None:
+def _refuse(status: int, message: str) -> Response:
+    if request.path == "/_dash-update-component" or status in (400, 429):
+        resp = jsonify({"error": message})
+    else:
+        resp = Response(_page("Seer studio", f'<p class="error">{html.escape(message)}</p>'))
+    resp.status_code = status
+    return resp
+
+
+def _safe_headers(resp: Response) -> Response:
+    resp.headers.setdefault("X-Frame-Options", "DENY")
+    resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+    resp.headers.setdefault("Referrer-Policy", "same-origin")
+    return resp
+
+
+class _FrontDoor:
+    """What every request passes: the host and origin checks, the login, the access policy."""
+
+    def __init__(self, app: dash.Dash, ws: Workspace, access: Access):
+        self.app, self.ws, self.access = app, ws, access
+        self.throttle = _Throttle()
+        self.users = Users(ws.store)
+
+    def check(self) -> Response | None:
+        """Flask's before_request: None lets the request through, a response refuses it."""
         host = _host_of(request.host or "")
-        if host not in access.allowed:
-            return refuse(
+        if host not in self.access.allowed:
+            return _refuse(
                 400,
                 f"This studio does not answer to the host name {host!r}. If that is how your "
                 f"users reach it, start it with --allowed-host {host}.",
             )
         if request.method in UNSAFE_METHODS and not _same_origin():
-            return refuse(
+            return _refuse(
                 403,
                 "Refused a request from another site: state-changing requests must come from "
                 "the studio's own pages.",
@@ -263,81 +287,73 @@ def install(app: dash.Dash, ws: Workspace, bind_host: str, allowed_hosts: Iterab
         path = request.path
         if path.startswith(PUBLIC_PREFIXES) or path in ("/login", "/logout"):
             return None
-        if not access.login_required():
+        if not self.access.login_required():
             g.seer_user = User(audit_log.os_user(), "admin")
             g.seer_local = True
             return None
-        user = _session_user(users)
+        user = _session_user(self.users)
         if user is None:
             if request.method == "GET" and not path.startswith(("/_", "/studio/api/")):
                 return redirect(f"/login?next={_quote(request.full_path.rstrip('?'))}")
-            return refuse(401, "Log in first (your session ended or you are not logged in).")
+            return _refuse(401, "Log in first (your session ended or you are not logged in).")
         g.seer_user = user
-        if path == "/_dash-update-component":
-            body = request.get_json(silent=True)
-            action = policy.action_of(app, body if isinstance(body, dict) else {})
-        elif request.method in UNSAFE_METHODS:
-            action = "admin-only"  # a route no policy names: the strictest role
-        else:
-            action = "view"
+        action = self._action(path)
         if not user.can(action):
-            audit(ws, action, "denied", detail=f"role {user.role}")
-            return refuse(403, why_not(action))
+            audit(self.ws, action, "denied", detail=f"role {user.role}")
+            return _refuse(403, why_not(action))
         return None
 
-    @server.errorhandler(Forbidden)
-    def forbidden(exc: Forbidden) -> Response:  # raised by `require` inside a callback
-        return refuse(403, str(exc.description))
+    def _action(self, path: str) -> str:
+        """The policy's action for this request."""
+        if path == "/_dash-update-component":
+            body = request.get_json(silent=True)
+            return policy.action_of(self.app, body if isinstance(body, dict) else {})
+        if request.method in UNSAFE_METHODS:
+            return "admin-only"  # a route no policy names: the strictest role
+        return "view"
 
-    @server.after_request
-    def no_store(resp: Response) -> Response:
-        resp.headers.setdefault("X-Frame-Options", "DENY")
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Referrer-Policy", "same-origin")
-        return resp
+    def forbidden(self, exc: Forbidden) -> Response:  # raised by `require` inside a callback
+        return _refuse(403, str(exc.description))
 
-    @server.route("/login", methods=["GET", "POST"])
-    def login() -> Any:
+    def login(self) -> Any:
         nxt = request.values.get("next") or "/"
         if not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:
             nxt = "/"
-        if not access.login_required():
+        if not self.access.login_required():
             return redirect("/")
         if request.method == "GET":
             return _login_page(nxt)
         name = (request.form.get("name") or "").strip()[:64]
         password = request.form.get("password") or ""
         ip = request.remote_addr or "?"
-        wait = throttle.wait_seconds(name, ip)
+        store = self.ws.store
+        wait = self.throttle.wait_seconds(name, ip)
         if wait > 0:
             audit_log.record(
-                ws.store, name or "?", "login", outcome="denied", detail=f"throttled, from {ip}"
+                store, name or "?", "login", outcome="denied", detail=f"throttled, from {ip}"
             )
             return _login_page(
                 nxt, f"Too many failed logins. Try again in {int(wait) + 1} s.", name, 429
             )
-        user = users.verify(name, password)
+        user = self.users.verify(name, password)
         if user is None:
-            throttle.failed(name, ip)
-            audit_log.record(ws.store, name or "?", "login", outcome="failed", detail=f"from {ip}")
+            self.throttle.failed(name, ip)
+            audit_log.record(store, name or "?", "login", outcome="failed", detail=f"from {ip}")
             return _login_page(nxt, "Wrong user name or password.", name, 401)
-        throttle.succeeded(name, ip)
+        self.throttle.succeeded(name, ip)
         session.clear()
         session.permanent = True
         session["user"] = user.name
         session["tag"] = user.session_tag
-        audit_log.record(ws.store, user.name, "login", detail=f"from {ip}")
+        audit_log.record(store, user.name, "login", detail=f"from {ip}")
         return redirect(nxt)
 
-    @server.post("/logout")
-    def logout() -> Any:
+    def logout(self) -> Any:
         name = session.get("user")
         session.clear()
         if name:
-            audit_log.record(ws.store, name, "logout")
+            audit_log.record(self.ws.store, name, "logout")
         return redirect("/login")
-
-    return access
 
 
 def _session_user(users: Users) -> User | None:

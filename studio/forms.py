@@ -148,7 +148,7 @@ def _code(f: Field) -> Any:
 
 def _features(f: Field) -> Any:
     current = f.current if isinstance(f.current, list) else []
-    return features_editor(f.node_id, f.p["name"], current, f.columns)
+    return features_summary(f.node_id, f.p["name"], current)
 
 
 def strings_text(values: Any) -> str:
@@ -233,148 +233,65 @@ def param_field(node_id: str, p: dict[str, Any], value: Any, columns: list[str])
     return html.Div(children, className="param", id=f"param-{node_id}-{p['name']}")
 
 
-KINDS = ["continuous", "discrete", "bucket", "combine", "datetime"]
-_SHOWN = ("kind", "column", "with", "buckets", "transform", "name")
-
-
-def _member_text(m: dict[str, Any]) -> str:
-    if m.get("kind") == "bucket" and m.get("buckets"):
-        return f"{m.get('column')}/{m['buckets']}"
-    return str(m.get("column", ""))
-
-
-def feature_rows(features: list[Any]) -> list[dict[str, Any]]:
-    """Feature definitions as editable table rows (unknown keys kept in `_extra`)."""
-    rows = []
-    for f in features:
-        if not isinstance(f, dict):
-            continue
-        kind = f.get("kind", "")
-        row: dict[str, Any] = {
-            "kind": kind,
-            "column": f.get("column", ""),
-            "with": "",
-            "buckets": None,
-        }
-        row["transform"] = ""
-        row["name"] = f.get("name", "")
-        extra = {
-            k: v
-            for k, v in f.items()
-            if k not in ("kind", "column", "name", "of", "buckets", "transform", "parts")
-        }
-        if kind == "continuous":
-            t = f.get("transform", [])
-            row["transform"] = ", ".join(t) if isinstance(t, list) else str(t or "")
-        elif kind == "bucket":
-            row["buckets"] = f.get("buckets")
-        elif kind == "datetime":
-            row["transform"] = ", ".join(f.get("parts") or [])
-        elif kind == "combine":
-            members = [m for m in f.get("of", []) if isinstance(m, dict)]
-            row["column"] = _member_text(members[0]) if members else ""
-            row["with"] = ", ".join(_member_text(m) for m in members[1:])
-            extra["of"] = members
-        row["_extra"] = json.dumps(extra) if extra else ""
-        rows.append(row)
-    return rows
-
-
-def features_editor(node_id: str, name: str, features: list[Any], columns: list[str]) -> html.Div:
-    """The feature configuration as a table: one row per feature, kinds and columns picked from
-    lists; crosses name their members in `with` (`age/5` = age in 5 buckets)."""
-    from dash import dash_table
-
-    col_opts = [{"label": c, "value": c} for c in columns]
-    table = dash_table.DataTable(
-        id={"type": "ftable", "node": node_id, "name": name},
-        data=feature_rows(features),
-        columns=[
-            {"name": "kind", "id": "kind", "presentation": "dropdown"},
-            {"name": "column", "id": "column", "presentation": "dropdown" if columns else "input"},
-            {"name": "with (cross)", "id": "with"},
-            {"name": "buckets", "id": "buckets", "type": "numeric"},
-            {"name": "transform / parts", "id": "transform"},
-            {"name": "name", "id": "name"},
-        ],
-        dropdown={
-            "kind": {"options": [{"label": k, "value": k} for k in KINDS], "clearable": False},
-            "column": {"options": col_opts},
-        },
-        editable=True,
-        row_deletable=True,
-        style_table={"overflowX": "auto"},
-        style_cell={
-            "fontSize": 11.5,
-            "padding": "2px 4px",
-            "minWidth": 60,
-            "fontFamily": "Inter, system-ui, sans-serif",
-        },
-        style_header={"fontWeight": "600", "backgroundColor": "#f3f4f6"},
-        css=[
-            {"selector": ".Select-menu-outer", "rule": "display: block !important; z-index: 1000;"}
-        ],
-    )
-    wide = html.Button(
-        "⤢ Wide editor",
-        id={"type": "fwide", "node": node_id, "name": name},
+def feature_editor_button(node_id: str, name: str) -> html.Button:
+    """Opens the feature editor (studio/components/featureeditor.py) for this node."""
+    return html.Button(
+        "Open the feature editor…",
+        id={"type": "fedit", "node": node_id, "name": name},
         n_clicks=0,
-        className="btn small fwide",
-        title="Edit the features over the whole window (again to put it back)",
+        className="btn small primary fedit-open",
+        title="List the input's columns with their statistics and choose a kind for each",
+    )
+
+
+def features_summary(node_id: str, name: str, features: list[Any]) -> html.Div:
+    """The feature configuration in the inspector: how many, a readable table, and the button
+    that opens the wide editor."""
+    defs = [f for f in features if isinstance(f, dict)]
+    crosses = sum(1 for f in defs if f.get("kind") == "combine")
+    count = (
+        f"{len(defs)} feature{'s' if len(defs) != 1 else ''}"
+        + (f" ({crosses} cross{'es' if crosses != 1 else ''})" if crosses else "")
+        if defs
+        else "No features yet: open the editor to choose them from the input's columns."
     )
     return html.Div(
         [
-            html.Div([html.Span("Features", className="fwide-title"), wide], className="row"),
-            table,
-            html.Button(
-                "+ Add feature",
-                id={"type": "fadd", "node": node_id, "name": name},
-                n_clicks=0,
-                className="btn small",
-            ),
-            html.Div(
-                "continuous: transform = clip, log1p, standardize · bucket: buckets (quantiles) · "
-                "combine: column × the columns in 'with' (age/5 = age in 5 buckets) · datetime: parts = "
-                "year, month, day, weekday, hour.",
-                className="help",
-            ),
+            feature_editor_button(node_id, name),
+            html.Div(count, className="muted small fcount"),
+            features_table(defs) if defs else None,
         ],
-        className="feditor",
-        id=f"feditor-{node_id}-{name}",
+        className="fsummary",
+        id=f"fsummary-{node_id}-{name}",
     )
+
+
+def _feature_cells(f: dict[str, Any]) -> list[Any]:
+    if f.get("kind") == "combine":
+        what = " × ".join(str(m.get("column", "?")) for m in f.get("of", []) if isinstance(m, dict))
+    else:
+        what = str(f.get("column", ""))
+    if f.get("name"):
+        what += f" (as {f['name']})"
+    extra = {k: v for k, v in f.items() if k not in ("kind", "column", "of", "name")}
+    options = " · ".join(
+        f"{k.replace('_', ' ')} {', '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in extra.items()
+    )
+    return [f.get("kind", ""), what, options]
 
 
 def features_table(features: list[dict[str, Any]]) -> html.Table:
-    """A readable table of a feature configuration next to its JSON."""
-    rows = []
-    for f in features:
-        if not isinstance(f, dict):
-            continue
-        if f.get("kind") == "combine":
-            what = " × ".join(
-                str(m.get("column", "?")) for m in f.get("of", []) if isinstance(m, dict)
-            )
-        else:
-            what = str(f.get("column", ""))
-        extra = {k: v for k, v in f.items() if k not in ("kind", "column", "of", "name")}
-        rows.append(
-            html.Tr(
-                [
-                    html.Td(f.get("kind", "")),
-                    html.Td(what),
-                    html.Td(", ".join(f"{k}={v}" for k, v in extra.items())),
-                    html.Td(f.get("name", "")),
-                ]
-            )
-        )
-    return html.Table(
+    """A readable table of a feature configuration (kind, column or crossed columns with the
+    feature's name, its options), narrow enough for the inspector."""
+    rows = [
+        html.Tr([html.Td(c) for c in _feature_cells(f)]) for f in features if isinstance(f, dict)
+    ]
+    head = html.Tr(
         [
-            html.Thead(
-                html.Tr(
-                    [html.Th("kind"), html.Th("column(s)"), html.Th("options"), html.Th("name")]
-                )
-            ),
-            html.Tbody(rows),
-        ],
-        className="ftable",
+            html.Th("kind", style={"width": "28%"}),
+            html.Th("column(s)", style={"width": "40%"}),
+            html.Th("options"),
+        ]
     )
+    return html.Table([html.Thead(head), html.Tbody(rows)], className="ftable")

@@ -241,6 +241,8 @@ class Analysis:
     problems: list[Problem] = field(default_factory=list)
     #: node id -> input port -> column names known without running Spark
     input_columns: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    #: node id -> input port -> column name -> type, where the schema knows it
+    input_types: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
 
 
 def analyze(flow: Flow, roots: DataRoots | None = None) -> Analysis:
@@ -252,19 +254,20 @@ def analyze(flow: Flow, roots: DataRoots | None = None) -> Analysis:
     except Exception as exc:  # a bug in an operator's checks must not take the editor down
         return Analysis([Problem(f"The flow could not be checked: {exc}", None, "internal")])
     cols: dict[str, dict[str, list[str]]] = {}
+    types: dict[str, dict[str, dict[str, str]]] = {}
     for nid, node in prepared.nodes.items():
         ins = table_inputs(node, prepared.schemas)
         per_port: dict[str, list[str]] = {}
         for port, schema in ins.items():
             schemas = schema if isinstance(schema, list) else [schema]
-            names: list[str] = []
+            known: dict[str, str] = {}
             for s in schemas:
-                for name in getattr(s, "names", []) or []:
-                    if name not in names:
-                        names.append(name)
-            per_port[port] = names
+                for col in getattr(s, "columns", ()) or ():
+                    known.setdefault(col.name, col.type)
+            per_port[port] = list(known)
+            types.setdefault(nid, {})[port] = known
         cols[nid] = per_port
-    return Analysis(problems, cols)
+    return Analysis(problems, cols, types)
 
 
 # -- the flows folder -----------------------------------------------------------------------

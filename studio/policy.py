@@ -134,7 +134,7 @@ RULES: dict[str, Rule] = {
             "runs_page",
             "models_page",
             "try_it",
-            "add_feature",
+            "feature_profile",
             "session_header",
             "conflict_dialog",
         )

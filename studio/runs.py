@@ -4,6 +4,7 @@ page finds a run again by its id."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -16,6 +17,22 @@ from engine.workspace import Workspace
 from studio.model import FlowFolder
 
 FINAL = {"succeeded", "failed", "cancelled"}
+
+
+def upstream_flow(flow: Flow, node_id: str) -> Flow:
+    """The part of the flow a node needs: the node and everything feeding it. Run to here
+    runs that part, so the nodes after it need not be configured yet."""
+    keep = {node_id}
+    grew = True
+    while grew:
+        grew = False
+        for lk in flow.links:
+            if lk.dst in keep and lk.src not in keep:
+                keep.add(lk.src)
+                grew = True
+    nodes = [n for n in flow.nodes if n.id in keep]
+    links = [lk for lk in flow.links if lk.src in keep and lk.dst in keep]
+    return dataclasses.replace(flow, nodes=nodes, links=links)
 
 
 class RunManager:
@@ -36,7 +53,9 @@ class RunManager:
         to_node: str | None = None,
         force: set[str] | None = None,
     ) -> str:
-        """Start a run; raises FlowError when the flow is not valid."""
+        """Start a run; raises FlowError when the flow (up to ``to_node``) is not valid."""
+        if to_node and flow.node(to_node) is not None:
+            flow = upstream_flow(flow, to_node)
         prepared = prepare_flow(flow, roots=self.roots)
         options = RunOptions(master=self.master, to_node=to_node, force=set(force or ()))
         handle = self.runner.start(prepared, options, background=True)

@@ -236,7 +236,52 @@ def try_it_fields(ws: Workspace, name: str) -> list[dict[str, Any]]:
         manifest = json.loads((path / "manifest.json").read_text("utf-8"))
     except (RegistryError, OSError, ValueError):
         return []
+    if not manifest.get("baseline"):
+        manifest = {**manifest, "baseline": training_baseline(ws, manifest)}
     return fields_from_manifest(manifest)
+
+
+def _links_into(flow: dict[str, Any], node_id: str) -> list[tuple[str, str]]:
+    return [
+        (lk["from"]["node"], lk["from"]["port"])
+        for lk in flow.get("links", [])
+        if lk.get("to", {}).get("node") == node_id
+    ]
+
+
+def training_baseline(ws: Workspace, manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """For a model trained on features made upstream (its bundle keeps no statistics of the raw
+    columns), the statistics of the raw table those features came from: in the run that trained
+    it, the nearest table upstream of the model's node that has every input column."""
+    from engine.stats import table_stats
+
+    lineage = manifest.get("lineage") or {}
+    run = ws.store.get_run(lineage.get("run_id") or "") if lineage.get("node_id") else None
+    if not run:
+        return None
+    try:
+        flow = run["flow_json"]
+        flow = json.loads(flow) if isinstance(flow, str) else flow
+    except ValueError:
+        return None
+    wanted = {f["name"] for f in manifest.get("input_schema") or []}
+    queue, seen = [lineage["node_id"]], set()
+    while queue:
+        node = queue.pop(0)
+        for src, port in _links_into(flow, node):
+            if src in seen:
+                continue
+            seen.add(src)
+            out = (ws.store.outputs_of(run["run_id"], src) or {}).get(port) or {}
+            if out.get("type") == "table" and out.get("path") and not out.get("transient"):
+                try:
+                    stats = table_stats(out["path"])
+                except (OSError, ValueError):
+                    stats = None
+                if stats and wanted <= {c["name"] for c in stats["columns"]}:
+                    return stats
+            queue.append(src)
+    return None
 
 
 def _example(kind: str, t: str, st: dict[str, Any]) -> Any:
@@ -252,9 +297,16 @@ def _example(kind: str, t: str, st: dict[str, Any]) -> Any:
 
 def fields_from_manifest(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """The fields a try-it form asks for: the model's inputs but never its label, each
-    pre-filled with a typical value from the training data's statistics (the baseline)."""
+    pre-filled with a typical value from the training data's statistics (the baseline); a
+    category column lists the values the model was trained on (``known``)."""
+    from engine.serving.scoring import known_categories
+
     baseline = {c["name"]: c for c in ((manifest.get("baseline") or {}).get("columns") or [])}
     label = manifest.get("label")
+    try:
+        known = known_categories(manifest)
+    except (KeyError, TypeError):  # a bundle that keeps no category lists
+        known = {}
     out = []
     for f in manifest.get("input_schema") or []:
         if f["name"] == label:
@@ -266,5 +318,8 @@ def fields_from_manifest(manifest: dict[str, Any]) -> list[dict[str, Any]]:
             else ("bool" if t == "boolean" else "text")
         )
         example = _example(kind, t, baseline.get(f["name"], {}))
-        out.append({"name": f["name"], "type": t, "kind": kind, "example": example})
+        field = {"name": f["name"], "type": t, "kind": kind, "example": example}
+        if kind == "text" and known.get(f["name"]):
+            field["known"] = known[f["name"]]  # offered as a pick list in the form
+        out.append(field)
     return out

@@ -36,6 +36,8 @@ BROWSE_TARGET = "browse-target"
 # the model just published, and the last action on the models page (both refresh it)
 PUBLISH_TARGET = "publish-target"
 MODELS_ACTION = "models-action"
+# what the feature editor shows about a node's input columns (studio/components/featureeditor.py)
+FEATURE_PROFILE = "feature-profile"
 # a message for the toast: {"msg", "kind": "info" | "error", "ts"}
 TOAST = "toast-msg"
 # a data file just uploaded: the browser adds an import node reading it
@@ -82,6 +84,7 @@ def stores() -> list[Any]:
         dcc.Store(id=MODELS_ACTION),
         dcc.Store(id=TOAST),
         dcc.Store(id=UPLOADED),
+        dcc.Store(id=FEATURE_PROFILE),
         dcc.Download(id=DOWNLOAD),
         dcc.Interval(id=POLL, interval=600, disabled=True),
         dcc.Interval(id=MODELS_POLL, interval=3000, disabled=True),

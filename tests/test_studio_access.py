@@ -398,7 +398,7 @@ def _studio_cli(ws: Path, *args: str) -> subprocess.Popen:
 
 
 def test_beyond_loopback_the_studio_needs_users_and_warns_about_tls(tmp_path: Path) -> None:
-    from tests.test_studio import free_port
+    from tests.studio_browser import free_port
 
     ws = tmp_path / "ws"
     proc = _studio_cli(ws, "--host", "0.0.0.0", "--port", str(free_port()))
@@ -429,7 +429,7 @@ def test_on_a_terminal_the_studio_says_where_it_listens_once(tmp_path: Path) -> 
     import pty
     import select
 
-    from tests.test_studio import free_port
+    from tests.studio_browser import free_port
 
     port = free_port()
     controller, terminal = pty.openpty()

@@ -218,6 +218,69 @@ def test_try_it_never_asks_for_the_label_and_starts_from_typical_values() -> Non
     assert fields == {"age": 39, "hours": 40.44, "workclass": "Private"}
 
 
+def test_try_it_offers_the_categories_the_model_knows() -> None:
+    from studio.pages.models import try_field
+    from studio.services import fields_from_manifest
+
+    manifest = {
+        "model_type": "gbdt",
+        "label": "income",
+        "input_schema": [{"name": "age", "type": "int"}, {"name": "workclass", "type": "string"}],
+        "gbdt": {
+            "columns": [
+                {"name": "age", "categorical": False},
+                {"name": "workclass", "categorical": True, "categories": ["Private", "State-gov"]},
+            ]
+        },
+    }
+    fields = {f["name"]: f for f in fields_from_manifest(manifest)}
+    assert "known" not in fields["age"]
+    assert fields["workclass"]["known"] == ["Private", "State-gov"]
+    box = try_field("income", fields["workclass"])
+    control, pick_list = box.children[1], box.children[2]
+    assert control.list == pick_list.id
+    assert [o.value for o in pick_list.children] == ["Private", "State-gov"]
+
+
+def test_the_feature_editor_suggests_kinds_from_type_and_statistics() -> None:
+    from studio.components.featureeditor import suggest
+
+    def kind(**col: object) -> str:
+        return suggest(col)["kind"]
+
+    assert kind(type="int", distinct=69, sampled=3000) == "bucket"
+    assert kind(type="int", distinct=2, sampled=3000) == "discrete"  # a 0/1 code
+    assert kind(type="double") == "bucket"  # before a run: the type alone
+    assert kind(type="string", distinct=7, sampled=3000) == "discrete"
+    assert kind(type="string", distinct=3000, sampled=3000) == "ignore"  # an identifier
+    assert kind(type="date") == "datetime"
+    assert kind(type="string", distinct=3, missing_share=0.99) == "ignore"
+    assert kind(type="array<int>") == "ignore"
+
+
+def test_the_threshold_table_starts_at_the_sliders_value() -> None:
+    from studio.components.evaluation import confusion, slider_start
+
+    grid = [i / 100 for i in range(101)]
+    report = {
+        "rows": 100,
+        "positives": 20,
+        "threshold": 0.2437,  # the model's own cut-off, off the slider's grid
+        "confusion": {"tp": 15, "fp": 9},
+        "charts": {
+            "thresholds": {
+                "threshold": grid,
+                "tp": [round(20 * (1 - t)) for t in grid],
+                "fp": [round(80 * (1 - t) ** 2) for t in grid],
+            }
+        },
+    }
+    start = slider_start({"LR": report})
+    assert start == 0.24
+    row = confusion({"LR": report}, start).children[1].children[0]
+    assert row.children[1].children == "0.240"  # the table says what the slider says
+
+
 def test_the_services_warnings_are_shown_with_the_score() -> None:
     from studio.services import answer_view
 
@@ -328,3 +391,24 @@ def test_nodes_with_errors_get_a_red_border_and_warned_nodes_an_amber_one(studio
         if "border-color" in rule.get("style", {}) and "node[id" in rule["selector"]
     }
     assert borders == {'node[id = "gbdt"]': "#dc2626", 'node[id = "score"]': "#b45309"}
+
+
+def test_run_to_here_needs_only_what_feeds_the_node() -> None:
+    from studio.model import doc_to_flow
+    from studio.runs import upstream_flow
+
+    doc = {
+        "nodes": [
+            {"id": "data", "op": "import.sample", "params": {}, "x": 0, "y": 0},
+            {"id": "split", "op": "split", "params": {}, "x": 1, "y": 0},
+            {"id": "lr", "op": "train.hdlr", "params": {}, "x": 2, "y": 0},  # no label yet
+            {"id": "other", "op": "import.sample", "params": {}, "x": 0, "y": 1},
+        ],
+        "links": [
+            {"source": "data", "sourcePort": "out", "target": "split", "targetPort": "in"},
+            {"source": "split", "sourcePort": "train", "target": "lr", "targetPort": "train"},
+        ],
+    }
+    part = upstream_flow(doc_to_flow(doc, state.empty_meta()), "split")
+    assert [n.id for n in part.nodes] == ["data", "split"]
+    assert [(lk.src, lk.dst) for lk in part.links] == [("data", "split")]

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests import test_studio as ts
-from tests.test_studio import Studio, drop, shot, wait_doc
+from tests import studio_browser as ts
+from tests.studio_browser import Studio, drop, shot, wait_doc
 
 studio = ts.studio
 browser = ts.browser
@@ -174,36 +174,28 @@ def test_column_pickers_fill_as_soon_as_a_link_is_drawn(laptop: Any) -> None:
     wait_doc(page, f"s.nodes.find(n => n.id === '{model}').params.label === 'default'")
 
 
-def test_the_feature_table_opens_wide_and_its_dropdowns_show(laptop: Any) -> None:
+def test_the_feature_editor_opens_wide_and_its_lists_show(laptop: Any) -> None:
     page = laptop
     data = drop(page, "import.sample", 200, 200)
     feats = drop(page, "features.extract", 520, 200)
     ts.connect(page, data, feats)
     wait_doc(page, "s.links.length === 1")
     ts.click_node(page, feats)
-    editor = f"#feditor-{feats}-features"
-    page.click(f"{editor} .fwide")
-    assert box(page, editor)["width"] >= 1150  # the window's width, not the inspector's 300 px
-    page.click(f"{editor} button:has-text('+ Add feature')")
-    cell = f"{editor} td[data-dash-column='column']"
-    page.wait_for_selector(cell)
-    page.click(cell)
-    page.click(cell)
-    menu = page.wait_for_selector(f"{editor} .Select-menu-outer", timeout=5000)
-    b = menu.bounding_box()
-    assert b["height"] > 40 and b["y"] + b["height"] <= 800
-    # what shows at the menu's middle is the menu itself, not something over or around it
-    inside = page.evaluate(
-        f"() => !!document.elementFromPoint({b['x'] + b['width'] / 2}, {b['y'] + 20})"
-        ".closest('.Select-menu-outer')"
+    page.click(f"#param-{feats}-features .fedit-open")
+    page.wait_for_selector("#feature-editor:not(.hidden) .fe-table", timeout=20000)
+    assert box(page, ".fe-dialog")["width"] >= 1200  # the window's width, not the inspector's
+    # the kinds are the browser's own lists: they open over everything, never clipped
+    assert page.evaluate(
+        "() => [...document.querySelectorAll('#fe-body .fe-kind')].every(e => e.tagName === 'SELECT')"
     )
-    assert inside
-    shot(page, "feature-editor-wide-1280x800")
-    page.get_by_role("option", name="age", exact=True).first.click()
+    page.select_option("#fe-label", "default")
+    page.select_option('#fe-body select.fe-kind[data-col="age"]', "continuous")
+    shot(page, "feature-editor-1280x800")
     wait_doc(
         page,
         f"(s.nodes.find(n => n.id === '{feats}').params.features || [])"
-        ".some(f => f.column === 'age')",
+        ".some(f => f.column === 'age' && f.kind === 'continuous')",
     )
-    page.click(f"{editor} .fwide")
-    assert box(page, editor)["width"] < 400
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#feature-editor.hidden", state="attached")
+    page.wait_for_selector(f"#fsummary-{feats}-features .ftable")

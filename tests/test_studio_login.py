@@ -12,7 +12,7 @@ import pytest
 
 from engine.users import Users
 from engine.workspace import Workspace
-from tests.test_studio import (  # noqa: F401  (browser: a fixture)
+from tests.studio_browser import (  # noqa: F401  (browser: a fixture)
     CHROMIUM,
     Studio,
     browser,

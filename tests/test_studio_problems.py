@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests import test_studio as ts
-from tests.test_studio import Studio, shot, wait_doc
+from tests import studio_browser as ts
+from tests.studio_browser import Studio, shot, wait_doc
 
 pytestmark = [pytest.mark.browser, pytest.mark.spark, ts.pytestmark]
 studio = ts.studio

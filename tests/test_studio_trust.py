@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests import test_studio as ts
-from tests.test_studio import Studio, click_node, drop, saved_flow, shot, wait_doc
+from tests import studio_browser as ts
+from tests.studio_browser import Studio, click_node, drop, saved_flow, shot, wait_doc
 
 # the studio's browser-test fixtures: one studio process and one chromium for this module
 studio = ts.studio
@@ -57,7 +57,7 @@ def _open(pg: Any, name: str) -> None:
 
 
 def _labels(pg: Any) -> list[str]:
-    return pg.evaluate("() => SEER.getCy().nodes().map(n => n.style('label'))")
+    return pg.evaluate("() => SEER.getCy().nodes('[op]').map(n => n.style('label'))")
 
 
 def _output_of(pg: Any, nid: str) -> str:
@@ -84,7 +84,8 @@ def test_two_flows_with_the_same_node_ids_never_share_results(
 
     _open(page, "adult")
     page.wait_for_function(
-        "() => SEER.getCy().nodes().every(n => !n.style('label').startsWith('✓'))", timeout=10000
+        "() => SEER.getCy().nodes('[op]').every(n => !n.style('label').startsWith('✓'))",
+        timeout=10000,
     )
     # the id it was given is no edit of the user's
     page.wait_for_function("() => document.querySelector('#dirty').innerText === ''", timeout=5000)
@@ -110,7 +111,8 @@ def test_two_flows_with_the_same_node_ids_never_share_results(
     # ... while the flow that ran shows its run's statuses there too
     _open(fresh, "loans")
     fresh.wait_for_function(
-        "() => SEER.getCy().nodes().every(n => n.style('label').startsWith('✓'))", timeout=10000
+        "() => SEER.getCy().nodes('[op]').every(n => n.style('label').startsWith('✓'))",
+        timeout=10000,
     )
     assert "Publish" in _output_of(fresh, "gbdt")
     fresh.context.close()
@@ -258,7 +260,7 @@ def test_closing_the_tab_with_unsaved_changes_asks(page: Any, studio: Studio) ->
 def test_an_ambiguous_link_asks_which_ports(page: Any, studio: Studio) -> None:
     """Split's two outputs are both linked; a second Predict linked from it could score either:
     the studio asks instead of picking `train` (a model scored on its own training rows)."""
-    from tests.test_studio import connect, links
+    from tests.studio_browser import connect, links
 
     page.click("#btn-new")
     wait_doc(page, "s.nodes.length === 0")

@@ -47,7 +47,7 @@ BASE_STYLESHEET: list[dict[str, Any]] = [
             "text-valign": "center",
             "text-halign": "center",
             "text-wrap": "wrap",
-            "text-max-width": 140,
+            "text-max-width": 104,
             "font-size": 12,
             "font-family": "Inter, system-ui, sans-serif",
             "color": "#111827",
@@ -120,6 +120,35 @@ BASE_STYLESHEET: list[dict[str, Any]] = [
             "text-valign": "center",
         },
     },
+    # ports: a labelled badge per input (left border) and output (right border), drawn by
+    # assets/11_seer_ports.js; a link leaves from its output's badge and reaches its input's
+    {
+        "selector": "node.port",
+        "style": {
+            "shape": "round-rectangle",
+            "width": "data(w)",
+            "height": 15,
+            "background-color": "#ffffff",
+            "border-width": 1.5,
+            "border-color": "data(colour)",
+            "label": "data(label)",
+            "font-size": 10,
+            "text-max-width": 200,
+            "text-wrap": "none",
+            "color": "#1f2937",
+            "z-index": 20,
+        },
+    },
+    {"selector": "node.port-out", "style": {"background-color": "#eef2ff"}},
+    # a port's type by its fill: models, transforms and reports stand out from tables
+    {"selector": 'node.port[type = "model"]', "style": {"background-color": "#fce7f3"}},
+    {"selector": 'node.port[type = "transform"]', "style": {"background-color": "#ede9fe"}},
+    {
+        "selector": 'node.port[type = "metrics"], node.port[type = "report"]',
+        "style": {"background-color": "#ffedd5"},
+    },
+    {"selector": "node.port.optional", "style": {"border-style": "dashed"}},
+    {"selector": "node.port-out:active", "style": {"overlay-opacity": 0.15}},
     {"selector": ".hidden-member", "style": {"display": "none"}},
     {
         "selector": "edge.meta",

@@ -65,6 +65,20 @@ def confusion(reports: dict[str, Any], t: float, labels: dict[str, str] | None =
     return html.Table([html.Thead(head), html.Tbody(rows)], className="grid")
 
 
+def slider_start(reports: dict[str, Any]) -> float:
+    """Where the threshold slider starts: the first model's own cut-off on the slider's 0.01
+    grid. The table below it is computed at that same value, so the two always agree."""
+    first = next(iter(reports.values()))
+    return round(float(first.get("threshold", 0.5)), 2)
+
+
+def own_thresholds(reports: dict[str, Any]) -> html.Div:
+    each = ", ".join(
+        f"{n} {float(r['threshold']):.4f}" for n, r in reports.items() if "threshold" in r
+    )
+    return html.Div(f"Each model's own cut-off: {each}." if each else "", className="help")
+
+
 def _metrics_row(name: str, r: dict[str, Any]) -> html.Tr:
     return html.Tr(
         [
@@ -111,8 +125,7 @@ def evaluation_view(out: dict[str, Any], nid: str, labels: dict[str, str]) -> An
     if not raw:
         return html.Pre(json.dumps(data, indent=1)[:5000])
     reports = with_labels(raw, labels)
-    first = next(iter(reports.values()))
-    t = float(first.get("threshold", 0.5))
+    t = slider_start(reports)
     return html.Div(
         [
             html.Table(
@@ -131,11 +144,12 @@ def evaluation_view(out: dict[str, Any], nid: str, labels: dict[str, str]) -> An
                         min=0,
                         max=1,
                         step=0.01,
-                        value=round(t, 2),
+                        value=t,
                         marks={0: "0", 0.25: "0.25", 0.5: "0.5", 0.75: "0.75", 1: "1"},
                         tooltip={"placement": "bottom"},
                     ),
                     html.Div(confusion(reports, t), id={"type": "cm", "node": nid}),
+                    own_thresholds(reports),
                 ],
                 className="threshold",
             ),

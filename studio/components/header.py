@@ -71,6 +71,8 @@ def header() -> html.Div:
             html.Div(tabs, className="tabs"),
             html.Div(
                 [
+                    # a caption and a separator: the flow's name is not one more page tab
+                    html.Span("file", className="title-caption"),
                     html.Span("untitled", id="flow-name", className="flow-name"),
                     html.Span("", id="dirty", className="dirty"),
                 ],

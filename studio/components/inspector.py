@@ -13,7 +13,7 @@ from dash import Input, Output, State, dcc, html, no_update
 from studio import state
 from studio.components.canvas import STATUS_ICON
 from studio.context import Studio, Trigger, server_callback
-from studio.forms import param_field
+from studio.forms import feature_editor_button, param_field
 from studio.model import analyze, catalog, doc_to_flow
 from studio.runs import run_flow_path
 
@@ -167,6 +167,7 @@ def node_form(node: dict[str, Any], spec: dict[str, Any], columns: list[str]) ->
                 className="field",
             ),
             html.Hr(),
+            feature_editor_button(node["id"], "exclude") if spec["id"] == "features.auto" else None,
             *fields,
         ],
         className="node-form",

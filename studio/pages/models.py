@@ -57,22 +57,30 @@ def version_row(name: str, v: dict[str, Any]) -> html.Tr:
     )
 
 
+def try_field(name: str, f: dict[str, Any]) -> html.Div:
+    """One input of the try-it form; a category offers the values the model knows as a pick
+    list (typing another value is still possible: the service then warns about it)."""
+    known = f.get("known") or []
+    list_id = f"try-known-{name}-{f['name']}" if known else None
+    return html.Div(
+        [
+            html.Label(f["name"], className="plabel"),
+            dcc.Input(
+                id={"type": "try-field", "name": name, "col": f["name"], "kind": f["kind"]},
+                value="" if f["example"] is None else str(f["example"]),
+                type="text",
+                className="field",
+                list=list_id,
+                placeholder=f"one of {len(known)} known values, or type" if known else None,
+            ),
+            html.Datalist([html.Option(value=v) for v in known], id=list_id) if known else None,
+        ],
+        className="try-field",
+    )
+
+
 def try_form(name: str, fields: list[dict[str, Any]]) -> list[Any]:
-    form = [
-        html.Div(
-            [
-                html.Label(f["name"], className="plabel"),
-                dcc.Input(
-                    id={"type": "try-field", "name": name, "col": f["name"], "kind": f["kind"]},
-                    value="" if f["example"] is None else str(f["example"]),
-                    type="text",
-                    className="field",
-                ),
-            ],
-            className="try-field",
-        )
-        for f in fields
-    ]
+    form = [try_field(name, f) for f in fields]
     return [
         html.Div("Try it", className="group-title"),
         html.Div(form, className="try-form"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -14,17 +15,42 @@ from studio.context import Studio, clientside_callback, server_callback
 HEADERS = ("status", "flow", "started", "duration", "metrics", "run", "")
 
 
-def _aucs(studio: Studio, run_id: str) -> dict[str, float]:
-    return {
-        n["node_id"]: n["metrics"]["auc"]
-        for n in studio.ws.store.node_runs(run_id)
-        if isinstance(n.get("metrics"), dict) and "auc" in n["metrics"]
-    }
+def _labels(r: dict[str, Any]) -> dict[str, str]:
+    """Node id -> the label the user gave it, from the flow the run ran."""
+    flow = r.get("flow_json") or {}
+    if isinstance(flow, str):
+        try:
+            flow = json.loads(flow)
+        except ValueError:
+            return {}
+    return {n["id"]: (n.get("ui") or {}).get("label") or n["id"] for n in flow.get("nodes", [])}
+
+
+def metrics_text(studio: Studio, r: dict[str, Any]) -> str:
+    """Every AUC of a run: one per evaluation, or one per scored input when an evaluation
+    compares several models, named by the nodes' labels."""
+    labels = _labels(r)
+
+    def name(key: str) -> str:
+        return labels.get(key) or labels.get(key.split(".")[0]) or key
+
+    parts = []
+    for n in studio.ws.store.node_runs(r["run_id"]):
+        m = n.get("metrics")
+        if not isinstance(m, dict) or "auc" not in m:
+            continue
+        by_input = m.get("by_input") or {}
+        if by_input:
+            each = ", ".join(f"{v['auc']:.4f} ({name(k)})" for k, v in by_input.items())
+        else:
+            each = f"{m['auc']:.4f}"
+        parts.append(f"{name(n['node_id'])}: AUC {each}")
+    return "; ".join(parts)
 
 
 def run_row(studio: Studio, r: dict[str, Any]) -> html.Tr:
     dur = (r["finished_at"] - r["started_at"]) if r.get("finished_at") else None
-    metrics = ", ".join(f"{k}: AUC {v:.4f}" for k, v in _aucs(studio, r["run_id"]).items())
+    metrics = metrics_text(studio, r)
     opener = html.Button(
         "Open", id={"type": "open-run", "run": r["run_id"]}, n_clicks=0, className="btn small"
     )
