@@ -71,7 +71,7 @@ class FeaturesAuto(Operator):
             "max_candidates",
             "integer",
             "Budget: candidate crosses evaluated in all (noise controls included).",
-            default=300,
+            default=200,
             minimum=1,
             maximum=10_000,
             widget="number",

@@ -41,6 +41,8 @@ MAX_DISCRETE_INTEGERS = 30
 VALID_SHARE = 0.3  # held out, in two halves
 REFINE = 10  # the best pairs tried at every other granularity
 RERANK = 12  # candidates re-scored after each accepted cross
+NEWTON_STEPS = 4  # per field-wise fit (the weights of one categorical feature decouple)
+MIN_CLASS_ROWS = 100  # rows of each class each held-out half needs to tell a cross from noise
 NOISE_CONTROLS = 3  # shuffled copies of a candidate that estimate the noise of its gain
 NOISE_FACTOR = 1.5  # a gain must exceed this many times that noise
 BASE_LAMBDA = 1.0  # L2 strength of the search's LR (on the summed log-loss)
@@ -195,7 +197,7 @@ class Search:
         k = int(codes.max()) + 1
         c_tr, y_tr, m_tr = codes[self.fit], self.y[self.fit], margin[self.fit]
         w = np.zeros(k)
-        for _ in range(6):
+        for _ in range(NEWTON_STEPS):
             p = _sigmoid(m_tr + w[c_tr])
             g = np.bincount(c_tr, p - y_tr, minlength=k) + w
             h = np.bincount(c_tr, p * (1 - p), minlength=k) + 1.0
@@ -204,6 +206,19 @@ class Search:
         a = _auc(self.y[self.half_a], new[self.half_a]) - base[0]
         b = _auc(self.y[self.half_b], new[self.half_b]) - base[1]
         return Scored(members, a, b, w)
+
+    def _too_few_held_out(self) -> str | None:
+        """Why no cross can be told from noise here, if so: a held-out half with fewer than
+        MIN_CLASS_ROWS rows of a class."""
+        for name, half in (("A", self.half_a), ("B", self.half_b)):
+            positives = int(self.y[half].sum())
+            least = min(positives, int(half.sum()) - positives)
+            if least < MIN_CLASS_ROWS:
+                return (
+                    f"too few held-out rows to tell a cross from noise: half {name} has {least} "
+                    f"rows of its rarer class, fewer than {MIN_CLASS_ROWS}; no crosses are searched"
+                )
+        return None
 
     def _noise(
         self, members: tuple[int, ...], margin: np.ndarray, current: tuple, budget: Budget
@@ -280,6 +295,11 @@ class Search:
             f"(halves {base[0]:.4f} / {base[1]:.4f}), one LR fit {fit_seconds:.2f} s"
         )
         budget = Budget(p["max_candidates"], p["time_limit"], started)
+        few = self._too_few_held_out()
+        if few:
+            self.log(few)
+            budget.stopped = few
+            return self._finish(blocks, w, base, base, [], budget, fit_seconds, started)
         current, accepted = base, []
         rejected: set[tuple[int, ...]] = set()
         scored = self._score(self._pairs(), margin, current, budget)
@@ -426,16 +446,21 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def _auc(y: np.ndarray, s: np.ndarray) -> float:
-    """The area under the ROC curve (Mann-Whitney, ties counted half)."""
-    from scipy.stats import rankdata
-
+    """The area under the ROC curve (Mann-Whitney, tied scores counted half)."""
     pos = y > 0.5
     n_pos = int(pos.sum())
     n_neg = len(y) - n_pos
     if n_pos == 0 or n_neg == 0:
         return 0.5
-    ranks = rankdata(s)
-    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    order = np.argsort(s, kind="stable")
+    sorted_s = s[order]
+    # average ranks (1-based) over runs of equal scores
+    starts = np.flatnonzero(np.r_[True, sorted_s[1:] != sorted_s[:-1]])
+    ends = np.r_[starts[1:], len(s)]
+    run_rank = (starts + ends + 1) / 2.0
+    ranks = np.repeat(run_rank, ends - starts)
+    rank_pos = float(ranks[pos[order]].sum())
+    return (rank_pos - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
 def _label(defn: Mapping[str, Any]) -> str:
