@@ -137,6 +137,7 @@ class Search:
         self.valid = ~self.fit
         self.cross_codes: dict[tuple[int, ...], np.ndarray] = {}
         self.noise_rejected: list[dict[str, Any]] = []
+        self.search_started = time.time()
         self.rejected = 0
 
     # -- models -------------------------------------------------------------------------------
@@ -284,7 +285,9 @@ class Search:
 
     # -- the search -----------------------------------------------------------------------------
     def run(self, started: float) -> dict[str, Any]:
+        """The search; ``started`` is when the node started (the time limit counts from it)."""
         p = self.params
+        self.search_started = time.time()
         blocks = [f.codes for f in self.features]
         t0 = time.perf_counter()
         w, margin = self._fit_lr(blocks)
@@ -403,7 +406,9 @@ class Search:
             {"kind": "combine", "of": [_member(self.features[i].defn) for i in a["members"]]}
             for a in chosen
         ]
-        seconds = time.time() - started
+        # the search proper (from the base model's fit to the final check): the rows' collection
+        # and the base features' codes come before it, the fit on all of `train` after it
+        seconds = time.time() - self.search_started
         return {
             "config": config,
             "base_features": len(self.features),

@@ -105,6 +105,14 @@ def test_noise_is_not_accepted_and_crosses_that_lose_fall_back() -> None:
     assert result["final_auc"] == result["base_auc"]
 
 
+def test_too_few_held_out_rows_search_nothing_and_say_why() -> None:
+    table, columns, y = planted(800, 4)  # halves of about 120 rows: noise would pass as gain
+    result = search(table, columns, y)
+    assert result["accepted"] == [] and result["evaluations"] == 0
+    assert "too few held-out rows to tell a cross from noise" in result["stopped"]
+    assert not any(f["kind"] == "combine" for f in result["config"])
+
+
 def _write_loans(folder: Path, rows: int) -> tuple[Path, Path]:
     table = pa.concat_tables(iter_chunks("credit_risk", rows, 4))
     ordered = folder / "ordered.parquet"
