@@ -161,3 +161,38 @@ def test_same_rows_in_any_order_give_the_same_crosses_with_their_boundaries(
     metrics = result.nodes["auto_one"].metrics
     assert metrics["crosses"] == len(one["accepted"]) and metrics["fell_back"] is False
     assert 0 < metrics["search_cost_in_lr_fits"] == one["search_cost_in_lr_fits"]
+
+
+def test_the_studio_shows_the_accepted_crosses_as_a_chart(tmp_path: Path) -> None:
+    from dash import dcc
+
+    from studio.components.results import report_view
+
+    report = {
+        "base_auc": 0.91,
+        "final_auc": 0.92,
+        "evaluations": 50,
+        "stopped": "no candidate gained enough on both halves",
+        "accepted": [
+            {
+                "cross": "discrete(job) x bucket(age, 10)",
+                "gain": 0.004,
+                "gain_halves": [0.003, 0.005],
+                "members": [
+                    {"column": "job", "kind": "discrete", "values": 7},
+                    {"column": "age", "kind": "bucket", "boundaries": [25.0, 40.0, 61.5]},
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    view = json.dumps(report_view({"path": str(path)}).to_plotly_json(), default=str)
+    assert "discrete(job) x bucket(age, 10)" in view and "age: 25, 40, 61.5" in view
+    graphs = [c for c in report_view({"path": str(path)}).children if isinstance(c, dcc.Graph)]
+    (bars_a, bars_b) = graphs[0].figure.data
+    assert list(bars_a.x) == [0.003] and list(bars_b.x) == [0.005]
+    # a report without crosses is shown as text
+    path.write_text(json.dumps({**report, "accepted": []}))
+    assert not isinstance(report_view({"path": str(path)}), type(graphs[0]))
+    assert "Pre" in type(report_view({"path": str(path)})).__name__
