@@ -97,7 +97,7 @@ class FeaturesAuto(Operator):
         Param(
             "min_gain",
             "number",
-            "Smallest validation AUC gain that accepts a cross.",
+            "Smallest held-out AUC gain (mean of the two held-out halves) that accepts a cross.",
             default=0.0003,
             minimum=0,
             maximum=0.1,
