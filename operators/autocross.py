@@ -135,6 +135,10 @@ class Search:
         self.half_a = draw < VALID_SHARE / 2
         self.half_b = ~self.fit & ~self.half_a
         self.valid = ~self.fit
+        self.fit_idx = np.flatnonzero(self.fit)
+        self.a_idx, self.b_idx = np.flatnonzero(self.half_a), np.flatnonzero(self.half_b)
+        self.y_fit, self.y_a, self.y_b = (self.y[i] for i in (self.fit_idx, self.a_idx, self.b_idx))
+        self._margin_parts: tuple[Any, ...] = (None,)
         self.cross_codes: dict[tuple[int, ...], np.ndarray] = {}
         self.noise_rejected: list[dict[str, Any]] = []
         self.search_started = time.time()
@@ -196,17 +200,28 @@ class Search:
     def _fieldwise(self, members: tuple[int, ...], margin: np.ndarray, base: tuple) -> Scored:
         codes = self._codes(members)
         k = int(codes.max()) + 1
-        c_tr, y_tr, m_tr = codes[self.fit], self.y[self.fit], margin[self.fit]
+        m_tr, m_a, m_b = self._parts(margin)
+        c_tr = codes[self.fit_idx]
         w = np.zeros(k)
         for _ in range(NEWTON_STEPS):
             p = _sigmoid(m_tr + w[c_tr])
-            g = np.bincount(c_tr, p - y_tr, minlength=k) + w
+            g = np.bincount(c_tr, p - self.y_fit, minlength=k) + w
             h = np.bincount(c_tr, p * (1 - p), minlength=k) + 1.0
             w -= g / h
-        new = margin + w[codes]
-        a = _auc(self.y[self.half_a], new[self.half_a]) - base[0]
-        b = _auc(self.y[self.half_b], new[self.half_b]) - base[1]
+        a = _auc(self.y_a, m_a + w[codes[self.a_idx]]) - base[0]
+        b = _auc(self.y_b, m_b + w[codes[self.b_idx]]) - base[1]
         return Scored(members, a, b, w)
+
+    def _parts(self, margin: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The margin of the fitting rows and of each half (kept while the margin is the same)."""
+        if self._margin_parts[0] is not margin:
+            self._margin_parts = (
+                margin,
+                margin[self.fit_idx],
+                margin[self.a_idx],
+                margin[self.b_idx],
+            )
+        return self._margin_parts[1], self._margin_parts[2], self._margin_parts[3]
 
     def _too_few_held_out(self) -> str | None:
         """Why no cross can be told from noise here, if so: a held-out half with fewer than
