@@ -45,7 +45,7 @@
     "btn-del": function (S) { S.deleteSelected(); },
   };
   var BOTTOM_TABS = { "bt-problems": "problems-panel", "bt-log": "run-log", "bt-output": "output" };
-  var PAGES = ["flow", "runs", "models", "users", "audit"];
+  var PAGES = ["flow", "runs", "models", "monitoring", "users", "audit"];
 
   // Closing (or reloading) the tab with unsaved changes asks first. The server says whether
   // the canvas differs from its file (the header's unsaved mark); an edit it has not answered

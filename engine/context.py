@@ -51,6 +51,7 @@ class RunServices(Protocol):
     def publish(self, bundle: Path, name: str, description: str) -> int: ...
     def registered(self, name: str, version: int | None) -> tuple[int, Path]: ...
     def statistics(self, path: Path) -> dict[str, Any]: ...
+    def holdout(self, model: str) -> str | None: ...
 
 
 class RunContext:
@@ -167,6 +168,12 @@ class RunContext:
     def registered_model(self, name: str, version: int | None = None) -> tuple[int, Path]:
         """A published model's (version, bundle folder): the given version, else production."""
         return self._services.registered(name, version)
+
+    def serving_log_holdout(self, model: str) -> str | None:
+        """The cut a retraining policy set for ``model``'s serving log in this run (ISO 8601
+        time; logged predictions from then on are held out), or None."""
+        holdout = getattr(self._services, "holdout", None)
+        return holdout(model) if holdout is not None else None
 
     def cleanup(self) -> None:
         for p in self._temps:

@@ -178,3 +178,15 @@ def ks_threshold(y: np.ndarray, s: np.ndarray) -> float:
     if pos == 0 or neg == 0:
         return 0.5
     return float(thresholds[int(np.argmax(tps / pos - fps / neg))])
+
+
+def score_baseline(scores: Any, buckets: int = 10) -> dict[str, Any]:
+    """What a bundle keeps of its validation scores for score drift: the inner edges of their
+    deciles (repeated edges dropped) and the number of scores in each bucket."""
+    s = np.asarray(scores, dtype=float)
+    s = s[np.isfinite(s)]
+    if not len(s):
+        return {"edges": [], "counts": [], "rows": 0}
+    edges = np.unique(np.quantile(s, np.linspace(0, 1, buckets + 1)[1:-1]))
+    counts = np.bincount(np.searchsorted(edges, s, side="right"), minlength=len(edges) + 1)
+    return {"edges": edges.tolist(), "counts": counts.tolist(), "rows": len(s)}

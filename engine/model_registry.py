@@ -47,6 +47,12 @@ DDL = [
         canary_percent DOUBLE PRECISION NOT NULL DEFAULT 0,
         updated_at DOUBLE PRECISION NOT NULL
     )""",
+    # a version every request is mirrored to (scores logged, never returned)
+    """CREATE TABLE IF NOT EXISTS model_shadows (
+        name TEXT PRIMARY KEY,
+        version INTEGER NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    )""",
     # the production versions a promotion replaced, newest on top: rollback pops them
     """CREATE TABLE IF NOT EXISTS model_history (
         name TEXT NOT NULL,
@@ -83,6 +89,7 @@ class Route:
     production: int | None
     canary: int | None
     canary_percent: float
+    shadow: int | None = None  # every request mirrored to it, its scores logged only
 
 
 class ModelRegistry:
@@ -112,18 +119,23 @@ class ModelRegistry:
             r["input_schema"] = json.loads(r.pop("input_schema_json") or "[]")
         return rows
 
+    _ROUTES = (
+        "SELECT r.name, r.production, r.canary, r.canary_percent, s.version AS shadow "
+        "FROM model_routes r LEFT JOIN model_shadows s ON s.name = r.name"
+    )
+
+    @staticmethod
+    def _route(r: dict[str, Any]) -> Route:
+        return Route(
+            r["name"], r["production"], r["canary"], float(r["canary_percent"] or 0), r["shadow"]
+        )
+
     def route(self, name: str) -> Route | None:
-        rows = self.store.query("SELECT * FROM model_routes WHERE name = ?", (name,))
-        if not rows:
-            return None
-        r = rows[0]
-        return Route(name, r["production"], r["canary"], float(r["canary_percent"] or 0))
+        rows = self.store.query(f"{self._ROUTES} WHERE r.name = ?", (name,))
+        return self._route(rows[0]) if rows else None
 
     def routes(self) -> list[Route]:
-        return [
-            Route(r["name"], r["production"], r["canary"], float(r["canary_percent"] or 0))
-            for r in self.store.query("SELECT * FROM model_routes ORDER BY name")
-        ]
+        return [self._route(r) for r in self.store.query(f"{self._ROUTES} ORDER BY r.name")]
 
     def list_models(self) -> list[dict[str, Any]]:
         out = []
@@ -135,6 +147,7 @@ class ModelRegistry:
                     "production": route.production,
                     "canary": route.canary,
                     "canary_percent": route.canary_percent,
+                    "shadow": route.shadow,
                     "versions": len(versions),
                     "latest": versions[-1]["version"] if versions else None,
                 }
@@ -148,6 +161,7 @@ class ModelRegistry:
             "production": route.production,
             "canary": route.canary,
             "canary_percent": route.canary_percent,
+            "shadow": route.shadow,
             "versions": self.versions(name),
         }
 
@@ -272,6 +286,9 @@ class ModelRegistry:
                 ),
                 (name, version),
             )
+            conn.execute(  # the version promoted is no longer anyone's shadow
+                sql("DELETE FROM model_shadows WHERE name = ? AND version = ?"), (name, version)
+            )
             canary = None if route.canary == version else route.canary
             conn.execute(
                 sql(
@@ -329,6 +346,33 @@ class ModelRegistry:
                     "UPDATE model_routes SET canary = ?, canary_percent = ?, updated_at = ? WHERE name = ?"
                 ),
                 (version if percent > 0 else None, float(percent), time.time(), name),
+            )
+            self._bump(conn)
+
+    def shadow(self, name: str, version: int | None) -> None:
+        """Mirror every request of ``name`` to ``version`` (its scores are logged with
+        ``"shadow": true``, never returned); None ends the mirroring."""
+        route = self._route_or_fail(name)
+        if version is not None:
+            version = check_version(version)
+            self.path(name, version)
+            if version == route.production:
+                raise RegistryError(
+                    f"Version {version} of {name} is in production; a shadow is another version."
+                )
+        with self.store.transaction() as conn:
+            sql = self.store._sql
+            if version is None:
+                conn.execute(sql("DELETE FROM model_shadows WHERE name = ?"), (name,))
+                self._bump(conn)
+                return
+            conn.execute(
+                sql(
+                    "INSERT INTO model_shadows (name, version, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (name) DO UPDATE SET version = excluded.version, "
+                    "updated_at = excluded.updated_at"
+                ),
+                (name, version, time.time()),
             )
             self._bump(conn)
 

@@ -8,7 +8,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ class RunScope:
     recorder: RunRecorder
     cancel_event: threading.Event
     on_spark: Callable[[Any], None]
+    serving_log_holdout: dict[str, str] = field(default_factory=dict)
 
 
 def table_stats(path: Path) -> dict[str, Any]:
@@ -113,6 +114,9 @@ class NodeServices:
             node_id=self.node.id,
             description=description,
         )
+
+    def holdout(self, model: str) -> str | None:
+        return self.scope.serving_log_holdout.get(model)
 
     def registered(self, name: str, version: int | None) -> tuple[int, Path]:
         from engine.model_registry import ModelRegistry, RegistryError

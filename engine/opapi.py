@@ -22,8 +22,8 @@ from engine.features.online import (
 from engine.features.spark import INDEX_COL, VALUE_COL, apply_transform
 from engine.files import expand_paths, files_fingerprint
 from engine.gbdt_encoding.spark import collect_gbdt_columns, encode_gbdt_table, gbdt_columns
-from engine.metrics import binary_report, ks_threshold
-from engine.sampledata import DATASETS, generate_to_parquet, sample_schema
+from engine.metrics import binary_report, ks_threshold, score_baseline
+from engine.sampledata import DATASETS, generate_to_parquet, parse_shift, sample_schema
 from engine.spark import spark_error_message
 from engine.spec import (
     LABEL,
@@ -60,6 +60,7 @@ __all__ = [
     "COEFFICIENTS",
     "GBDT_MODEL",
     "binary_report",
+    "score_baseline",
     "ks_threshold",
     "read_manifest",
     "write_manifest",
@@ -99,6 +100,7 @@ __all__ = [
     "replace_path",
     "temp_sibling",
     "sample_schema",
+    "parse_shift",
     "spark_error_message",
     "check_plan",
     "expression_problem",

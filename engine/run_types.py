@@ -83,6 +83,10 @@ class RunOptions:
     # "all": save every node's output tables (the studio: every output can be looked at);
     # "needed": hand the tables of pass-through nodes (a split) to their consumers unsaved
     keep: str = "all"
+    # the serving-log cut of each model a retraining policy runs this flow for: predictions
+    # logged at or after it (ISO 8601 time) are left out by import.serving_log (held out for
+    # the fair comparison of champion and challenger)
+    serving_log_holdout: dict[str, str] = field(default_factory=dict)
 
 
 def new_run_id() -> str:

@@ -219,6 +219,7 @@ class Runner:
                 recorder=RunRecorder(store, run_id, self.listeners),
                 cancel_event=handle.cancel_event,
                 on_spark=handle.attach_spark,
+                serving_log_holdout=dict(options.serving_log_holdout),
             )
             for nid in plan.results:
                 scope.recorder.queued(prepared.nodes[nid], plan.keys[nid])

@@ -19,6 +19,7 @@ from engine.opapi import (
     collect_gbdt_columns,
     encode_gbdt_table,
     ks_threshold,
+    score_baseline,
     seed_param,
     write_manifest,
 )
@@ -528,6 +529,7 @@ def _write_bundle(
             },
             "feature_importance": importance,
             "baseline": _baseline(ctx, names),
+            "score_baseline": score_baseline(scores),
             "tuning": trials,
             "training": training,
             "validation": {**validation, "rows": len(y_val)},

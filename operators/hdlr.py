@@ -21,6 +21,7 @@ from engine.opapi import (
     binary_report,
     fit_features,
     ks_threshold,
+    score_baseline,
     seed_param,
     write_manifest,
 )
@@ -236,6 +237,7 @@ class TrainHdlr(Operator):
             },
             # training-data statistics of the raw input columns (when this node saw them)
             "baseline": baseline,
+            "score_baseline": score_baseline(scores),
         }
         return _write_model(ctx, manifest, intercept, indices, weights)
 

@@ -13,6 +13,7 @@ from engine.opapi import (
     RunContext,
     TableSchema,
     generate_to_parquet,
+    parse_shift,
     sample_schema,
     seed_param,
 )
@@ -48,7 +49,33 @@ class ImportSample(Operator):
             widget="number",
         ),
         seed_param("Seed of the generated rows (the same seed gives the same data)."),
+        Param(
+            "shift",
+            "string",
+            "credit_risk only: change the applications from a month on, as `seer sample-data "
+            "--shift` does, e.g. from=2024-07,channel=partner,rate=+2 (keys: from=YYYY-MM, "
+            "channel, channel_share, channel_odds, rate, default_odds; docs/serving.md). Rows "
+            "before that month are unchanged.",
+            nullable=True,
+            widget="text",
+        ),
     )
+
+    def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        if params.get("shift") is None:
+            return []
+        if (params.get("dataset") or "credit_risk") != "credit_risk":
+            return [("shift", f"The 'shift' parameter of {self.id} applies to credit_risk only.")]
+        try:
+            parse_shift(params["shift"])
+        except ValueError as exc:
+            return [
+                (
+                    "shift",
+                    f"The 'shift' parameter of {self.id}: {str(exc).removeprefix('--shift: ')}",
+                )
+            ]
+        return []
 
     def infer_schema(
         self, inputs: Mapping[str, Any], params: Mapping[str, Any]
@@ -62,7 +89,15 @@ class ImportSample(Operator):
         ctx.log(
             f"generating {params['rows']:,} rows of {params['dataset']} (seed {params['seed']})"
         )
+        shift = parse_shift(params["shift"]) if params.get("shift") else None
+        if shift is not None:
+            ctx.log(f"shifted: {shift.describe()}")
         generate_to_parquet(
-            params["dataset"], params["rows"], params["seed"], path, check=ctx.check_cancelled
+            params["dataset"],
+            params["rows"],
+            params["seed"],
+            path,
+            check=ctx.check_cancelled,
+            shift=shift,
         )
         return {"out": ctx.spark.read.parquet(str(path))}

@@ -21,6 +21,7 @@ from engine.opapi import (
     apply_transform,
     binary_report,
     ks_threshold,
+    score_baseline,
     seed_param,
     token_index,
     write_manifest,
@@ -338,6 +339,7 @@ class TrainScorecard(Operator):
                 },
                 "selection": trials,
                 "baseline": baseline,
+                "score_baseline": score_baseline(valid_scores),
                 "lineage": {"run_id": ctx.run_id, "node_id": ctx.node_id},
             },
         )

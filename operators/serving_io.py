@@ -68,7 +68,10 @@ class ImportServingLog(Operator):
         "The predictions the scoring service made for a model, one row per scored instance with "
         "its input columns, score, prediction, model version and time, joined with the true "
         "outcome sent to the :feedback endpoint (column `label`; the latest feedback wins). The "
-        "way back from production into training. Reread on every run."
+        "way back from production into training. Reread on every run. Predictions a shadow "
+        "version made are not included. When a retraining policy runs the flow, the newest "
+        "labeled window is held out by itself (the champion and the challenger are compared on "
+        "it); `holdout_after` sets such a cut by hand."
     )
     outputs = (Port("out", "table", "Logged predictions with their outcomes."),)
     params = (
@@ -80,14 +83,36 @@ class ImportServingLog(Operator):
             default=True,
             widget="checkbox",
         ),
+        Param(
+            "holdout_after",
+            "string",
+            "Leave out predictions logged at or after this time (ISO 8601, UTC unless it says "
+            "otherwise, e.g. 2026-03-01T12:00:00Z). Not set: everything, except that a run "
+            "started by a retraining policy holds out the newest labeled window (the rows the "
+            "challenger is judged on).",
+            nullable=True,
+            widget="text",
+        ),
     )
 
     def is_cacheable(self, params: Mapping[str, Any]) -> bool:
         return False
 
     def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        problems = []
         problem = model_name_problem(f"The 'model' parameter of {self.id}", params.get("model"))
-        return [("model", problem)] if problem else []
+        if problem:
+            problems.append(("model", problem))
+        cut = params.get("holdout_after")
+        if cut is not None and parse_time(cut) is None:
+            problems.append(
+                (
+                    "holdout_after",
+                    f"The 'holdout_after' parameter of {self.id} must be an ISO 8601 time such as "
+                    f"2026-03-01T12:00:00Z. Got {str(cut)[:40]!r}.",
+                )
+            )
+        return problems
 
     def run(  # noqa: C901
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
@@ -123,6 +148,9 @@ class ImportServingLog(Operator):
                     else:
                         skipped += 1
 
+        cut_text = params.get("holdout_after") or ctx.serving_log_holdout(params["model"])
+        cut = parse_time(cut_text) if cut_text else None
+        held_out = 0
         labels: dict[str, Any] = {}
         for rec in records("feedback-*.jsonl"):
             if isinstance(rec.get("id"), str) and "label" in rec:
@@ -131,11 +159,16 @@ class ImportServingLog(Operator):
                 skipped += 1
         rows = []
         for rec in records("predictions-*.jsonl"):
+            if rec.get("shadow"):  # a shadow version's scores: the champion's rows carry them
+                continue
             try:
                 pairs = list(zip(rec["instances"], rec["predictions"], strict=True))
                 request_id, version, ts = rec["request_id"], rec["version"], rec["ts"]
             except (KeyError, TypeError, ValueError):
                 skipped += 1
+                continue
+            if cut is not None and isinstance(ts, (int, float)) and ts >= cut:
+                held_out += len(pairs)
                 continue
             for i, (inst, pred) in enumerate(pairs):
                 pid = f"{request_id}/{i}"
@@ -157,6 +190,11 @@ class ImportServingLog(Operator):
                 )
         if skipped:
             ctx.log(f"skipped {skipped:,} malformed log records", "warning")
+        if cut is not None:
+            ctx.log(
+                f"held out {held_out:,} predictions logged at or after {cut_text} "
+                "(the newest window, kept for judging the model trained here)"
+            )
         if not rows:
             raise OperatorError(
                 f'{where}: no logged prediction of "{params["model"]}" '
@@ -168,6 +206,19 @@ class ImportServingLog(Operator):
             f"{len(rows):,} logged predictions, {sum(r['label'] is not None for r in rows):,} with feedback"
         )
         return {"out": out}
+
+
+def parse_time(text: Any) -> float | None:
+    """An ISO 8601 time as seconds since the epoch (UTC when it names no zone), else None."""
+    import datetime as dt
+
+    try:
+        when = dt.datetime.fromisoformat(str(text).strip())
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
 
 
 def _table(rows: list[dict[str, Any]]) -> Any:

@@ -265,12 +265,24 @@ def cmd_sample_data(args: argparse.Namespace) -> int:
         )
     if args.rows < 1:
         return _usage_error(f"--rows must be at least 1. Got {args.rows}.")
+    shift = None
+    if args.shift is not None:
+        from engine.sampledata import parse_shift
+
+        if args.name != "credit_risk":
+            return _usage_error("--shift applies to the credit_risk dataset.")
+        try:
+            shift = parse_shift(args.shift)
+        except ValueError as exc:
+            return _usage_error(str(exc))
     start = time.time()
-    out = write_sample(args.name, args.rows, args.seed, args.out)
+    out = write_sample(args.name, args.rows, args.seed, args.out, shift=shift)
     _err.print(
         f"[green]✓[/] wrote {args.rows:,} rows of {args.name} to {escape(str(out))} "
         f"in {time.time() - start:.1f}s"
     )
+    if shift is not None:
+        _err.print(f"  shifted: {escape(shift.describe())} (column application_date)")
     return EXIT_OK
 
 
@@ -363,6 +375,13 @@ def add_commands(sub: Any) -> None:
     sd.add_argument("--rows", type=int, required=True)
     sd.add_argument("--out", required=True, help="target file; .parquet for Parquet, else CSV")
     sd.add_argument("--seed", type=int, default=42)
+    sd.add_argument(
+        "--shift",
+        metavar="SPEC",
+        help="change the applications from a month on (credit_risk): from=YYYY-MM and any of "
+        "channel=NAME, channel_share=0.35, channel_odds=4, rate=+2, default_odds=1.5 "
+        "(e.g. from=2024-07,channel=partner,rate=+2)",
+    )
     sd.set_defaults(func=cmd_sample_data)
 
 

@@ -14,6 +14,7 @@ from rich.markup import escape
 from seer_cli.common import EXIT_OK
 from seer_cli.common import err as _err
 from seer_cli.common import usage_error as _usage_error
+from seer_cli.loop import add_loop_model_commands, add_scheduler_command
 from seer_cli.monitoring import add_model_commands
 
 
@@ -109,7 +110,8 @@ def _print_model(name: str, doc: dict[str, Any], as_json: bool) -> None:
         return
     out = Console(highlight=False)
     canary = f", canary v{doc['canary']} at {doc['canary_percent']:g}%" if doc["canary"] else ""
-    out.print(f"[bold]{escape(name)}[/] production v{doc['production']}{canary}")
+    shadow = f", shadow v{doc['shadow']}" if doc.get("shadow") else ""
+    out.print(f"[bold]{escape(name)}[/] production v{doc['production']}{canary}{shadow}")
     for v in doc["versions"]:
         auc = v["metrics"].get("valid_auc")
         out.print(
@@ -273,6 +275,7 @@ def add_commands(sub: Any) -> None:
     _add_serve(sub)
     _add_score(sub)
     _add_keys(sub)
+    add_scheduler_command(sub)
 
 
 def _add_models(sub: Any) -> None:
@@ -313,6 +316,7 @@ def _add_models(sub: Any) -> None:
         p.add_argument("--json", action="store_true")
     mp.set_defaults(func=cmd_models)
     add_model_commands(msub)
+    add_loop_model_commands(msub)
 
 
 def _add_serve(sub: Any) -> None:

@@ -1,4 +1,5 @@
-"""`seer models watch`: a model's alert rules and retraining policy."""
+"""`seer models watch` (a model's alert rules and retraining policy), `seer models monitor`
+(its monitoring windows) and `seer models alerts` (the alerts raised)."""
 
 from __future__ import annotations
 
@@ -89,8 +90,140 @@ def cmd_watch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _fmt(value: Any, digits: str = ".3f") -> str:
+    return "-" if value is None else format(value, digits)
+
+
+def _window_row(win: dict[str, Any]) -> list[str]:
+    top = sorted(win["features"].items(), key=lambda kv: -kv[1]["psi"])[:2]
+    drift = ", ".join(f"{k} {v['psi']:.2f}" for k, v in top) or "-"
+    version = f"{win['version']}{' (shadow)' if win['shadow'] else ''}"
+    return [
+        win["start"][:16].replace("T", " "),
+        version,
+        str(win["requests"]),
+        str(win["errors"]),
+        _fmt(win["latency_ms"]["p50"], ".1f"),
+        _fmt(win["latency_ms"]["p99"], ".1f"),
+        _fmt(win["score_psi"]),
+        drift,
+        str(win["labeled"]),
+        _fmt(win.get("auc")),
+    ]
+
+
+def _print_monitoring(doc: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{doc['model']}: monitoring (UTC windows)", title_justify="left")
+    for col in (
+        "window",
+        "version",
+        "requests",
+        "errors",
+        "p50 ms",
+        "p99 ms",
+        "score PSI",
+        "top drift (PSI)",
+        "labeled",
+        "live AUC",
+    ):
+        table.add_column(col, justify="left" if col in ("window", "top drift (PSI)") else "right")
+    for win in doc["windows"]:
+        table.add_row(*[escape(c) for c in _window_row(win)])
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=160)  # a pipe or a file: no wrapping at 80
+    console.print(table)
+    if not doc["windows"]:
+        _err.print("no logged requests in these windows")
+    _print_alerts(doc["alerts"][:10])
+
+
+def _print_alerts(alerts: list[dict[str, Any]]) -> None:
+    from rich.console import Console
+
+    out = Console(highlight=False, soft_wrap=True)
+    for a in alerts:
+        out.print(
+            f"[red]●[/] {escape(a['time'])} {escape(a['model'])} v{a['version']} {a['kind']}: "
+            f"{escape(a['measure'])} = {a['value']:.4g} (threshold {a['threshold']:.4g}), "
+            f"window {a['window']['start']} ({a['window']['length']}), "
+            f"webhook {a['delivery']['status']}"
+        )
+
+
+def _known_model(ws: Any, name: str) -> bool:
+    from engine.model_registry import ModelRegistry
+
+    return any(r.name == name for r in ModelRegistry(ws).routes())
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from engine.monitoring.windows import MonitoringError, monitoring
+    from engine.workspace import Workspace
+
+    ws = Workspace(args.workspace)
+    if not _known_model(ws, args.name):
+        return _usage_error(
+            f'No model named "{args.name}" is published; `seer models list` shows the names.'
+        )
+    try:
+        doc = monitoring(ws, args.name, args.window, args.since)
+    except MonitoringError as exc:
+        return _usage_error(str(exc))
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        _print_monitoring(doc)
+    return EXIT_OK
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from engine.monitoring.records import list_alerts
+    from engine.workspace import Workspace
+
+    ws = Workspace(args.workspace)
+    if args.name is not None and not _known_model(ws, args.name):
+        return _usage_error(
+            f'No model named "{args.name}" is published; `seer models list` shows the names.'
+        )
+    alerts = list_alerts(ws, args.name)
+    if args.json:
+        print(json.dumps(alerts, indent=2))
+    elif not alerts:
+        _err.print("no alerts")
+    else:
+        _print_alerts(alerts)
+    return EXIT_OK
+
+
+def _add_monitor_commands(msub: Any) -> None:
+    m = msub.add_parser(
+        "monitor",
+        help="NAME's monitoring windows: traffic, errors, latency, drift, live accuracy",
+    )
+    m.add_argument("name")
+    m.add_argument("--window", default="1h", help="window length: 15m, 1h, 1d ... [1h]")
+    m.add_argument("--since", help="ISO 8601 time of the first window [the last 24 windows]")
+    m.add_argument(
+        "--workspace", help="workspace folder (default ./seer-workspace or $SEER_WORKSPACE)"
+    )
+    m.add_argument("--json", action="store_true", help="the JSON GET .../monitoring answers")
+    m.set_defaults(func=cmd_monitor)
+    a = msub.add_parser("alerts", help="the alerts raised (of NAME, or of every model)")
+    a.add_argument("name", nargs="?")
+    a.add_argument(
+        "--workspace", help="workspace folder (default ./seer-workspace or $SEER_WORKSPACE)"
+    )
+    a.add_argument("--json", action="store_true", help="a JSON list of alert records")
+    a.set_defaults(func=cmd_alerts)
+
+
 def add_model_commands(msub: Any) -> None:
-    """`seer models watch ...` (added to the `seer models` command)."""
+    """`seer models watch|monitor|alerts ...` (added to the `seer models` command)."""
+    _add_monitor_commands(msub)
     w = msub.add_parser(
         "watch",
         help="set NAME's alert rules and retraining policy (only the options given change)",

@@ -37,7 +37,7 @@ from studio.components import (
 )
 from studio.context import Studio
 from studio.model import catalog
-from studio.pages import audit, flow, models, runs, users
+from studio.pages import audit, flow, models, monitoring, runs, users
 
 log = logging.getLogger("seer.studio")
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -50,6 +50,7 @@ def layout() -> html.Div:
             flow.layout(),
             runs.layout(),
             models.layout(),
+            monitoring.layout(),
             *users.layout(),
             *audit.layout(),
             modal.layout(),
@@ -90,7 +91,7 @@ def create_app(
         part.register(app, studio)
     for part in (conflicts, dialogs, filepicker, runpanel, results, publish, featureeditor):
         part.register(app, studio)
-    for page in (runs, models, users, audit):
+    for page in (runs, models, monitoring, users, audit):
         page.register(app, studio)
     return app
 

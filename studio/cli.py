@@ -22,6 +22,7 @@ def cmd_studio(args: argparse.Namespace) -> int:
         allowed_hosts=tuple(args.allowed_host),
         trusted_proxy=args.trusted_proxy,
         data_roots=tuple(args.data_root),
+        scheduler=not args.no_scheduler,
     )
 
 
@@ -42,6 +43,11 @@ def add_commands(sub: Any) -> None:
         help="port of the scoring service it starts or finds (default 8600)",
     )
     st.add_argument("--no-browser", action="store_true", help="do not open a browser window")
+    st.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="do not check watched models (alerts, retraining schedules) while the studio runs",
+    )
     st.add_argument(
         "--allowed-host",
         action="append",

@@ -133,6 +133,8 @@ RULES: dict[str, Rule] = {
             "threshold",
             "runs_page",
             "models_page",
+            "monitoring_models",
+            "monitoring_view",
             "try_it",
             "feature_profile",
             "session_header",

@@ -25,6 +25,7 @@ def serve(
     allowed_hosts: tuple[str, ...] = (),
     trusted_proxy: str | None = None,
     data_roots: tuple[str, ...] = (),
+    scheduler: bool = True,
 ) -> int:
     from waitress import create_server
 
@@ -77,9 +78,13 @@ def serve(
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     if open_browser:
         threading.Timer(0.5, lambda: webbrowser.open(url)).start()
+    # the checks of watched models (alerts, cron schedules, retraining) while the studio runs,
+    # from when Spark is warm (what Spark's JVM says while it starts goes to the workspace's
+    # logs, and so would the scheduler's lines)
+    checks = _scheduler(ws, master) if scheduler else None
     # start the SparkSession now, in the background: the first run then finds it warm
     threading.Thread(
-        target=_warm_spark, args=(ws, master), name="seer-spark-warmup", daemon=True
+        target=_warm_spark, args=(ws, master, checks), name="seer-spark-warmup", daemon=True
     ).start()
     try:
         server.run()
@@ -87,7 +92,25 @@ def serve(
         pass
     finally:
         server.close()
+        if checks is not None:
+            checks.stop(timeout=5)  # a retrain in progress is left to finish in its thread
     return 0
+
+
+def _scheduler(ws: Workspace, master: str | None) -> Any:
+    from engine.scheduler import Scheduler
+
+    def said(model: str, doc: dict[str, Any]) -> None:
+        run = doc.get("retrain")
+        if run:
+            print(
+                f"{model}: retrain {run['status']}: "
+                f"{doc.get('decision') or 'no decision'}: {doc.get('reason', '')}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    return Scheduler(ws, interval=60.0, on_check=said, master=master)
 
 
 def proxy_options(trusted_proxy: str | None) -> dict[str, Any]:
@@ -127,10 +150,13 @@ def _safe_to_bind(ws: Workspace, host: str) -> bool:
     return True
 
 
-def _warm_spark(ws: Workspace, master: str | None) -> None:
+def _warm_spark(ws: Workspace, master: str | None, then: Any = None) -> None:
     from engine.spark import get_spark
 
     try:
         get_spark(master, ws.spark_local_dir, ws.logs_dir)
     except Exception as exc:  # the first run reports it with its node
         logging.getLogger("seer.studio").warning("Spark did not start: %s", exc)
+    finally:
+        if then is not None:
+            then.start()

@@ -17,7 +17,10 @@ FLOWS = sorted((ROOT / "sample_flows").glob("*.flow.json"))
 def test_sample_flow_runs_and_reruns_from_cache(
     spark, workspace, tmp_path: Path, path: Path
 ) -> None:
-    declared = json.loads(path.read_text()).get("params", {})
+    doc = json.loads(path.read_text())
+    if any(n["op"] == "import.serving_log" for n in doc["nodes"]):
+        pytest.skip("reads a service's feedback: run end to end in tests/test_loop.py")
+    declared = doc.get("params", {})
     overrides = {}
     if "rows" in declared:
         overrides["rows"] = "8000"  # keeps the suite quick; the flows' own sizes run the same way

@@ -37,3 +37,34 @@ def test_missing_values_and_label_with_interaction_signal() -> None:
     lift_sb, lift_hi = rate(sb & ~hi) / rate(~sb & ~hi), rate(~sb & hi) / rate(~sb & ~hi)
     assert lift_both > 1.3 * lift_sb * lift_hi
     assert np.isfinite(df["loan_amount"]).all()
+
+
+def test_shift_changes_only_the_months_from_its_start() -> None:
+    import datetime as dt
+
+    import pytest
+
+    from engine.sampledata import parse_shift
+
+    shift = parse_shift("from=2024-07,channel=partner,rate=+2,default_odds=1.5")
+    plain = table(30_000, 5).to_pandas()
+    moved = pa.concat_tables(list(iter_chunks("credit_risk", 30_000, 5, shift))).to_pandas()
+    before = plain["application_date"] < dt.date(2024, 7, 1)
+    assert moved[before.to_numpy()].equals(plain[before])  # earlier months: the very same rows
+    after, late = moved[~before.to_numpy()], plain[~before]
+    assert 0.3 < (after["channel"] == "partner").mean() < 0.4
+    assert "partner" not in set(plain["channel"])
+    assert abs((after["interest_rate"] - late["interest_rate"]).mean() - 2) < 0.05
+    partner = after["channel"] == "partner"
+    assert after.loc[partner, "default"].mean() > 1.6 * after.loc[~partner, "default"].mean()
+    assert after.loc[~partner, "default"].mean() > late["default"].mean()  # odds x1.5 for all
+    for bad, word in [
+        ("channel=partner", "from=YYYY-MM"),
+        ("from=2024-7x", "YYYY-MM"),
+        ("from=2030-01", "applications run from 2022-01 to 2024-12"),
+        ("from=2024-07,rate=two", "rate=two is not a number"),
+        ("from=2024-07,colour=red", "unknown key 'colour'"),
+        ("from=2024-07,channel_share=2", "channel_share"),
+    ]:
+        with pytest.raises(ValueError, match=word):
+            parse_shift(bad)

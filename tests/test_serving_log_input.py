@@ -68,3 +68,54 @@ def test_odd_and_broken_log_records_do_not_break_the_serving_log(
     assert list(df["label"]) == [0, 1, 1, 0]
     logs = [e.message for e in result.events if getattr(e, "kind", "") == "log"]
     assert any("skipped 5 malformed log records" in m for m in logs), logs
+
+
+def test_holdout_cut_and_shadow_scores_are_left_out(spark, workspace, tmp_path: Path) -> None:
+    folder = workspace.root / "logs" / "serving" / "risk"
+    folder.mkdir(parents=True)
+    records = [
+        {"request_id": f"r{i}", "version": 1, "ts": 1_800_000_000.0 + i, "instances": [{"a": i}]}
+        for i in range(4)
+    ]
+    records.append({**records[3], "version": 2, "shadow": True})  # the shadow's mirror of r3
+    for r in records:
+        r["predictions"] = [{"score": 0.5, "prediction": 1}]
+    (folder / "predictions-1.jsonl").write_text("\n".join(json.dumps(r) for r in records))
+    (folder / "feedback-1.jsonl").write_text(
+        "\n".join(json.dumps({"id": f"r{i}/0", "label": i % 2}) for i in range(4))
+    )
+
+    def read(**params: str) -> tuple[list[str], list[str]]:
+        path = write_flow(
+            tmp_path,
+            [{"id": "log", "op": "import.serving_log", "params": {"model": "risk", **params}}],
+            [],
+        )
+        result = run_flow(path, workspace)
+        node = result.nodes["log"]
+        assert node.status == "succeeded", node.error
+        ids = sorted(pq.read_table(node.outputs["out"]["path"]).column("prediction_id").to_pylist())
+        return ids, [e.message for e in result.events if getattr(e, "kind", "") == "log"]
+
+    ids, _ = read()
+    assert ids == ["r0/0", "r1/0", "r2/0", "r3/0"]  # the shadow's scores are not rows
+    # 1_800_000_002 is 2027-01-15T08:00:02Z: r2 and r3 were logged at or after it
+    ids, logs = read(holdout_after="2027-01-15T08:00:02Z")
+    assert ids == ["r0/0", "r1/0"]
+    assert any(m.startswith("held out 2 predictions") for m in logs), logs
+    bad = write_flow(
+        tmp_path,
+        [
+            {
+                "id": "log",
+                "op": "import.serving_log",
+                "params": {"model": "risk", "holdout_after": "soon"},
+            }
+        ],
+        [],
+        name="bad",
+    )
+    from engine.flow import FlowError
+
+    with pytest.raises(FlowError, match="ISO 8601"):
+        run_flow(bad, workspace)

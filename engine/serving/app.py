@@ -8,7 +8,8 @@ restart. Every scored request and every feedback record is logged off the hot pa
 It speaks several protocols, each in its own module over one shared scoring path
 (engine/serving/service.py): Seer's own routes, which are KServe's v1 protocol
 (routes_v1.py), the Open Inference Protocol v2 of KServe and Triton (routes_v2.py), and MLflow's
-scoring protocol (routes_mlflow.py); plus /healthz, /metrics and /openapi.json (routes_ops.py).
+scoring protocol (routes_mlflow.py); plus /healthz, /metrics and /openapi.json (routes_ops.py),
+and a model's monitoring windows (routes_monitoring.py).
 
 One client cannot stall it: small requests are scored on the event loop (microseconds), while
 large batches and explanations run in a bounded pool of worker threads; when those threads and
@@ -26,6 +27,7 @@ from dataclasses import asdict
 from starlette.applications import Starlette
 
 from engine.serving.routes_mlflow import MlflowRoutes
+from engine.serving.routes_monitoring import MonitoringRoutes
 from engine.serving.routes_ops import OpsRoutes
 from engine.serving.routes_v1 import V1Routes
 from engine.serving.routes_v2 import V2Routes
@@ -52,6 +54,7 @@ def create_app(
         *V2Routes(service).routes(),
         *MlflowRoutes(service).routes(),
         *OpsRoutes(service).routes(),
+        *MonitoringRoutes(service).routes(),
     ]
     app = Starlette(routes=routes, lifespan=service.lifespan)
     app.state.service = service

@@ -31,7 +31,7 @@ class ModelHost:
         routes: dict[str, dict[str, Any]] = {}
         loaded = dict(self._loaded)
         for route in self.registry.routes():
-            wanted = [v for v in (route.production, route.canary) if v is not None]
+            wanted = [v for v in (route.production, route.canary, route.shadow) if v is not None]
             for v in wanted:
                 if (route.name, v) not in loaded:
                     try:
@@ -45,6 +45,7 @@ class ModelHost:
                     "production": loaded[(route.name, route.production)],
                     "canary": loaded.get((route.name, route.canary)) if route.canary else None,
                     "percent": route.canary_percent,
+                    "shadow": loaded.get((route.name, route.shadow)) if route.shadow else None,
                 }
         self._loaded = loaded
         self.routes = routes  # one assignment: requests see the old or the new table, never half
@@ -81,6 +82,11 @@ class ModelHost:
             self._loaded[(name, version)] = model
         return model
 
+    def shadow(self, name: str) -> LoadedModel | None:
+        """The version ``name``'s requests are mirrored to, if any."""
+        route = self.routes.get(name)
+        return route.get("shadow") if route is not None else None
+
     def pick(self, name: str, request_id: str) -> LoadedModel:
         route = self.routes.get(name)
         if route is None:
@@ -89,3 +95,7 @@ class ModelHost:
         if canary is not None and zlib.crc32(request_id.encode()) % 10_000 < route["percent"] * 100:
             return canary
         return route["production"]
+
+    def production_version(self, name: str) -> int | None:
+        route = self.routes.get(name)
+        return route["production"].version if route is not None else None

@@ -294,8 +294,89 @@ def _v2_get(summary: str, params: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+_NUM = {"type": ["number", "null"]}
+_WINDOW = {
+    "type": "object",
+    "required": [
+        "start",
+        "end",
+        "version",
+        "shadow",
+        "requests",
+        "errors",
+        "latency_ms",
+        "score_psi",
+        "features",
+        "labeled",
+    ],
+    "properties": {
+        "start": {"type": "string", "format": "date-time"},
+        "end": {"type": "string", "format": "date-time"},
+        "version": {"type": ["integer", "string", "null"]},
+        "shadow": {"type": "boolean", "description": "a shadow version's window (never served)"},
+        "requests": {"type": "integer"},
+        "errors": {"type": "integer", "description": "requests answered 4xx or 5xx"},
+        "latency_ms": {
+            "type": "object",
+            "properties": {"p50": _NUM, "p99": _NUM},
+        },
+        "score_psi": _NUM,
+        "features": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["psi"],
+                "properties": {"psi": {"type": "number"}, "ks": {"type": "number"}},
+            },
+        },
+        "labeled": {"type": "integer", "description": "predictions with feedback"},
+        "auc": {"type": "number"},
+        "ks": {"type": "number"},
+        "logloss": {"type": "number"},
+    },
+}
+
+
+def _monitoring(name: dict[str, Any]) -> dict[str, Any]:
+    window = {
+        "name": "window",
+        "in": "query",
+        "description": "the window length: 15m, 1h, 1d ... (default 1h)",
+        "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,3}[mhd]$"},
+    }
+    since = {
+        "name": "since",
+        "in": "query",
+        "description": "ISO 8601 time of the first window (default: the last 24 windows)",
+        "schema": {"type": "string", "format": "date-time"},
+    }
+    body = {
+        "type": "object",
+        "required": ["model", "windows", "alerts"],
+        "properties": {
+            "model": {"type": "string"},
+            "windows": {"type": "array", "items": _WINDOW},
+            "alerts": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+    return {
+        "get": {
+            "summary": "A model's monitoring windows per version (traffic, errors, latency, "
+            "drift, live accuracy) and its alerts",
+            "parameters": [name, window, since],
+            "responses": {
+                "200": {"description": "OK", "content": {"application/json": {"schema": body}}},
+                "400": _err("A window or since that cannot be read"),
+                **_AUTH,
+                "404": _err("Unknown model"),
+            },
+        }
+    }
+
+
 def _generic(name: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {
+        "/v1/models/{name}/monitoring": _monitoring(name),
         "/v1/models/{name}:predict": _predict(
             "Score with the production (or canary) version", [name, _EXPLAIN], {"type": "object"}
         ),

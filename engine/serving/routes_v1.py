@@ -122,6 +122,8 @@ class V1Routes:
         out = {"name": name, "ready": True, "production": route["production"].describe()}
         if route["canary"] is not None:
             out["canary"] = {**route["canary"].describe(), "percent": route["percent"]}
+        if route.get("shadow") is not None:  # mirrored to, never answering
+            out["shadow"] = route["shadow"].describe()
         return out
 
     async def list_models(self, request: Request) -> Response:

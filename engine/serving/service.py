@@ -34,6 +34,7 @@ from engine.serving.openapi import MAX_BATCH
 from engine.serving.request_log import RequestLog
 from engine.serving.scoring import LoadedModel, RequestError
 from engine.serving.security import Authorizer, PredictionIds, read_body, workspace_secret
+from engine.serving.shadow import ShadowMirror
 from engine.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -178,6 +179,7 @@ class Call:
 
     name: str
     version: str = "-"
+    record: dict[str, Any] | None = None  # the predictions log record, written when answered
 
 
 class Service:
@@ -185,11 +187,13 @@ class Service:
 
     def __init__(self, workspace: Workspace, opts: ServeOptions):
         self.opts = opts
+        self.workspace = workspace
         self.max_body = int(opts.max_body_mb * 2**20)
         self.host = ModelHost(ModelRegistry(workspace))
         self.auth = Authorizer(workspace.store, set(opts.api_keys), opts.public_metrics)
         self.ids = PredictionIds(workspace_secret(workspace.root))
         self.request_log = RequestLog(workspace.logs_dir / "serving")
+        self.shadows = ShadowMirror(self.request_log)
         self.workspace_id = workspace.store.workspace_id()  # /healthz says whose models these are
         self.metrics = Metrics()
         self.stop = threading.Event()
@@ -208,12 +212,14 @@ class Service:
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         self._limiter = anyio.CapacityLimiter(self.opts.worker_threads)
         self.request_log.start()
+        self.shadows.start()
         watcher = threading.Thread(target=self._poll, name="seer-registry-watch", daemon=True)
         watcher.start()
         try:
             yield
         finally:
             self.stop.set()
+            self.shadows.stop()
             self.request_log.stop()  # writes what is queued: a clean shutdown loses no record
 
     async def off_loop(self, fn: Callable[[], T]) -> T:
@@ -265,8 +271,11 @@ class Service:
         request_id = self.ids.request_id(call.name, token, len(instances))
         work = partial(score_batch, model, call.name, instances, request_id, explain, render)
         inline = len(instances) <= (INLINE_EXPLAINED if explain else INLINE_INSTANCES)
-        payload, record = work() if inline else await self.off_loop(work)
-        self.request_log.put(call.name, "predictions", record)
+        payload, call.record = work() if inline else await self.off_loop(work)
+        if version_text is None:  # a routed request: mirrored to the shadow version, if any
+            shadow = self.host.shadow(call.name)
+            if shadow is not None:
+                self.shadows.put(shadow, call.name, request_id, instances)
         return payload
 
     async def answer(
@@ -293,5 +302,25 @@ class Service:
                 RequestError(500, f"Scoring failed: {type(exc).__name__}. See the service log.")
             )
         finally:
-            label = name if self.host.deployed(name) else UNKNOWN_MODEL
-            self.metrics.observe(label, call.version, status, time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            deployed = self.host.deployed(name)
+            self.metrics.observe(name if deployed else UNKNOWN_MODEL, call.version, status, seconds)
+            self._log_request(call, deployed, status, seconds)
+
+    def _log_request(self, call: Call, deployed: bool, status: int, seconds: float) -> None:
+        """The request in the log (written off the hot path): a scored request's record with
+        its latency and status, or an error record (time, version, status, latency) for one
+        answered 4xx/5xx — monitoring counts errors from these, so they survive a restart."""
+        latency_ms = round(seconds * 1000, 3)
+        if call.record is not None and status < 400:
+            call.record["latency_ms"] = latency_ms
+            call.record["status"] = status
+            self.request_log.put(call.name, "predictions", call.record)
+        elif status >= 400 and deployed:  # an unknown name never names a log folder
+            version: Any = call.version
+            if version == "-":
+                version = self.host.production_version(call.name)
+            elif version.isdigit():
+                version = int(version)
+            record = {"ts": time.time(), "version": version, "status": status}
+            self.request_log.put(call.name, "errors", {**record, "latency_ms": latency_ms})

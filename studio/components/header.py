@@ -13,6 +13,7 @@ PAGES = [
     ("Flow", "page-flow", "The flow editor"),
     ("Runs", "page-runs", "Run history"),
     ("Models", "page-models", "Model registry and serving"),
+    ("Monitoring", "page-monitoring", "Traffic, drift, live accuracy and alerts of served models"),
 ]
 FILE_ACTIONS = [
     ("New", "btn-new", "Start an empty flow"),
@@ -91,7 +92,10 @@ def register(app: dash.Dash) -> None:
         app,
         "pageTab",
         Output(state.PAGE, "data"),
-        *(Input(f"page-{p}", "n_clicks") for p in ("flow", "runs", "models", "users", "audit")),
+        *(
+            Input(f"page-{p}", "n_clicks")
+            for p in ("flow", "runs", "models", "monitoring", "users", "audit")
+        ),
         prevent_initial_call=True,
     )
     # closing the tab with unsaved changes asks first (assets/15_seer_callbacks.js)

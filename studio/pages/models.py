@@ -1,9 +1,11 @@
 """The Models page: published models with their versions and stages, promote / canary /
-roll back, the endpoint with a curl line, and a form to try the production version."""
+roll back, the last retrain with its champion/challenger comparison side by side, the endpoint
+with a curl line, and a form to try the production version."""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -112,10 +114,91 @@ def _endpoint(name: str, url: str, fields: list[dict[str, Any]]) -> list[Any]:
 
 def _summary(m: dict[str, Any]) -> html.Div:
     canary = f" · canary v{m['canary']} ({m['canary_percent']:g}%)" if m.get("canary") else ""
+    shadow = f" · shadow v{m['shadow']} (mirrored, never answers)" if m.get("shadow") else ""
     return html.Div(
-        [f"production v{m['production']}", canary, f" · {m['versions']} version(s)"],
+        [f"production v{m['production']}", canary, shadow, f" · {m['versions']} version(s)"],
         className="muted",
     )
+
+
+COMPARISON_HEADERS = ("version", "role", "AUC", "KS", "logloss", "rows")
+# a retrain's outcome in the colours of the stage (or run status) it led to
+OUTCOME_CLASS = {
+    "promoted": "st-production",
+    "canary": "st-canary",
+    "kept": "st-staging",
+    "failed": "s-failed",
+    "invalid": "s-failed",
+    "interrupted": "s-interrupted",
+    "running": "s-running",
+}
+
+
+def _number(value: Any) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
+def retraining(studio: Studio, name: str) -> list[Any]:
+    """The model's last retrain (what fired it, the decision and why) and its last comparison:
+    champion and challenger side by side on held-out traffic (nothing when never retrained)."""
+    from engine.challenger import Comparisons
+    from engine.retrain import Retrains
+
+    try:
+        last = Retrains(studio.ws).history(name, limit=1)
+        recorded = Comparisons(studio.ws).recorded(name) if last else []
+    except Exception:  # a read-only store without the loop's tables: nothing to show
+        logging.getLogger(__name__).info("no retrain records for %s", name, exc_info=True)
+        return []
+    if not last:
+        return []
+    rec = last[0]
+    outcome = rec.get("decision") or rec["status"]
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(rec["started_at"]))
+    out: list[Any] = [
+        html.H4("Last retrain"),
+        html.Div(
+            [
+                html.Span(outcome, className=f"pill {OUTCOME_CLASS.get(outcome, '')}"),
+                f" {when} · {rec['trigger']} · run {rec.get('run_id') or '–'}",
+            ],
+            className="muted",
+        ),
+        html.Div(rec.get("reason", ""), className="retrain-reason"),
+    ]
+    if recorded:
+        comparison = recorded[0]
+        w = comparison["window"]
+        out.append(
+            html.Div(
+                f"Last comparison ({comparison['at'][:16].replace('T', ' ')} UTC): "
+                f"{w['rows']} held-out labeled predictions, {w['chosen']}",
+                className="muted",
+            )
+        )
+        rows = [
+            html.Tr(
+                [
+                    html.Td(f"v{version}"),
+                    html.Td(m["role"]),
+                    html.Td(_number(m.get("auc"))),
+                    html.Td(_number(m.get("ks"))),
+                    html.Td(_number(m.get("logloss"))),
+                    html.Td(str(m.get("rows", ""))),
+                ]
+            )
+            for version, m in comparison["versions"].items()
+        ]
+        out.append(
+            html.Table(
+                [
+                    html.Thead(html.Tr([html.Th(h) for h in COMPARISON_HEADERS])),
+                    html.Tbody(rows),
+                ],
+                className="grid comparison",
+            )
+        )
+    return out
 
 
 def _stage_controls(m: dict[str, Any]) -> html.Div:
@@ -152,6 +235,7 @@ def model_card(studio: Studio, registry: Any, m: dict[str, Any]) -> html.Div:
             _summary(m),
             table,
             _stage_controls(m),
+            *retraining(studio, m["name"]),
             *_endpoint(m["name"], studio.scoring.url, fields),
             *try_form(m["name"], fields),
         ],
