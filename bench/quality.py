@@ -1,9 +1,9 @@
 """Model quality on real data: Seer's automatic features + train.hdlr, and tuned train.gbdt,
 against scikit-learn and LightGBM baselines on exactly the same train/test rows, in one run.
 
-    .venv/bin/python bench/quality.py [--datasets adult,bank,credit]
+    .venv/bin/python bench/quality.py [--datasets adult,bank,credit,german]
 
-Needs ../shared/data (UCI Adult, Bank Marketing, Credit Default). Prints one JSON document;
+Needs ../shared/data (UCI Adult, Bank Marketing, Credit Default, German Credit). Prints one JSON document;
 docs/BENCHMARKS.md records the results.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -52,10 +53,17 @@ DATASETS = {
         "delimiter": ",",
         "drop": ["ID"],
     },
+    "german": {
+        "file": DATA / "german_credit" / "german.data",
+        "label": "CLASSIFICATION",
+        "positive": "0",
+        "delimiter": " ",
+        "drop": [],
+    },
 }
 
 
-def flow_for(name: str, spec: dict) -> dict:
+def flow_for(name: str, spec: dict, lean: bool = False) -> dict:
     label, positive = spec["label"], spec["positive"]
     common = {"label": label, **({"positive": positive} if positive else {})}
     nodes, links = [], []
@@ -86,6 +94,10 @@ def flow_for(name: str, spec: dict) -> dict:
     nodes += [
         {"id": "auto", "op": "features.auto", "params": dict(common)},
         {"id": "lr", "op": "train.hdlr", "params": dict(common)},
+        # the same multi-granularity buckets without crosses
+        {"id": "auto_base", "op": "features.auto", "params": {**common, "max_crosses": 0}},
+        {"id": "lr_base", "op": "train.hdlr", "params": dict(common)},
+        {"id": "score_lr_base", "op": "predict", "params": {}},
         {"id": "gbdt", "op": "train.gbdt", "params": dict(common)},
         {"id": "gbdt_cv", "op": "train.gbdt", "params": {**common, "tune_folds": 3}},
         {"id": "score_lr", "op": "predict", "params": {}},
@@ -103,9 +115,18 @@ def flow_for(name: str, spec: dict) -> dict:
     link(f"{train}", "gbdt_cv.train")
     link("gbdt_cv.model", "score_gbdt_cv.model")
     link(f"{test}", "score_gbdt_cv.data")
+    link(f"{train}", "auto_base.train")
+    link("auto_base.train", "lr_base.train")
+    link("lr_base.model", "score_lr_base.model")
+    link(f"{test}", "score_lr_base.data")
+    link("score_lr_base.out", "eval.scored")
     link("score_lr.out", "eval.scored")
     link("score_gbdt.out", "eval.scored")
     link("score_gbdt_cv.out", "eval.scored")
+    if lean:  # the feature pipelines only: no tuned train.gbdt nodes
+        gone = {"gbdt", "gbdt_cv", "score_gbdt", "score_gbdt_cv"}
+        nodes = [n for n in nodes if n["id"] not in gone]
+        links = [lk for lk in links if not {lk["from"]["node"], lk["to"]["node"]} & gone]
     return {"seer_flow": 1, "name": name, "nodes": nodes, "links": links}
 
 
@@ -118,6 +139,17 @@ def fit_times(result) -> dict:
     return {
         "gbdt_defaults_fit_seconds": gbdt["tuning"][0]["seconds"],
         "hdlr_median_fit_seconds": round(float(np.median([t["seconds"] for t in lr["tuning"]])), 4),
+    }
+
+
+def gbdt_figures(result: Any, metrics: dict, warm: Any) -> dict:
+    return {
+        "seer_gbdt_tuned_auc": round(metrics["score_gbdt"]["auc"], 4),
+        "seer_gbdt_tuned_3_folds_auc": round(metrics["score_gbdt_cv"]["auc"], 4),
+        "gbdt_3_folds_seconds": round(result.nodes["gbdt_cv"].seconds, 2),
+        **fit_times(result),
+        **{f"{k}_warm": v for k, v in fit_times(warm).items()},
+        "gbdt_seconds": round(result.nodes["gbdt"].seconds, 2),
     }
 
 
@@ -287,15 +319,25 @@ def main() -> None:
         action="store_true",
         help="leave out the hashed-LR speed comparison (its full-space fit takes minutes)",
     )
+    ap.add_argument(
+        "--lean",
+        action="store_true",
+        help="the feature pipelines and the direct baselines only (no tuned train.gbdt nodes, "
+        "no warm re-runs)",
+    )
     args = ap.parse_args()
     if not DATA.exists():
         sys.exit(f"{DATA} is absent: this benchmark needs the shared real datasets.")
+    # the shared data sets are read where they are: an allowed data folder for this run
+    os.environ["SEER_DATA_ROOTS"] = os.pathsep.join(
+        p for p in (os.environ.get("SEER_DATA_ROOTS"), str(DATA)) if p
+    )
     root = Path(tempfile.mkdtemp(prefix="seer-quality-"))
     ws = Workspace(root / "ws")
     out = {}
     for name in args.datasets.split(","):
         spec = DATASETS[name]
-        prepared = prepare_flow(parse_flow(json.dumps(flow_for(name, spec))))
+        prepared = prepare_flow(parse_flow(json.dumps(flow_for(name, spec, args.lean))))
         t = time.perf_counter()
         # one node at a time, so that single-fit timings are not shared with a parallel branch
         result = Runner(ws).run(prepared, RunOptions(max_parallel=1))
@@ -305,7 +347,7 @@ def main() -> None:
         }
         # the training nodes again in the now warm session (what the studio's long-lived session
         # sees): the first collects of a fresh JVM leave JIT work running on the cores for a while
-        for _ in range(2):
+        for _ in range(0 if args.lean else 2):
             warm = Runner(ws).run(prepared, RunOptions(max_parallel=1, force={"lr", "gbdt"}))
         metrics = result.nodes["eval"].metrics["by_input"]
         report = json.loads(Path(result.nodes["auto"].outputs["report"]["path"]).read_text())
@@ -319,17 +361,18 @@ def main() -> None:
             "train_rows": len(train),
             "test_rows": len(test),
             "seer_auto_hdlr_auc": round(metrics["score_lr"]["auc"], 4),
-            "seer_gbdt_tuned_auc": round(metrics["score_gbdt"]["auc"], 4),
-            "seer_gbdt_tuned_3_folds_auc": round(metrics["score_gbdt_cv"]["auc"], 4),
-            "gbdt_3_folds_seconds": round(result.nodes["gbdt_cv"].seconds, 2),
-            "auto_search_seconds": report["seconds"],
+            "seer_same_buckets_no_crosses_auc": round(metrics["score_lr_base"]["auc"], 4),
+            "auto_node_seconds": round(result.nodes["auto"].seconds, 2),
+            "auto_search_cost_in_lr_fits": report["search_cost_in_lr_fits"],
+            "auto_lr_fit_seconds": report["lr_fit_seconds"],
+            "auto_fallback": report["fallback"],
+            "auto_accepted": [a["cross"] for a in report["accepted"]],
+            **({} if args.lean else gbdt_figures(result, metrics, warm)),
+            "auto_search_seconds": report["search_seconds"],
             "auto_crosses": len(report["accepted"]),
             "auto_evaluations": report["evaluations"],
             "auto_stopped": report["stopped"],
             "hdlr_seconds": round(result.nodes["lr"].seconds, 2),
-            **fit_times(result),
-            **{f"{k}_warm": v for k, v in fit_times(warm).items()},
-            "gbdt_seconds": round(result.nodes["gbdt"].seconds, 2),
             "flow_seconds": round(total, 1),
             **isolated_baselines(train, test, spec["label"], spec["positive"]),
             **({} if args.skip_hashed_lr else isolated_hashed_lr(result, spec)),

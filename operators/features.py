@@ -21,6 +21,7 @@ from engine.opapi import (
     to_text,
     validate_config,
 )
+from operators.modeling import ROW_KEY, with_row_key
 
 FEATURE_ITEMS = {"type": "object", "required": ["kind"]}
 
@@ -41,8 +42,9 @@ def _config_problems(
 def feature_output_schemas(
     inputs: Mapping[str, Any], params: Mapping[str, Any]
 ) -> dict[str, TableSchema | None]:
-    """The train and test outputs of a feature operator: the label and kept columns, then the
-    feature vector (indices and values)."""
+    """The train and test outputs of a feature operator: the label and kept columns, the row
+    identity (``row_key``, which hold-outs downstream are drawn from), then the feature vector
+    (indices and values)."""
     out: dict[str, TableSchema | None] = {}
     for port in ("train", "test"):
         src = inputs.get(port)
@@ -52,10 +54,11 @@ def feature_output_schemas(
         kept = [
             c
             for c in dict.fromkeys([params.get("label"), *(params.get("keep") or [])])
-            if c in src.names
+            if c in src.names and c != ROW_KEY
         ]
         out[port] = TableSchema.of(
             *[(c, src.type_of(c) or "string") for c in kept],
+            (ROW_KEY, "bigint"),
             (INDEX_COL, "array<int>"),
             (VALUE_COL, "array<double>"),
         )
@@ -184,13 +187,19 @@ def emit_transformed(
     ctx: RunContext, fitted: dict[str, Any], train: Any, test: Any, keep: list[str]
 ) -> dict[str, Any]:
     """The outputs of a feature node: the fitted transform (JSON) and both tables transformed
-    with it, their lineage pointing at the transform."""
+    with it, their lineage pointing at the transform. Each row carries its identity
+    (``row_key``: the input's, else a hash of its source columns) so that models downstream hold
+    out the same rows whatever features were computed."""
     folder = ctx.artifact_dir("transform")
     (folder / "transform.json").write_text(json.dumps(fitted, indent=1), encoding="utf-8")
     ref = {"run_id": ctx.run_id, "node_id": ctx.node_id, "port": "transform"}
-    outputs: dict[str, Any] = {"transform": folder, "train": apply_transform(train, fitted, keep)}
+    keep = [c for c in keep if c != ROW_KEY] + [ROW_KEY]
+    outputs: dict[str, Any] = {
+        "transform": folder,
+        "train": apply_transform(with_row_key(train), fitted, keep),
+    }
     ctx.set_lineage("train", transform=ref)
     if test is not None:
-        outputs["test"] = apply_transform(test, fitted, keep)
+        outputs["test"] = apply_transform(with_row_key(test), fitted, keep)
         ctx.set_lineage("test", transform=ref)
     return outputs

@@ -24,11 +24,19 @@ from engine.opapi import (
     write_manifest,
 )
 from operators.gbdt_cluster import train_on_cluster
+from operators.gbdt_driver import (
+    MAX_CATEGORIES,
+    collect_driver_data,
+    fingerprint,
+    refit,
+    tune,
+    validation_kind,
+)
 from operators.modeling import (
     LABEL,
     NUMERIC,
     POSITIVE,
-    check_collect,
+    ROW_KEY,
     col,
     has_features,
     holdout,
@@ -36,7 +44,6 @@ from operators.modeling import (
     resolve_label,
 )
 
-MAX_CATEGORIES = 1000
 #: engine "auto" trains on the driver up to this many rows x feature columns (8 bytes each:
 #: 400 MB as doubles), on the cluster above it
 DRIVER_MAX_VALUES = 50_000_000
@@ -232,11 +239,9 @@ class TrainGbdt(Operator):
         seed_param("Seed of LightGBM and of the validation hold-out."),
     )
 
-    def run(  # noqa: PLR0915
+    def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> dict[str, Any]:
-        import lightgbm as lgb
-
         where = ctx.where
         train, valid = inputs["train"], inputs.get("valid")
         label = params["label"]
@@ -256,138 +261,43 @@ class TrainGbdt(Operator):
         engine = params["engine"]
         if engine == "auto":
             engine = "driver" if rows * len(spec) <= DRIVER_MAX_VALUES else "spark"
+        target = {"label": label, "positive": positive, "classes": classes}
         if engine == "spark":
             spec = self._fit_categories(train, spec)
-            return self._run_on_cluster(
-                ctx, train, valid, y_col, spec, params, where, label, positive, classes
-            )
-        # One plain projection crosses to the driver; categories, the validation hold-out and a
-        # content-fixed row order are worked out there in numpy. Sorting, hashing and encoding in
-        # Spark cost a shuffle and large generated code that the JVM then compiles on the same
-        # cores LightGBM trains on.
-        check_collect(ctx, where, rows, _driver_bytes_per_row(spec), "sample_rows")
-        table = collect_gbdt_columns(train, y_col, spec)
-        spec = _categories_of(table, spec)
-        x, y = encode_gbdt_table(table, spec)
-        del table
-        folds: list[tuple[np.ndarray, np.ndarray]] = []
-        if valid is None and params["tune_folds"] > 1:
-            x, y = _in_content_order(x, y)
-            folds = _content_folds(x, y, params["tune_folds"], params["seed"])
-            x_fit, y_fit, x_val, y_val = x, y, x, y  # every row is scored out of fold
-        elif valid is None:
-            x, y, n_fit = _ordered_holdout(x, y, 0.1, params["seed"])
-            x_fit, y_fit, x_val, y_val = x[:n_fit], y[:n_fit], x[n_fit:], y[n_fit:]
-        else:
-            x_fit, y_fit = _in_content_order(x, y)
-            x_val, y_val = encode_gbdt_table(collect_gbdt_columns(valid, y_col, spec), spec)
-        _check_validation_rows(where, y, y_fit, y_val, folds, valid is not None)
+            return self._run_on_cluster(ctx, train, valid, y_col, spec, params, where, target)
+        data, spec = collect_driver_data(ctx, where, train, valid, y_col, spec, params, rows)
         cat_idx = [i for i, c in enumerate(spec) if c["categorical"]]
         names = [c["name"] for c in spec]
-        base = {
-            **monotone_constraints(spec, params.get("monotone") or {}, where),
-            "objective": "binary",
-            "deterministic": True,
-            "num_threads": params["threads"],
-            "seed": params["seed"],
-            "verbose": -1,
-            "feature_pre_filter": False,
-            "metric": "auc",
-        }
-        if params["class_weight"] == "balanced":
-            base["is_unbalance"] = True
+        base = _lgb_base(spec, params, where, params["threads"])
         t0 = time.time()
-        if params["auto_tune"]:
-            trials_spec = [("LightGBM defaults, 100 rounds", DEFAULTS, 100)] + [
-                (f"candidate {i + 1}", {**DEFAULTS, **c}, None)
-                for i, c in enumerate(CANDIDATES[: params["tune_budget"] - 1])
-            ]
-        else:
-            trials_spec = [
-                (
-                    "given",
-                    {
-                        **DEFAULTS,
-                        "num_leaves": params["num_leaves"],
-                        "learning_rate": params["learning_rate"],
-                    },
-                    None,
-                )
-            ]
-
-        def tune() -> tuple[list[dict[str, Any]], Any]:
-            dfit = lgb.Dataset(
-                x_fit, y_fit, feature_name=names, categorical_feature=cat_idx, free_raw_data=False
+        trials, best = on_openmp_thread(
+            lambda: tune(
+                ctx, data, base, _trials_spec(params), params["max_rounds"], names, cat_idx
             )
-            dval = None if folds else lgb.Dataset(x_val, y_val, reference=dfit)
-            trials, best = [], None
-            for name, cand, rounds in trials_spec:
-                ctx.check_cancelled()
-                stop = [] if rounds else [lgb.early_stopping(50, verbose=False)]
-                fit_start = time.perf_counter()
-                if folds:
-                    booster = None
-                    n_iter, scores = _cross_validate(
-                        {**base, **cand}, dfit, x, folds, rounds or params["max_rounds"], stop
-                    )
-                    fit_seconds = time.perf_counter() - fit_start
-                else:  # with fixed rounds nothing is watched: exactly LightGBM's own fit
-                    booster = lgb.train(
-                        {**base, **cand},
-                        dfit,
-                        num_boost_round=rounds or params["max_rounds"],
-                        valid_sets=[dval] if stop else None,
-                        callbacks=stop,
-                    )
-                    fit_seconds = time.perf_counter() - fit_start
-                    n_iter = booster.best_iteration or booster.current_iteration()
-                    scores = booster.predict(x_val, num_iteration=n_iter)
-                auc = binary_report(y_val, scores, 0.5)["auc"]
-                trials.append(
-                    {
-                        "name": name,
-                        "params": cand,
-                        "rounds": n_iter,
-                        "valid_auc": auc,
-                        "seconds": round(fit_seconds, 4),
-                    }
-                )
-                scored = f"{len(folds)}-fold validation" if folds else "validation"
-                ctx.log(f"{name}: {n_iter} rounds, {scored} AUC {auc:.4f}")
-                if best is None or auc > best[0]:
-                    best = (auc, cand, n_iter, booster, scores)
-            return trials, best
-
-        trials, best = on_openmp_thread(tune)
+        )
         assert best is not None
-        valid_auc, cand, n_iter, booster, scores = best
-        threshold = ks_threshold(y_val, scores)
+        _, cand, n_iter, booster, scores = best
         if valid is None:  # refit on every training row with the chosen settings
-
-            def refit() -> Any:
-                dall = lgb.Dataset(x, y, feature_name=names, categorical_feature=cat_idx)
-                return lgb.train({**base, **cand}, dall, num_boost_round=n_iter)
-
-            booster = on_openmp_thread(refit)
-        seconds = time.time() - t0
+            booster = on_openmp_thread(
+                lambda: refit(data, {**base, **cand}, n_iter, names, cat_idx)
+            )
+        validation = {
+            "kind": validation_kind(valid, data.folds),
+            "fingerprint": fingerprint(data.val_keys),
+        }
         return _write_bundle(
             ctx,
             booster,
             spec,
-            y_val,
+            data.y_val,
             scores,
-            threshold,
-            {"label": label, "positive": positive, "classes": classes},
-            {
-                **cand,
-                "rounds": n_iter,
-                "threads": params["threads"],
-                "seed": params["seed"],
-                "monotone": dict(params.get("monotone") or {}),
-            },
-            seconds,
+            ks_threshold(data.y_val, scores),
+            target,
+            {**cand, "rounds": n_iter, **_run_params(params, params["threads"])},
+            time.time() - t0,
             trials,
-            {"engine": "driver", "validation": _validation_kind(valid, folds)},
+            {"engine": "driver", "validation": validation["kind"]},
+            validation,
         )
 
     def _run_on_cluster(
@@ -399,9 +309,7 @@ class TrainGbdt(Operator):
         spec: list[dict[str, Any]],
         params: Mapping[str, Any],
         where: str,
-        label: str,
-        positive: Any,
-        classes: Any,
+        target: dict[str, Any],
     ) -> dict[str, Any]:
         """LightGBM's data-parallel training on the executors, validated on a hold-out that is
         scored on the driver (at most 200,000 of its rows)."""
@@ -416,18 +324,8 @@ class TrainGbdt(Operator):
             "num_leaves": params["num_leaves"],
             "learning_rate": params["learning_rate"],
         }
-        lgb_params = {
-            **monotone_constraints(spec, params.get("monotone") or {}, where),
-            "objective": "binary",
-            "deterministic": True,
-            "num_threads": threads,
-            "seed": params["seed"],
-            "verbose": -1,
-            "feature_pre_filter": False,
-            **cand,
-        }
-        if params["class_weight"] == "balanced":
-            lgb_params["is_unbalance"] = True
+        lgb_params = {**_lgb_base(spec, params, where, threads), **cand}
+        del lgb_params["metric"]
         ctx.log(f"training on the cluster: {workers} LightGBM machines, {params['rounds']} rounds")
         t0 = time.time()
         text, machines = train_on_cluster(
@@ -460,24 +358,19 @@ class TrainGbdt(Operator):
             y_val,
             scores,
             ks_threshold(y_val, scores),
-            {"label": label, "positive": positive, "classes": classes},
-            {
-                **cand,
-                "rounds": params["rounds"],
-                "threads": threads,
-                "seed": params["seed"],
-                "monotone": dict(params.get("monotone") or {}),
-            },
+            target,
+            {**cand, "rounds": params["rounds"], **_run_params(params, threads)},
             time.time() - t0,
             trials,
             {"engine": "spark", "machines": machines},
+            {"kind": "hold-out" if valid is None else "valid input", "fingerprint": None},
         )
 
     @staticmethod
     def _columns(df: Any, params: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
         types = {f.name: f.dataType.simpleString() for f in df.schema.fields}
         wanted = list(params["columns"]) or [
-            c for c in df.columns if c not in (params["label"], *params["exclude"])
+            c for c in df.columns if c not in (params["label"], ROW_KEY, *params["exclude"])
         ]
         spec, skipped = [], []
         for name in wanted:
@@ -518,6 +411,48 @@ class TrainGbdt(Operator):
         return out
 
 
+def _lgb_base(
+    spec: list[dict[str, Any]], params: Mapping[str, Any], where: str, threads: int
+) -> dict[str, Any]:
+    """LightGBM's settings besides the tuned ones."""
+    base = {
+        **monotone_constraints(spec, params.get("monotone") or {}, where),
+        "objective": "binary",
+        "deterministic": True,
+        "num_threads": threads,
+        "seed": params["seed"],
+        "verbose": -1,
+        "feature_pre_filter": False,
+        "metric": "auc",
+    }
+    if params["class_weight"] == "balanced":
+        base["is_unbalance"] = True
+    return base
+
+
+def _trials_spec(params: Mapping[str, Any]) -> list[tuple[str, dict[str, Any], int | None]]:
+    """The parameter sets tried: (name, settings, fixed rounds or None for early stopping)."""
+    if params["auto_tune"]:
+        return [("LightGBM defaults, 100 rounds", DEFAULTS, 100)] + [
+            (f"candidate {i + 1}", {**DEFAULTS, **c}, None)
+            for i, c in enumerate(CANDIDATES[: params["tune_budget"] - 1])
+        ]
+    given = {
+        **DEFAULTS,
+        "num_leaves": params["num_leaves"],
+        "learning_rate": params["learning_rate"],
+    }
+    return [("given", given, None)]
+
+
+def _run_params(params: Mapping[str, Any], threads: int) -> dict[str, Any]:
+    return {
+        "threads": threads,
+        "seed": params["seed"],
+        "monotone": dict(params.get("monotone") or {}),
+    }
+
+
 def monotone_constraints(
     spec: list[dict[str, Any]], wanted: Mapping[str, str], where: str
 ) -> dict[str, Any]:
@@ -554,6 +489,7 @@ def _write_bundle(
     seconds: float,
     trials: list[dict[str, Any]],
     training: dict[str, Any],
+    validation: dict[str, Any],
 ) -> dict[str, Any]:
     """The model bundle (LightGBM model text + manifest), whichever engine trained it."""
     names = [c["name"] for c in spec]
@@ -596,6 +532,7 @@ def _write_bundle(
             "score_baseline": score_baseline(scores),
             "tuning": trials,
             "training": training,
+            "validation": {**validation, "rows": len(y_val)},
             "lineage": {"run_id": ctx.run_id, "node_id": ctx.node_id},
         },
     )
@@ -612,140 +549,3 @@ def _baseline(ctx: RunContext, columns: list[str]) -> dict[str, Any] | None:
         return None
     keep = set(columns)
     return {"rows": stats["rows"], "columns": [c for c in stats["columns"] if c["name"] in keep]}
-
-
-def _driver_bytes_per_row(spec: list[dict[str, Any]]) -> float:
-    """Driver memory per training row: the collected Arrow values and the float64 matrix built
-    from them (both held for a moment), text values counted at 16 bytes."""
-    return 1 + sum(8 + (16 if c["categorical"] else 8) for c in spec)
-
-
-def _categories_of(table: Any, spec: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each categorical column's values: the MAX_CATEGORIES most frequent (ties by value), in
-    sorted order; rarer values score as missing."""
-    import pyarrow.compute as pc
-
-    out = []
-    for c in spec:
-        if c["categorical"]:
-            counts = pc.value_counts(table.column(c["name"]).drop_null()).to_pylist()
-            top = sorted(counts, key=lambda d: (-d["counts"], d["values"]))[:MAX_CATEGORIES]
-            c = {**c, "categories": sorted(d["values"] for d in top)}
-        out.append(c)
-    return out
-
-
-def _row_hashes(x: np.ndarray, y: np.ndarray, seed: int) -> np.ndarray:
-    """A 64-bit hash of each row's content (splitmix64 steps over the values' bit patterns,
-    -0.0 read as 0.0 and every NaN alike): the same rows get the same hashes whatever order
-    or partitioning they came from."""
-    canonical = np.where(np.isnan(x), np.nan, x + 0.0)
-    bits = np.ascontiguousarray(canonical).view(np.uint64)
-    h = _mix64(np.full(len(y), seed, dtype=np.uint64))
-    for j in range(bits.shape[1]):
-        h = _mix64(h ^ bits[:, j])
-    return _mix64(h ^ y.astype(np.uint64))
-
-
-def _mix64(z: np.ndarray) -> np.ndarray:
-    z = z + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
-def _in_content_order(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The rows sorted by their content hash, so that driver-side training gives bit-identical
-    models on any master and partitioning (equal hashes are equal rows, barring a 2^-64
-    collision)."""
-    order = np.argsort(_row_hashes(x, y, 17), kind="stable")
-    return x[order], y[order]
-
-
-def _check_validation_rows(
-    where: str,
-    y: np.ndarray,
-    y_fit: np.ndarray,
-    y_val: np.ndarray,
-    folds: list[tuple[np.ndarray, np.ndarray]],
-    linked: bool,
-) -> None:
-    """Tuning, early stopping and the KS threshold need rows of both classes on each side."""
-
-    def both(labels: np.ndarray) -> bool:
-        return len(labels) > 0 and 0 < int(labels.sum()) < len(labels)
-
-    def described(labels: np.ndarray) -> str:
-        return f"{len(labels):,} rows, {int(labels.sum()):,} of them positive"
-
-    fix = "Train on more rows, or lower 'tune_folds'." if folds else "Train on more rows."
-    if linked:
-        fix = "Link a 'valid' table with rows of both classes."
-        parts = [("the training rows", y_fit), ("the 'valid' rows", y_val)]
-    elif folds:
-        parts = [
-            (f"fold {i + 1} of {len(folds)}", y[scored]) for i, (_, scored) in enumerate(folds)
-        ]
-        parts += [(f"the rows outside fold {i + 1}", y[fit]) for i, (fit, _) in enumerate(folds)]
-    else:
-        fix += " Or link a 'valid' table."
-        parts = [("the training rows", y_fit), ("the 10% hold-out", y_val)]
-    for what, labels in parts:
-        if not both(labels):
-            raise OperatorError(
-                f"{where} cannot tune and validate on {what}: {described(labels)}, and "
-                f"both classes are needed there. {fix}"
-            )
-
-
-def _validation_kind(valid: Any, folds: list[Any]) -> str:
-    if valid is not None:
-        return "valid input"
-    return f"{len(folds)} folds" if folds else "hold-out"
-
-
-def _content_folds(
-    x: np.ndarray, y: np.ndarray, k: int, seed: int
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """k (fit rows, scored rows) index pairs, each row scored in the fold a seeded hash of its
-    content picks."""
-    fold = (_row_hashes(x, y, seed + 3) % np.uint64(k)).astype(np.int64)
-    return [(np.flatnonzero(fold != i), np.flatnonzero(fold == i)) for i in range(k)]
-
-
-def _cross_validate(
-    params: dict[str, Any],
-    data: Any,
-    x: np.ndarray,
-    folds: list[tuple[np.ndarray, np.ndarray]],
-    rounds: int,
-    callbacks: list[Any],
-) -> tuple[int, np.ndarray]:
-    """LightGBM's k-fold training (early stopping, when asked, on the folds' mean AUC): the
-    rounds chosen and every row's out-of-fold score at that round."""
-    import lightgbm as lgb
-
-    result = lgb.cv(
-        params,
-        data,
-        num_boost_round=rounds,
-        folds=folds,
-        callbacks=callbacks,
-        return_cvbooster=True,
-    )
-    n_iter = len(result["valid auc-mean"])
-    scores = np.empty(x.shape[0])
-    for booster, (_, scored) in zip(result["cvbooster"].boosters, folds, strict=True):
-        scores[scored] = booster.predict(x[scored], num_iteration=n_iter)
-    return n_iter, scores
-
-
-def _ordered_holdout(
-    x: np.ndarray, y: np.ndarray, share: float, seed: int
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """All rows in content order, the fit rows first and about ``share`` of them, picked by a
-    seeded hash of their content, last for validation. Returns (x, y, number of fit rows)."""
-    h = _row_hashes(x, y, seed)
-    is_valid = (h >> np.uint64(11)).astype(np.float64) / float(2**53) < share
-    order = np.lexsort((h, is_valid))
-    return x[order], y[order], int(len(y) - is_valid.sum())

@@ -28,6 +28,7 @@ from engine.opapi import (
 from operators.modeling import (
     LABEL,
     POSITIVE,
+    ROW_KEY,
     check_collect,
     default_lr_features,
     driver_limit_bytes,
@@ -35,9 +36,11 @@ from operators.modeling import (
     hash_sample,
     holdout,
     resolve_label,
+    row_identity,
     single_blas_thread,
     stable_order,
     transform_of_input,
+    with_row_key,
 )
 
 TUNE_SAMPLE_ROWS = (
@@ -172,20 +175,7 @@ class TrainHdlr(Operator):
         train, valid = inputs["train"], inputs.get("valid")
         label = params["label"]
         y_col, positive, classes = resolve_label(train, label, params.get("positive"), where)
-        fitted = transform_of_input(ctx, "train") if has_features(train) else None
-        baseline = None if fitted is not None else ctx.input_statistics("train")
-        if fitted is None:
-            if has_features(train):
-                raise OperatorError(
-                    f"{where}: the input has feature columns but no record of the transform that made them."
-                )
-            feats = default_lr_features(train, label, list(params["exclude"]))
-            ctx.log(
-                f"no feature columns in the input: fitting a default transform of {len(feats)} features"
-            )
-            fitted = fit_features(train, feats, params["hash_bits"], label, log=ctx.log)
-            train = apply_transform(train, fitted)
-            valid = apply_transform(valid, fitted) if valid is not None else None
+        fitted, baseline, train, valid = _feature_input(ctx, train, valid, params)
         if valid is None:
             fit_part, valid_part = holdout(train, 0.2, params["seed"])
         else:
@@ -193,19 +183,8 @@ class TrainHdlr(Operator):
         dim = 1 << int(fitted["hash_bits"])
         entries = sum(len(f.get("parts", [0])) for f in fitted["features"])
         rows = train.count()
-        engine = params["engine"]
-        need = collect_bytes(rows, entries)
-        if engine == "auto":
-            engine = "driver" if need <= driver_limit_bytes(ctx.spark) else "spark"
-        ctx.log(
-            f"training on {rows:,} rows x {entries} features in a 2^{fitted['hash_bits']} space ({engine})"
-        )
+        engine, trainer = _trainer(ctx, params, fitted, rows, entries)
         t0 = time.time()
-        if engine == "driver":
-            check_collect(ctx, where, rows, entries * 12 + 16, "engine")
-            trainer: Any = _DriverLR(ctx, where, params, dim)
-        else:
-            trainer = _SparkLR(ctx, params, dim)
         regs = (
             list(np.logspace(-6, -1, params["tune_budget"]))
             if params["auto_tune"]
@@ -215,23 +194,8 @@ class TrainHdlr(Operator):
         if engine == "spark" and len(regs) > 1:
             # one MLlib fit costs a Spark job per iteration: search the strength on the driver,
             # on a sample, with the same objective, then fit once on the cluster
-            regs = [
-                self._tune_on_sample(
-                    ctx,
-                    where,
-                    params,
-                    dim,
-                    fit_part,
-                    valid_part,
-                    regs,
-                    y_col,
-                    label,
-                    positive,
-                    rows,
-                    entries,
-                    trials,
-                )
-            ]
+            sample = (fit_part, valid_part, y_col, label, positive, rows, entries)
+            regs = [self._tune_on_sample(ctx, where, params, dim, sample, regs, trials)]
         data_fit = trainer.prepare(fit_part, y_col, label, positive)
         data_valid = trainer.prepare(valid_part, y_col, label, positive)
         valid_auc, reg, model, scores, y = _search(ctx, trainer, data_fit, data_valid, regs, trials)
@@ -246,51 +210,36 @@ class TrainHdlr(Operator):
             final = model
         intercept, indices, weights = trainer.coefficients(final)
         trainer.release()
-        seconds = time.time() - t0
-        folder = ctx.artifact_dir("model")
-        (folder / "coefficients.json").write_text(
-            json.dumps({"intercept": intercept, "indices": indices, "weights": weights}),
-            encoding="utf-8",
-        )
         report = binary_report(y, scores, threshold)
-        write_manifest(
-            folder,
-            {
-                "model_type": "hdlr",
-                "label": label,
-                "positive": positive,
-                "classes": classes,
-                "threshold": threshold,
-                "input_schema": fitted["input_schema"],
-                "transform": fitted,
-                "params": {
-                    **{k: params[k] for k in ("penalty", "l1_ratio", "class_weight", "max_iter")},
-                    "reg": float(reg),
-                    "engine": engine,
-                },
-                "metrics": {
-                    "valid_auc": valid_auc,
-                    "valid_ks": report["ks"],
-                    "valid_logloss": report["logloss"],
-                    "train_seconds": seconds,
-                },
-                "tuning": trials,
-                "nonzero_weights": len(indices),
-                # training-data statistics of the raw input columns (when this node saw them)
-                "baseline": baseline,
-                "score_baseline": score_baseline(scores),
-                "lineage": {"run_id": ctx.run_id, "node_id": ctx.node_id},
-            },
-        )
-        ctx.set_metrics(
-            {
-                "valid_auc": valid_auc,
+        manifest = {
+            "model_type": "hdlr",
+            "label": label,
+            "positive": positive,
+            "classes": classes,
+            "threshold": threshold,
+            "input_schema": fitted["input_schema"],
+            "transform": fitted,
+            "params": {
+                **{k: params[k] for k in ("penalty", "l1_ratio", "class_weight", "max_iter")},
                 "reg": float(reg),
-                "nonzero_weights": len(indices),
-                "threshold": threshold,
-            }
-        )
-        return {"model": folder}
+                "engine": engine,
+            },
+            "metrics": {
+                "valid_auc": valid_auc,
+                "valid_ks": report["ks"],
+                "valid_logloss": report["logloss"],
+                "train_seconds": time.time() - t0,
+            },
+            "tuning": trials,
+            "validation": {
+                "kind": "hold-out" if valid is None else "valid input",
+                "fingerprint": holdout_fingerprint(valid_part),
+            },
+            # training-data statistics of the raw input columns (when this node saw them)
+            "baseline": baseline,
+            "score_baseline": score_baseline(scores),
+        }
+        return _write_model(ctx, manifest, intercept, indices, weights)
 
     @staticmethod
     def _tune_on_sample(
@@ -298,19 +247,15 @@ class TrainHdlr(Operator):
         where: str,
         params: Mapping[str, Any],
         dim: int,
-        fit_part: Any,
-        valid_part: Any,
+        sample: tuple[Any, Any, Any, str, Any, int, int],
         regs: list[float],
-        y_col: Any,
-        label: str,
-        positive: Any,
-        rows: int,
-        entries: int,
         trials: list[dict[str, Any]],
     ) -> float:
         """The strength chosen on a content-hash sample by the driver trainer, rescaled to the
         full data: MLlib's objective is the mean loss + reg x penalty, so the same prior
-        strength on n rows is reg x n_sample / n."""
+        strength on n rows is reg x n_sample / n. ``sample``: (fit rows, validation rows, label
+        expression, label column, positive class, rows, feature entries per row)."""
+        fit_part, valid_part, y_col, label, positive, rows, entries = sample
         fit_rows = fit_part.count()
         limit_rows = driver_limit_bytes(ctx.spark) // max(1, 2 * (entries * 12 + 16))
         share = min(1.0, TUNE_SAMPLE_ROWS / max(1, rows), limit_rows / max(1, rows))
@@ -328,6 +273,93 @@ class TrainHdlr(Operator):
         scaled = float(best[1]) * n_sample / max(1, fit_rows)
         ctx.log(f"chosen on the sample: reg={best[1]:.2e}, {scaled:.2e} on all {fit_rows:,} rows")
         return scaled
+
+
+def _trainer(
+    ctx: RunContext, params: Mapping[str, Any], fitted: dict[str, Any], rows: int, entries: int
+) -> tuple[str, Any]:
+    """Where the model trains (engine auto: the driver when the rows fit its collect limit)
+    and the trainer for it."""
+    engine = params["engine"]
+    if engine == "auto":
+        fits = collect_bytes(rows, entries) <= driver_limit_bytes(ctx.spark)
+        engine = "driver" if fits else "spark"
+    ctx.log(
+        f"training on {rows:,} rows x {entries} features in a 2^{fitted['hash_bits']} space ({engine})"
+    )
+    dim = 1 << int(fitted["hash_bits"])
+    if engine == "driver":
+        check_collect(ctx, ctx.where, rows, entries * 12 + 16, "engine")
+        return engine, _DriverLR(ctx, ctx.where, params, dim)
+    return engine, _SparkLR(ctx, params, dim)
+
+
+def _write_model(
+    ctx: RunContext,
+    manifest: dict[str, Any],
+    intercept: float,
+    indices: list[int],
+    weights: list[float],
+) -> dict[str, Any]:
+    """The model bundle: its coefficients and manifest; the node's metrics."""
+    folder = ctx.artifact_dir("model")
+    (folder / "coefficients.json").write_text(
+        json.dumps({"intercept": intercept, "indices": indices, "weights": weights}),
+        encoding="utf-8",
+    )
+    write_manifest(
+        folder,
+        {
+            **manifest,
+            "nonzero_weights": len(indices),
+            "lineage": {"run_id": ctx.run_id, "node_id": ctx.node_id},
+        },
+    )
+    ctx.set_metrics(
+        {
+            "valid_auc": manifest["metrics"]["valid_auc"],
+            "reg": manifest["params"]["reg"],
+            "nonzero_weights": len(indices),
+            "threshold": manifest["threshold"],
+        }
+    )
+    return {"model": folder}
+
+
+def _feature_input(
+    ctx: RunContext, train: Any, valid: Any, params: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any] | None, Any, Any]:
+    """The fitted transform of a feature table, or, on a raw table, a default transform fitted
+    here and applied (the row identity taken before it, as a feature node does). Returns
+    (transform, baseline statistics of raw input, train, valid)."""
+    label = params["label"]
+    fitted = transform_of_input(ctx, "train") if has_features(train) else None
+    if fitted is not None:
+        return fitted, None, train, valid
+    if has_features(train):
+        raise OperatorError(
+            f"{ctx.where}: the input has feature columns but no record of the transform that made them."
+        )
+    baseline = ctx.input_statistics("train")
+    feats = default_lr_features(train, label, list(params["exclude"]))
+    ctx.log(
+        f"no feature columns in the input: fitting a default transform of {len(feats)} features"
+    )
+    fitted = fit_features(train, feats, params["hash_bits"], label, log=ctx.log)
+    train = apply_transform(with_row_key(train), fitted, [ROW_KEY])
+    if valid is not None:
+        valid = apply_transform(with_row_key(valid), fitted, [ROW_KEY])
+    return fitted, baseline, train, valid
+
+
+def holdout_fingerprint(df: Any) -> str:
+    """The validation rows named by their count and the XOR of their row identities (as
+    train.gbdt's manifest names them): two models with the same fingerprint were validated on
+    the same rows."""
+    from pyspark.sql import functions as F
+
+    row = df.agg(F.count(F.lit(1)).alias("n"), F.bit_xor(row_identity(df)).alias("x")).first()
+    return f"{row['n']}:{(row['x'] or 0) & (2**64 - 1):016x}"
 
 
 def _search(

@@ -120,7 +120,7 @@ def default_lr_features(df: Any, label: str, exclude: list[str]) -> list[dict[st
     out: list[dict[str, Any]] = []
     for f in df.schema.fields:
         name, t = f.name, f.dataType.simpleString()
-        if name == label or name in exclude:
+        if name in (label, ROW_KEY) or name in exclude:
             continue
         if t in ("string", "boolean"):
             out.append({"kind": "discrete", "column": name, "min_count": 5})
@@ -170,13 +170,53 @@ def stable_order(df: Any) -> Any:
     return df.orderBy(F.xxhash64(F.lit(17), *cols), *cols)
 
 
-def holdout(df: Any, share: float, seed: int) -> tuple[Any, Any]:
-    """A deterministic (content-hash) split for early stopping and tuning."""
+#: The row identity a feature node carries next to the feature vector (see row_identity).
+ROW_KEY = "row_key"
+ROW_KEY_SEED = 2019
+
+
+def source_columns(df: Any) -> list[str]:
+    """The columns that describe a row as it came from the source: all but the derived feature
+    vector (features_idx, features_val) and the carried row identity. (A feature table made
+    before feature nodes carried ``row_key`` has nothing else to tell its rows apart: all of
+    its columns count.)"""
+    if has_features(df) and ROW_KEY not in df.columns:
+        return list(df.columns)
+    return [c for c in df.columns if c not in (INDEX_COL, VALUE_COL, ROW_KEY)]
+
+
+def row_identity(df: Any) -> Any:
+    """A 64-bit identity of each row that does not depend on the features computed from it:
+    the carried ``row_key`` column when the table has one (feature nodes add it), else a hash
+    of the row's source columns. Hold-outs are drawn from it, so the same input rows give the
+    same validation rows whatever features were added."""
     from pyspark.sql import functions as F
 
-    cols = [col(c) for c in df.columns]
-    u = F.pmod(F.xxhash64(F.lit(seed), *cols), F.lit(2**53)) / float(2**53)
-    marked = df.withColumn("__seer_h", u)
+    if ROW_KEY in df.columns:
+        return col(ROW_KEY)
+    return F.xxhash64(F.lit(ROW_KEY_SEED), *[col(c) for c in source_columns(df)])
+
+
+def with_row_key(df: Any) -> Any:
+    """The table with its row identity as the ``row_key`` column (kept when already there)."""
+    if ROW_KEY in df.columns:
+        return df
+    return df.withColumn(ROW_KEY, row_identity(df))
+
+
+def holdout_draw(df: Any, seed: int) -> Any:
+    """Each row's seeded uniform draw in [0, 1), a hash of its row identity."""
+    from pyspark.sql import functions as F
+
+    return F.pmod(F.xxhash64(F.lit(seed), row_identity(df)), F.lit(2**53)) / float(2**53)
+
+
+def holdout(df: Any, share: float, seed: int) -> tuple[Any, Any]:
+    """A deterministic split for early stopping and tuning: about ``share`` of the rows, picked
+    by their row identity (see row_identity), are held out."""
+    from pyspark.sql import functions as F
+
+    marked = df.withColumn("__seer_h", holdout_draw(df, seed))
     return (
         marked.where(F.col("__seer_h") >= share).drop("__seer_h"),
         marked.where(F.col("__seer_h") < share).drop("__seer_h"),

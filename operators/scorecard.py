@@ -29,12 +29,14 @@ from engine.opapi import (
 from operators.modeling import (
     LABEL,
     POSITIVE,
+    ROW_KEY,
     has_features,
     holdout,
     resolve_label,
     single_blas_thread,
     stable_order,
     transform_of_input,
+    with_row_key,
 )
 from operators.scorecard_points import points_csv, points_table, scaling
 from operators.woe import fit_woe_transform
@@ -290,7 +292,7 @@ class TrainScorecard(Operator):
         fitted, baseline = self._woe_input(ctx, train, params, where)
         if fitted is None:
             fitted, _ = fit_woe_transform(ctx, train, dict(params), where)
-            train = apply_transform(train, fitted)
+            train = apply_transform(with_row_key(train), fitted, [ROW_KEY])
         t0 = time.time()
         fit_part, valid_part = holdout(train, 0.2, params["seed"])
         x_fit, y_fit = _collect(fit_part, y_col, len(fitted["features"]))

@@ -169,3 +169,23 @@ def confusion_at(report: dict[str, Any], threshold: float) -> dict[str, float]:
         "f1": f1,
         "accuracy": (tp + tn) / n if n else 0.0,
     }
+
+
+def crosses(report: dict[str, Any]) -> go.Figure | None:
+    """features.auto: the held-out AUC gain of each accepted cross, per held-out half."""
+    accepted = report.get("accepted")
+    if not accepted:
+        return None
+    names = [a["cross"] for a in accepted][::-1]
+    fig = go.Figure()
+    for i, half in enumerate(("half A", "half B")):
+        fig.add_bar(
+            x=[(a.get("gain_halves") or [a["gain"], a["gain"]])[i] for a in accepted][::-1],
+            y=names,
+            orientation="h",
+            name=half,
+            marker_color=PALETTE[i],
+        )
+    fig.update_layout(height=max(220, 34 * len(names) + 110), barmode="group")
+    fig.update_yaxes(automargin=True)
+    return _layout(fig, "Held-out AUC gain of each accepted cross", "AUC gain", "")

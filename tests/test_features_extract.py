@@ -60,6 +60,7 @@ def test_extract_fits_on_train_and_transforms_both_alike(spark, workspace, tmp_p
     assert [c["name"] for c in out["train"]["schema"]] == [
         "default",
         "customer_id",
+        "row_key",  # the row's identity: hold-outs downstream are drawn from it
         "features_idx",
         "features_val",
     ]

@@ -13,7 +13,7 @@ import pytest
 
 from engine.bundle import read_manifest
 from engine.gbdt_encoding.spark import collect_gbdt_columns, encode_gbdt_table, gbdt_columns
-from operators.gbdt import _categories_of, _ordered_holdout, _row_hashes
+from operators.gbdt_driver import categories_of, ordered_holdout, row_hashes
 
 from .conftest import run_flow, write_flow
 
@@ -44,9 +44,9 @@ def train_gbdt(folder: Path, ws, source: dict, name: str = "gbdt", **params: obj
 
 
 def test_categories_keep_the_most_frequent_values_ties_by_value(monkeypatch) -> None:
-    import operators.gbdt as gbdt
+    import operators.gbdt_driver as gbdt_driver
 
-    monkeypatch.setattr(gbdt, "MAX_CATEGORIES", 3)
+    monkeypatch.setattr(gbdt_driver, "MAX_CATEGORIES", 3)
     table = pa.table(
         {
             "__y": [0] * 9,
@@ -56,7 +56,7 @@ def test_categories_keep_the_most_frequent_values_ties_by_value(monkeypatch) -> 
             "count": [1.0] * 9,
         }
     )
-    spec = _categories_of(table, SPEC)
+    spec = categories_of(table, SPEC)
     # a, b and c are seen twice, d once; missing values are not a category
     assert spec[0]["categories"] == ["a", "b", "c"]
     assert spec[1]["categories"] == ["true"]
@@ -66,30 +66,34 @@ def test_categories_keep_the_most_frequent_values_ties_by_value(monkeypatch) -> 
 def test_row_hashes_depend_on_content_not_position() -> None:
     x = np.array([[1.0, np.nan], [-0.0, 2.0], [3.0, 4.0]])
     y = np.array([1, 0, 1], dtype=np.int8)
-    h = _row_hashes(x, y, 42)
+    h = row_hashes(x, y, 42)
     assert len(set(h.tolist())) == 3
     order = [2, 0, 1]
-    assert _row_hashes(x[order], y[order], 42).tolist() == h[order].tolist()
+    assert row_hashes(x[order], y[order], 42).tolist() == h[order].tolist()
     # -0.0 is 0.0 and every NaN is the same missing value
     other_nan = np.frombuffer(np.uint64(0x7FF8000000000001).tobytes(), dtype=np.float64)[0]
     same = np.array([[1.0, other_nan], [0.0, 2.0], [3.0, 4.0]])
-    assert _row_hashes(same, y, 42).tolist() == h.tolist()
-    assert _row_hashes(x, y, 43).tolist() != h.tolist()
+    assert row_hashes(same, y, 42).tolist() == h.tolist()
+    assert row_hashes(x, y, 43).tolist() != h.tolist()
     flipped = y.copy()
     flipped[0] = 0
-    assert _row_hashes(x, flipped, 42)[0] != h[0]
+    assert row_hashes(x, flipped, 42)[0] != h[0]
 
 
 def test_holdout_is_about_the_share_asked_and_fixed_by_content() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(20_000, 3))
     y = (rng.random(20_000) < 0.3).astype(np.int8)
-    xs, ys, n_fit = _ordered_holdout(x, y, 0.1, 42)
+    keys = rng.integers(0, 2**63, size=20_000).astype(np.uint64)
+    xs, ys, ks, n_fit = ordered_holdout(x, y, keys, 0.1, 42)
     assert 0.09 < 1 - n_fit / len(y) < 0.11
     perm = rng.permutation(len(y))
-    xs2, ys2, n_fit2 = _ordered_holdout(x[perm], y[perm], 0.1, 42)
+    xs2, ys2, ks2, n_fit2 = ordered_holdout(x[perm], y[perm], keys[perm], 0.1, 42)
     assert n_fit2 == n_fit
-    assert np.array_equal(xs2, xs) and np.array_equal(ys2, ys)
+    assert np.array_equal(xs2, xs) and np.array_equal(ys2, ys) and np.array_equal(ks2, ks)
+    # the validation rows follow the rows' identities, not the feature columns
+    _, _, ks3, n_fit3 = ordered_holdout(x[:, :1], y, keys, 0.1, 42)
+    assert n_fit3 == n_fit and set(ks3[n_fit:].tolist()) == set(ks[n_fit:].tolist())
     assert sorted(map(tuple, xs.tolist())) == sorted(map(tuple, x.tolist()))
 
 
@@ -188,8 +192,8 @@ def test_rows_over_the_driver_limit_fail_before_collecting_or_train_on_a_sample(
 @pytest.mark.parametrize(
     ("rows", "folds", "expected"),
     [
-        (12, 1, "on the 10% hold-out: 2 rows, 2 of them positive"),
-        (40, 10, "on fold 1 of 10: 2 rows, 0 of them positive"),
+        (12, 1, "on the 10% hold-out: 1 rows, 1 of them positive"),
+        (40, 10, "on fold 4 of 10: 1 rows, 0 of them positive"),
     ],
 )
 def test_too_few_rows_to_validate_on_are_named(

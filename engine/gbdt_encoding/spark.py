@@ -36,13 +36,16 @@ def gbdt_columns(spec: Spec) -> list[Any]:
     return exprs
 
 
-def collect_gbdt_columns(df: Any, y_col: Any, spec: Spec) -> Any:
+def collect_gbdt_columns(df: Any, y_col: Any, spec: Spec, row_key: Any = None) -> Any:
     """The 0/1 label (as ``__y``) and the raw feature columns (numbers as double, categories as
-    text) as an Arrow table on the driver, in whatever order Spark returns them."""
+    text) as an Arrow table on the driver, in whatever order Spark returns them; with
+    ``row_key`` (a bigint column expression), also that column as ``__row``."""
     exprs = [
         _col(c["name"]).cast("string" if c["categorical"] else "double").alias(c["name"])
         for c in spec
     ]
+    if row_key is not None:
+        exprs.append(row_key.alias("__row"))
     return df.select(y_col.alias("__y"), *exprs).toArrow()
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import dash
-from dash import ALL, Input, Output, State, dash_table, html
+from dash import ALL, Input, Output, State, dash_table, dcc, html
 
-from studio import admin, identity, state
+from studio import admin, charts, identity, state
 from studio.components.evaluation import confusion, evaluation_view, model_view, reports_of
 from studio.components.widgets import number
 from studio.context import Studio, Trigger, server_callback
@@ -126,6 +126,50 @@ def file_view(out: dict[str, Any]) -> Any:
     return html.Pre(text, className="code-view")
 
 
+def report_view(out: dict[str, Any]) -> Any:
+    """A node's report: features.auto's crosses as a chart and a table of their bucket
+    boundaries, then the report itself."""
+    import json
+
+    try:
+        report = json.loads(Path(out.get("path", "")).read_text("utf-8"))
+    except (OSError, ValueError):
+        return file_view(out)
+    fig = charts.crosses(report) if isinstance(report, dict) else None
+    if fig is None:
+        return file_view(out)
+    rows = [
+        html.Tr(
+            [
+                html.Td(a["cross"]),
+                html.Td(number(a["gain"])),
+                html.Td(
+                    "; ".join(
+                        f"{m['column']}: {', '.join(number(b) for b in m['boundaries'])}"
+                        for m in a.get("members", [])
+                        if m.get("boundaries")
+                    )
+                ),
+            ]
+        )
+        for a in report["accepted"]
+    ]
+    summary = (
+        f"held-out AUC {number(report.get('base_auc'))} without crosses, "
+        f"{number(report.get('final_auc'))} with them; {report.get('evaluations')} evaluations, "
+        f"{report.get('stopped')}"
+    )
+    head = html.Tr([html.Th(h) for h in ("cross", "gain", "bucket boundaries")])
+    return html.Div(
+        [
+            html.Div(summary, className="muted small"),
+            dcc.Graph(figure=fig, config={"displaylogo": False}, className="chart"),
+            html.Table([html.Thead(head), html.Tbody(rows)], className="grid"),
+            file_view(out),
+        ]
+    )
+
+
 def _port_tabs(found: identity.NodeResult, port: str) -> Any:
     tabs = html.Div(
         [
@@ -166,6 +210,8 @@ def outputs_view(
         body = evaluation_view(out, nid, labels)
     elif kind == "model":
         body = model_view(nid, out, found.current)
+    elif kind == "report":
+        body = report_view(out)
     else:
         body = file_view(out)
     return [tabs, body]
