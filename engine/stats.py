@@ -106,42 +106,7 @@ def compute_stats(path: Path, sample_rows: int = SAMPLE_ROWS) -> dict[str, Any]:
                 a["sum"] += float(s or 0)
                 a["finite"] += len(col) - col.null_count
     sample = pa.Table.from_batches(samples, schema=schema) if samples else schema.empty_table()
-    columns = []
-    for f in schema:
-        a = acc[f.name]
-        col = sample.column(f.name)
-        entry: dict[str, Any] = {
-            "name": f.name,
-            "type": arrow_type_name(f.type),
-            "count": total - a["missing"],
-            "missing": a["missing"],
-            "min": _json_value(a["min"]),
-            "max": _json_value(a["max"]),
-        }
-        if _orderable(f.type):
-            entry["distinct"] = pc.count_distinct(col, mode="only_valid").as_py()
-        if _is_numeric(f.type):
-            entry["mean"] = a["sum"] / a["finite"] if a["finite"] else None
-            values = col.drop_null().to_numpy(zero_copy_only=False).astype(float)
-            values = values[np.isfinite(values)]
-            if len(values) and a["min"] is not None:
-                lo, hi = float(a["min"]), float(a["max"])
-                counts, edges = np.histogram(
-                    values, bins=HISTOGRAM_BINS, range=(lo, hi if hi > lo else lo + 1)
-                )
-                entry["histogram"] = {"edges": edges.tolist(), "counts": counts.tolist()}
-                entry["quantiles"] = np.quantile(
-                    values, np.linspace(0, 1, QUANTILE_POINTS)
-                ).tolist()
-        few_values = not _is_numeric(f.type) or (entry.get("distinct") or 0) <= TOP_VALUES
-        all_unique = entry.get("distinct") == len(col) - col.null_count and len(col) > TOP_VALUES
-        if few_values and not all_unique and _orderable(f.type) and len(col):
-            vc = pc.value_counts(col.drop_null()).to_pylist()
-            vc.sort(key=lambda d: (-d["counts"], str(d["values"])))
-            entry["top"] = [
-                {"value": _json_value(d["values"]), "count": d["counts"]} for d in vc[:TOP_VALUES]
-            ]
-        columns.append({k: _json_value(v) for k, v in entry.items()})
+    columns = [_column_stats(f, acc[f.name], sample.column(f.name), total) for f in schema]
     return {
         "version": STATS_VERSION,
         "rows": total,
@@ -155,6 +120,41 @@ def compute_stats(path: Path, sample_rows: int = SAMPLE_ROWS) -> dict[str, Any]:
         ),
         "columns": columns,
     }
+
+
+def _column_stats(f: pa.Field, a: dict[str, Any], col: Any, total: int) -> dict[str, Any]:
+    """One column's entry: counts, range and mean over every row (``a``); distinct values,
+    histogram, quantiles and top values from the sample ``col``."""
+    entry: dict[str, Any] = {
+        "name": f.name,
+        "type": arrow_type_name(f.type),
+        "count": total - a["missing"],
+        "missing": a["missing"],
+        "min": _json_value(a["min"]),
+        "max": _json_value(a["max"]),
+    }
+    if _orderable(f.type):
+        entry["distinct"] = pc.count_distinct(col, mode="only_valid").as_py()
+    if _is_numeric(f.type):
+        entry["mean"] = a["sum"] / a["finite"] if a["finite"] else None
+        values = col.drop_null().to_numpy(zero_copy_only=False).astype(float)
+        values = values[np.isfinite(values)]
+        if len(values) and a["min"] is not None:
+            lo, hi = float(a["min"]), float(a["max"])
+            counts, edges = np.histogram(
+                values, bins=HISTOGRAM_BINS, range=(lo, hi if hi > lo else lo + 1)
+            )
+            entry["histogram"] = {"edges": edges.tolist(), "counts": counts.tolist()}
+            entry["quantiles"] = np.quantile(values, np.linspace(0, 1, QUANTILE_POINTS)).tolist()
+    few_values = not _is_numeric(f.type) or (entry.get("distinct") or 0) <= TOP_VALUES
+    all_unique = entry.get("distinct") == len(col) - col.null_count and len(col) > TOP_VALUES
+    if few_values and not all_unique and _orderable(f.type) and len(col):
+        vc = pc.value_counts(col.drop_null()).to_pylist()
+        vc.sort(key=lambda d: (-d["counts"], str(d["values"])))
+        entry["top"] = [
+            {"value": _json_value(d["values"]), "count": d["counts"]} for d in vc[:TOP_VALUES]
+        ]
+    return {k: _json_value(v) for k, v in entry.items()}
 
 
 def table_stats(path: str | Path) -> dict[str, Any]:

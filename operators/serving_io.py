@@ -114,7 +114,7 @@ class ImportServingLog(Operator):
             )
         return problems
 
-    def run(  # noqa: C901
+    def run(
         self, ctx: RunContext, inputs: Mapping[str, Any], params: Mapping[str, Any]
     ) -> dict[str, Any]:
         import pyarrow.parquet as pq
@@ -128,71 +128,15 @@ class ImportServingLog(Operator):
             raise OperatorError(
                 f'{where}: the service has logged nothing for "{params["model"]}" yet ({folder}).'
             )
-        skipped = 0
-
-        def records(pattern: str) -> Any:
-            """The log's records; a line cut short by a crash or a full disk, or one of an
-            unexpected shape, is skipped and counted rather than failing the node."""
-            nonlocal skipped
-            for path in sorted(folder.glob(pattern)):
-                for line in path.read_text("utf-8", errors="replace").splitlines():
-                    if not line.strip():
-                        continue
-                    try:
-                        rec = json.loads(line)
-                    except ValueError:
-                        skipped += 1
-                        continue
-                    if isinstance(rec, dict):
-                        yield rec
-                    else:
-                        skipped += 1
-
         cut_text = params.get("holdout_after") or ctx.serving_log_holdout(params["model"])
         cut = parse_time(cut_text) if cut_text else None
-        held_out = 0
-        labels: dict[str, Any] = {}
-        for rec in records("feedback-*.jsonl"):
-            if isinstance(rec.get("id"), str) and "label" in rec:
-                labels[rec["id"]] = rec["label"]
-            else:
-                skipped += 1
-        rows = []
-        for rec in records("predictions-*.jsonl"):
-            if rec.get("shadow"):  # a shadow version's scores: the champion's rows carry them
-                continue
-            try:
-                pairs = list(zip(rec["instances"], rec["predictions"], strict=True))
-                request_id, version, ts = rec["request_id"], rec["version"], rec["ts"]
-            except (KeyError, TypeError, ValueError):
-                skipped += 1
-                continue
-            if cut is not None and isinstance(ts, (int, float)) and ts >= cut:
-                held_out += len(pairs)
-                continue
-            for i, (inst, pred) in enumerate(pairs):
-                pid = f"{request_id}/{i}"
-                if params["only_labeled"] and pid not in labels:
-                    continue
-                if not isinstance(inst, dict) or not isinstance(pred, dict):
-                    skipped += 1
-                    continue
-                rows.append(
-                    {
-                        **inst,
-                        "prediction_id": pid,
-                        "model_version": version,
-                        "ts": ts,
-                        "score": pred.get("score"),
-                        "prediction": pred.get("prediction"),
-                        "label": labels.get(pid),
-                    }
-                )
-        if skipped:
-            ctx.log(f"skipped {skipped:,} malformed log records", "warning")
+        log = _LogReader(folder)
+        rows = log.rows(log.labels(), cut, params["only_labeled"])
+        if log.skipped:
+            ctx.log(f"skipped {log.skipped:,} malformed log records", "warning")
         if cut is not None:
             ctx.log(
-                f"held out {held_out:,} predictions logged at or after {cut_text} "
+                f"held out {log.held_out:,} predictions logged at or after {cut_text} "
                 "(the newest window, kept for judging the model trained here)"
             )
         if not rows:
@@ -206,6 +150,79 @@ class ImportServingLog(Operator):
             f"{len(rows):,} logged predictions, {sum(r['label'] is not None for r in rows):,} with feedback"
         )
         return {"out": out}
+
+
+class _LogReader:
+    """A model's request log read as rows: predictions joined with their feedback. A line cut
+    short by a crash or a full disk, or one of an unexpected shape, is skipped and counted
+    rather than failing the node."""
+
+    def __init__(self, folder: Any):
+        self.folder = folder
+        self.skipped = 0
+        self.held_out = 0
+
+    def records(self, pattern: str) -> Any:
+        for path in sorted(self.folder.glob(pattern)):
+            for line in path.read_text("utf-8", errors="replace").splitlines():
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    self.skipped += 1
+                    continue
+                if isinstance(rec, dict):
+                    yield rec
+                else:
+                    self.skipped += 1
+
+    def labels(self) -> dict[str, Any]:
+        """Prediction id -> label (the latest feedback wins)."""
+        labels: dict[str, Any] = {}
+        for rec in self.records("feedback-*.jsonl"):
+            if isinstance(rec.get("id"), str) and "label" in rec:
+                labels[rec["id"]] = rec["label"]
+            else:
+                self.skipped += 1
+        return labels
+
+    def rows(
+        self, labels: Mapping[str, Any], cut: float | None, only_labeled: bool
+    ) -> list[dict[str, Any]]:
+        """One row per logged instance; predictions at or after ``cut`` are held out."""
+        rows = []
+        for rec in self.records("predictions-*.jsonl"):
+            if rec.get("shadow"):  # a shadow version's scores: the champion's rows carry them
+                continue
+            try:
+                pairs = list(zip(rec["instances"], rec["predictions"], strict=True))
+                request_id, version, ts = rec["request_id"], rec["version"], rec["ts"]
+            except (KeyError, TypeError, ValueError):
+                self.skipped += 1
+                continue
+            if cut is not None and isinstance(ts, (int, float)) and ts >= cut:
+                self.held_out += len(pairs)
+                continue
+            for i, (inst, pred) in enumerate(pairs):
+                pid = f"{request_id}/{i}"
+                if only_labeled and pid not in labels:
+                    continue
+                if not isinstance(inst, dict) or not isinstance(pred, dict):
+                    self.skipped += 1
+                    continue
+                rows.append(
+                    {
+                        **inst,
+                        "prediction_id": pid,
+                        "model_version": version,
+                        "ts": ts,
+                        "score": pred.get("score"),
+                        "prediction": pred.get("prediction"),
+                        "label": labels.get(pid),
+                    }
+                )
+        return rows
 
 
 def parse_time(text: Any) -> float | None:
