@@ -133,6 +133,30 @@ def test_online_points_equal_offline_and_reasons_name_the_costliest_attributes(c
                 for r, p in zip(chunk, body["predictions"], strict=True):
                     assert p["points"] == r["points"]  # identical, not only close
                     assert p["score"] == pytest.approx(r["score"], abs=1e-12)
+            # the same points over the Open Inference Protocol v2 and MLflow's protocol
+            sample = [as_request(r) for r in offline[:40]]
+            sample = [r for r in sample if all(v is not None for v in r.values())]
+            meta = client.get("/v2/models/card").json()
+            assert {"name": "points", "datatype": "FP64", "shape": [-1]} in meta["outputs"]
+            inputs = [
+                {
+                    "name": i["name"],
+                    "datatype": i["datatype"],
+                    "shape": [len(sample)],
+                    "data": [r[i["name"]] for r in sample],
+                }
+                for i in meta["inputs"]
+            ]
+            v2 = client.post("/v2/models/card/infer", json={"inputs": inputs}).json()
+            tensors = {o["name"]: o["data"] for o in v2["outputs"]}
+            v1 = client.post("/v1/models/card:predict", json={"instances": sample}).json()
+            assert tensors["points"] == [p["points"] for p in v1["predictions"]]
+            mlflow = client.post(
+                "/invocations",
+                json={"dataframe_records": sample},
+                headers={"X-Seer-Model": "card"},
+            ).json()
+            assert [p["points"] for p in mlflow["predictions"]] == tensors["points"]
             worst = min(offline, key=lambda r: r["points"])
             one = client.post(
                 "/v1/models/card:predict?explain=true", json={"instances": [as_request(worst)]}

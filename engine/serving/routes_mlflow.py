@@ -114,6 +114,9 @@ def render_mlflow(scored: Scored) -> bytes:
         {"score": s, "prediction": p, "id": i}
         for s, p, i in zip(scored.scores, scored.predictions, scored.ids(), strict=True)
     ]
+    if scored.points is not None:  # a scorecard's points
+        for pred, points in zip(preds, scored.points, strict=True):
+            pred["points"] = points
     doc: dict[str, Any] = {"predictions": preds}
     if scored.warnings:
         doc["warnings"] = scored.warnings

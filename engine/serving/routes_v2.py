@@ -1,6 +1,7 @@
 """The Open Inference Protocol v2 over REST, as KServe and Triton define it: server and model
 health, model metadata (one input tensor per column, with its datatype and shape) and `infer`,
-answering the tensors `score` (FP64), `prediction` (INT64) and `id` (BYTES, for feedback).
+answering the tensors `score` (FP64), `prediction` (INT64), `id` (BYTES, for feedback) and,
+for a scorecard, `points` (FP64).
 
 The rows go through the same scoring path as the v1 route, so their scores are the same.
 """
@@ -29,6 +30,8 @@ from engine.serving.tensors import binary_tensor, datatype_of, read_tensors, row
 
 HEADER_LENGTH = "inference-header-content-length"
 OUTPUTS = {"score": "FP64", "prediction": "INT64", "id": "BYTES"}
+# a scorecard also answers its points
+POINTS = {"points": "FP64"}
 SERVER = {"name": "seer", "version": "1", "extensions": ["binary_tensor_data"]}
 
 
@@ -40,7 +43,10 @@ def metadata(name: str, model: LoadedModel, versions: list[str]) -> dict[str, An
         "inputs": [
             {"name": n, "datatype": datatype_of(t), "shape": [-1]} for n, t in model.columns
         ],
-        "outputs": [{"name": n, "datatype": d, "shape": [-1]} for n, d in OUTPUTS.items()],
+        "outputs": [
+            {"name": n, "datatype": d, "shape": [-1]}
+            for n, d in {**OUTPUTS, **(POINTS if model.kind == "scorecard" else {})}.items()
+        ],
     }
 
 
@@ -50,14 +56,16 @@ def _wanted_outputs(header: dict[str, Any]) -> list[tuple[str, bool]]:
     binary_default = bool(isinstance(params, dict) and params.get("binary_data_output"))
     asked = header.get("outputs")
     if asked is None:
-        return [(n, binary_default) for n in OUTPUTS]
+        return [(n, binary_default) for n in [*OUTPUTS, *POINTS]]
     if not isinstance(asked, list) or not all(isinstance(o, dict) for o in asked):
         raise RequestError(400, '"outputs" must be a list of {"name": ...} objects.')
     wanted = []
     for o in asked:
-        if o.get("name") not in OUTPUTS:
+        if o.get("name") not in OUTPUTS and o.get("name") not in POINTS:
             raise RequestError(
-                400, f"Unknown output {o.get('name')!r}: this model answers {', '.join(OUTPUTS)}."
+                400,
+                f"Unknown output {o.get('name')!r}: models answer {', '.join(OUTPUTS)} "
+                "(and points, scorecards).",
             )
         binary = (o.get("parameters") or {}).get("binary_data", binary_default)
         wanted.append((o["name"], bool(binary)))
@@ -65,13 +73,24 @@ def _wanted_outputs(header: dict[str, Any]) -> list[tuple[str, bool]]:
 
 
 def render_v2(header: dict[str, Any], wanted: list[tuple[str, bool]]) -> Any:
+    explicit = header.get("outputs") is not None  # outputs asked for by name
+
     def render(scored: Scored) -> tuple[bytes, int | None]:
         data = {"score": scored.scores, "prediction": scored.predictions, "id": scored.ids()}
+        types = dict(OUTPUTS)
+        if scored.points is not None:
+            data["points"], types["points"] = scored.points, POINTS["points"]
         outputs, chunks = [], []
         for name, binary in wanted:
-            out = tensor(name, OUTPUTS[name], data[name])
+            if name not in data:
+                if explicit:
+                    raise RequestError(
+                        400, f"Output 'points' is a scorecard's; {scored.name} is not a scorecard."
+                    )
+                continue
+            out = tensor(name, types[name], data[name])
             if binary:
-                chunk = binary_tensor(OUTPUTS[name], data[name])
+                chunk = binary_tensor(types[name], data[name])
                 del out["data"]
                 out["parameters"] = {"binary_data_size": len(chunk)}
                 chunks.append(chunk)
