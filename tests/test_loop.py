@@ -335,8 +335,8 @@ def test_a_challenger_that_loses_stays_in_staging_and_a_winner_can_go_to_canary_
 
     ws, _, _ = served
     registry = ModelRegistry(ws)
-    if registry.route(MODEL).production != 2:
-        pytest.skip("needs the promotion of the end-to-end test")
+    # judges the two versions of the end-to-end test above (module order): run the module
+    assert registry.route(MODEL).production == 2, "run with the end-to-end test before it"
     cut = holdout_cut(served_labeled(read_traffic(ws, MODEL)))
     old, new = registry.path(MODEL, 1), registry.path(MODEL, 2)
     loser = registry.publish(old, MODEL)  # the first model again, against its successor
